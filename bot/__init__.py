@@ -1,0 +1,1 @@
+"""workflow-recovery-bot: an approval-workflow Telegram bot that keeps itself healthy."""

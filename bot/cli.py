@@ -1,0 +1,168 @@
+"""`python -m bot [command]`: run the bot, migrate, and the operator's tools without Telegram."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from bot.clock import SystemClock
+from bot.config import ConfigError, Settings, load_settings
+from bot.errors import DomainError
+from bot.services.inventory import ImportFailed, InventoryService
+from bot.services.users import UserService
+from bot.workflows import load_workflows
+from database.engine import create_engine, create_sessionmaker
+from database.enums import Role
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot", description="Workflow recovery bot and its operator tools."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("run", help="migrate the database and run the bot (the default)")
+    sub.add_parser("migrate", help="bring the database schema up to date")
+
+    users = sub.add_parser("users", help="people and their roles")
+    users_sub = users.add_subparsers(dest="action", metavar="ACTION", required=True)
+    users_sub.add_parser("list", help="list users with their roles")
+    roles = ", ".join(r.value for r in Role)
+    for action, text in (("grant", "give a role"), ("revoke", "take a role away")):
+        cmd = users_sub.add_parser(action, help=f"{text} ({roles})")
+        cmd.add_argument("telegram_id", type=telegram_id, help="the person's Telegram user id")
+        cmd.add_argument("role", type=role, help=roles)
+    for action, text in (
+        ("deactivate", "stop a person from using the bot"),
+        ("activate", "let a deactivated person back in"),
+    ):
+        cmd = users_sub.add_parser(action, help=text)
+        cmd.add_argument("telegram_id", type=telegram_id)
+
+    items = sub.add_parser("items", help="inventory items")
+    items_sub = items.add_subparsers(dest="action", metavar="ACTION", required=True)
+    imp = items_sub.add_parser(
+        "import", help="create or update items from a CSV file (columns sku,name[,unit][,stock])"
+    )
+    imp.add_argument("file", type=Path)
+    return parser
+
+
+def telegram_id(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a numeric Telegram user id") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("a Telegram user id is a positive number")
+    return value
+
+
+def role(text: str) -> Role:
+    try:
+        return Role(text.lower())
+    except ValueError:
+        valid = ", ".join(r.value for r in Role)
+        raise argparse.ArgumentTypeError(f"unknown role {text!r}; choose one of {valid}") from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        logging.basicConfig(
+            level=settings.log_level,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+        if settings.log_level != "DEBUG":
+            logging.getLogger("alembic").setLevel(logging.WARNING)
+        return dispatch(args, settings)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (OperationalError, DBAPIError, OSError) as exc:
+        print(f"error: cannot use the database: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+def dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    from database.migrate import upgrade
+
+    command = args.command or "run"
+    if command == "run":
+        settings.require_token()
+        load_workflows(settings.workflows_file)  # refuse to start on a bad file
+        upgrade(settings.database_url_value)
+        from bot.runner import run_polling
+
+        asyncio.run(run_polling(settings))
+        return EXIT_OK
+    if command == "migrate":
+        upgrade(settings.database_url_value)
+        print("database is at the latest schema")
+        return EXIT_OK
+    upgrade(settings.database_url_value)
+    handler = {"users": users_command, "items": items_command}[command]
+    return asyncio.run(with_database(settings, lambda s: handler(args, s)))
+
+
+async def with_database(settings: Settings, work: Callable[[Any], Awaitable[int]]) -> int:
+    engine = create_engine(settings.database_url_value)
+    try:
+        return await work((settings, create_sessionmaker(engine)))
+    finally:
+        await engine.dispose()
+
+
+async def users_command(args: argparse.Namespace, context: Any) -> int:
+    settings, sessionmaker = context
+    service = UserService(sessionmaker, SystemClock(), settings.admin_ids)
+    try:
+        if args.action == "list":
+            users = await service.list_users()
+            if not users:
+                print("no users yet: people appear here after they send /start to the bot")
+            for user in users:
+                roles = ",".join(sorted(r.value for r in user.role_set))
+                state = "" if user.is_active else " (deactivated)"
+                print(f"{user.telegram_id}\t{user.display_name}\t{roles}{state}")
+            return EXIT_OK
+        if args.action == "grant":
+            user = await service.grant(args.telegram_id, args.role)
+            print(f"{args.telegram_id} now has roles: {', '.join(sorted(user.role_set))}")
+        elif args.action == "revoke":
+            user = await service.revoke(args.telegram_id, args.role)
+            print(f"{args.telegram_id} now has roles: {', '.join(sorted(user.role_set))}")
+        else:
+            await service.set_active(args.telegram_id, args.action == "activate")
+            print(f"{args.telegram_id} is {args.action}d")
+    except DomainError as exc:
+        print(f"error: {exc.message.format(**exc.params)}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+async def items_command(args: argparse.Namespace, context: Any) -> int:
+    _settings, sessionmaker = context
+    service = InventoryService(sessionmaker, SystemClock())
+    try:
+        result = await service.import_file(args.file)
+    except ImportFailed as exc:
+        print(f"error: nothing was imported from {args.file}:", file=sys.stderr)
+        for line in exc.errors:
+            print(f"  {line}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"imported {args.file}: {result.created} new, {result.updated} updated items")
+    for sku, delta in result.stock_changes:
+        print(f"  {sku}: stock {delta:+d}")
+    return EXIT_OK

@@ -1,0 +1,118 @@
+"""Settings from the environment (and `.env`), with the names of SPEC §4."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_WORKFLOWS_FILE = PROJECT_ROOT / "config" / "workflows.toml"
+LOCALES_DIR = PROJECT_ROOT / "locales"
+SUPPORTED_LOCALES = ("en", "ru", "es")
+LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names the variable and the fix."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    bot_token: SecretStr | None = None
+    database_url: SecretStr = SecretStr("sqlite+aiosqlite:///data/bot.sqlite3")
+    telegram_api_url: str | None = None
+    admin_ids: Annotated[tuple[int, ...], NoDecode] = ()
+    workflows_file: Path = DEFAULT_WORKFLOWS_FILE
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=1, le=65535)
+    log_level: str = "INFO"
+    redis_url: SecretStr | None = None
+    default_locale: str = "en"
+    max_quantity: int = Field(default=1000, ge=1)
+    items_page_size: int = Field(default=8, ge=1, le=20)
+    outbox_poll_seconds: float = Field(default=5.0, gt=0)
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_admin_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.split(",") if part.strip()]
+            try:
+                return tuple(int(part) for part in parts)
+            except ValueError:
+                msg = "must be comma-separated numeric Telegram user ids, e.g. 12345,67890"
+                raise ValueError(msg) from None
+        if isinstance(value, int):
+            return (value,)
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            msg = f"must be one of {', '.join(LOG_LEVELS)}"
+            raise ValueError(msg)
+        return value.upper()
+
+    @field_validator("default_locale")
+    @classmethod
+    def _check_locale(cls, value: str) -> str:
+        if value not in SUPPORTED_LOCALES:
+            msg = f"must be one of {', '.join(SUPPORTED_LOCALES)}"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: SecretStr) -> SecretStr:
+        url = value.get_secret_value()
+        if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            msg = (
+                "must start with sqlite+aiosqlite:// or postgresql+asyncpg:// "
+                "(e.g. postgresql+asyncpg://user:password@host:5432/dbname)"
+            )
+            raise ValueError(msg)
+        return value
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _check_api_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("http://", "https://")):
+            msg = "must be an http:// or https:// base URL, e.g. http://127.0.0.1:8081"
+            raise ValueError(msg)
+        return value.rstrip("/")
+
+    @property
+    def database_url_value(self) -> str:
+        return self.database_url.get_secret_value()
+
+    def require_token(self) -> str:
+        if self.bot_token is None or not self.bot_token.get_secret_value().strip():
+            msg = (
+                "BOT_TOKEN is not set. Create a bot with @BotFather in Telegram "
+                "(https://t.me/BotFather, command /newbot), then put the token it gives you "
+                "into the environment (export BOT_TOKEN=123456:ABC...) or into a .env file "
+                "in the project folder (see .env.example)."
+            )
+            raise ConfigError(msg)
+        return self.bot_token.get_secret_value()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings, turning pydantic's errors into one message per bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = ".".join(str(part) for part in err["loc"]).upper() or "settings"
+            lines.append(f"  {name}: {err['msg']}")
+        raise ConfigError("Invalid configuration:\n" + "\n".join(lines)) from None

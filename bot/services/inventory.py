@@ -1,0 +1,185 @@
+"""Inventory items: browsing, and the operator's CSV import (all rows or none)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from database.enums import TransactionKind, TransactionStatus
+from database.models import InventoryItem, InventoryTransaction
+from database.repositories.inventory import InventoryRepository
+
+REQUIRED_COLUMNS = ("sku", "name")
+OPTIONAL_COLUMNS = ("unit", "stock")
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
+
+
+class ImportFailed(Exception):
+    """The file cannot be imported; `errors` lists every problem with its line number."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(errors))
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    line: int
+    sku: str
+    name: str
+    unit: str | None
+    stock: int | None
+
+
+@dataclass
+class ImportResult:
+    created: int = 0
+    updated: int = 0
+    stock_changes: list[tuple[str, int]] = field(default_factory=list)
+
+
+def parse_items_csv(text: str) -> list[ImportRow]:
+    """Validate the whole file first so that a bad row stops the import before any write."""
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise ImportFailed(
+            [
+                f"line 1: missing column(s) {', '.join(missing)}; the header must name "
+                f"{', '.join(REQUIRED_COLUMNS)} and may add {', '.join(OPTIONAL_COLUMNS)}"
+            ]
+        )
+    unknown = [h for h in header if h not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
+    if unknown:
+        raise ImportFailed([f"line 1: unknown column(s) {', '.join(unknown)}"])
+    reader.fieldnames = header
+    rows: list[ImportRow] = []
+    errors: list[str] = []
+    seen: dict[str, int] = {}
+    for record in reader:
+        line = reader.line_num
+        if None in record:
+            errors.append(f"line {line}: more fields than the header has")
+            continue
+        values = {k: (v or "").strip() for k, v in record.items()}
+        if not any(values.values()):
+            continue
+        problems = []
+        sku, name = values.get("sku", ""), values.get("name", "")
+        if not sku:
+            problems.append("sku is empty")
+        elif len(sku) > 64:
+            problems.append("sku is longer than 64 characters")
+        if not name:
+            problems.append("name is empty")
+        elif len(name) > 256:
+            problems.append("name is longer than 256 characters")
+        unit = values.get("unit") or None
+        if unit is not None and len(unit) > 16:
+            problems.append("unit is longer than 16 characters")
+        stock: int | None = None
+        if values.get("stock"):
+            try:
+                stock = int(values["stock"])
+            except ValueError:
+                problems.append(f"stock {values['stock']!r} is not a whole number")
+            else:
+                if stock < 0:
+                    problems.append("stock cannot be negative")
+        if sku in seen:
+            problems.append(f"sku {sku!r} already appears on line {seen[sku]}")
+        elif sku:
+            seen[sku] = line
+        if problems:
+            errors.append(f"line {line}: {'; '.join(problems)}")
+        else:
+            rows.append(ImportRow(line, sku, name, unit, stock))
+    if errors:
+        raise ImportFailed(errors)
+    if not rows:
+        raise ImportFailed(["the file has no item rows"])
+    return rows
+
+
+class InventoryService:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+        self.sessionmaker = sessionmaker
+        self.clock = clock
+
+    async def page(self, page: int, size: int) -> tuple[Sequence[InventoryItem], int]:
+        async with self.sessionmaker() as session:
+            return await InventoryRepository(session).active_page(page * size, size)
+
+    async def get(self, item_id: int) -> InventoryItem | None:
+        async with self.sessionmaker() as session:
+            return await InventoryRepository(session).by_id(item_id)
+
+    async def import_file(self, path: Path) -> ImportResult:
+        try:
+            if path.stat().st_size > MAX_IMPORT_BYTES:
+                raise ImportFailed([f"{path}: larger than {MAX_IMPORT_BYTES} bytes"])
+            text = path.read_text(encoding="utf-8-sig")
+        except FileNotFoundError:
+            raise ImportFailed([f"{path}: file not found"]) from None
+        except UnicodeDecodeError:
+            raise ImportFailed([f"{path}: not UTF-8 text"]) from None
+        except OSError as exc:
+            raise ImportFailed([f"{path}: cannot read it: {exc.strerror}"]) from None
+        try:
+            rows = parse_items_csv(text)
+        except csv.Error as exc:
+            raise ImportFailed([f"{path}: not a readable CSV file: {exc}"]) from None
+        return await self.import_rows(rows)
+
+    async def import_rows(self, rows: list[ImportRow]) -> ImportResult:
+        """Create or update items; a stock figure becomes a ledger movement, never a bare edit."""
+        result = ImportResult()
+        now = self.clock.now()
+        async with self.sessionmaker() as session, session.begin():
+            repo = InventoryRepository(session)
+            existing = await repo.by_skus([r.sku for r in rows])
+            for row in rows:
+                item = existing.get(row.sku)
+                is_new = item is None
+                if item is None:
+                    item = InventoryItem(
+                        sku=row.sku,
+                        name=row.name,
+                        unit=row.unit or "pcs",
+                        stock=0,
+                        is_active=True,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                    session.add(item)
+                    await session.flush()
+                    result.created += 1
+                else:
+                    item.name, item.updated_at, item.is_active = row.name, now, True
+                    if row.unit:
+                        item.unit = row.unit
+                    result.updated += 1
+                delta = 0 if row.stock is None else row.stock - item.stock
+                if delta:
+                    kind = TransactionKind.RECEIPT if is_new else TransactionKind.ADJUSTMENT
+                    repo.add_transaction(
+                        InventoryTransaction(
+                            item_id=item.id,
+                            kind=kind,
+                            quantity=delta,
+                            status=TransactionStatus.COMMITTED,
+                            reason="items import",
+                            created_at=now,
+                            committed_at=now,
+                        )
+                    )
+                    item.stock += delta
+                    result.stock_changes.append((row.sku, delta))
+        return result

@@ -1,0 +1,130 @@
+"""The notification outbox: rows written with the change, delivered after the commit.
+
+This is the simple sender of the foundation: due rows are sent in id order, a failure is
+recorded and retried later with a growing delay, and a row becomes dead after MAX_ATTEMPTS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError, TelegramNetworkError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.notifications import Renderer
+from database.enums import NotificationStatus
+from database.models import PendingNotification
+from database.repositories.notifications import NotificationRepository
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+RETRY_BASE = timedelta(seconds=30)
+BATCH_SIZE = 50
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    recipient_id: int,
+    kind: str,
+    payload: dict[str, Any],
+    idempotency_key: str,
+    now: datetime,
+) -> int | None:
+    """Write one notification in the caller's transaction; a repeated key writes nothing."""
+    return await NotificationRepository(session).add(
+        recipient_id=recipient_id,
+        kind=kind,
+        payload=payload,
+        idempotency_key=idempotency_key,
+        now=now,
+    )
+
+
+class OutboxSender:
+    def __init__(
+        self,
+        bot: Bot,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        renderer: Renderer,
+        clock: Clock,
+    ) -> None:
+        self.bot = bot
+        self.sessionmaker = sessionmaker
+        self.renderer = renderer
+        self.clock = clock
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+
+    def kick(self) -> None:
+        """Ask the running loop to deliver now (called after a commit that wrote rows)."""
+        self._wake.set()
+
+    async def flush(self) -> int:
+        """Deliver every due row once; returns how many were sent."""
+        async with self._lock:
+            sent = 0
+            while True:
+                async with self.sessionmaker() as session:
+                    batch = await NotificationRepository(session).due(self.clock.now(), BATCH_SIZE)
+                if not batch:
+                    return sent
+                progressed = False
+                for row in batch:
+                    ok = await self._deliver(row)
+                    sent += ok
+                    progressed = progressed or ok
+                if not progressed or len(batch) < BATCH_SIZE:
+                    return sent
+
+    async def run(self, poll_seconds: float) -> None:
+        """Deliver forever: on every kick, and every `poll_seconds` for rows that came due."""
+        while True:
+            try:
+                await self.flush()
+            except Exception:
+                logger.exception("outbox flush failed; will try again")
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=poll_seconds)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def _deliver(self, row: PendingNotification) -> bool:
+        error: str | None = None
+        try:
+            text, markup = self.renderer.render(row)
+            await self.bot.send_message(
+                chat_id=row.recipient.telegram_id, text=text, reply_markup=markup
+            )
+        except (TelegramAPIError, TelegramNetworkError) as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # a rendering bug must not block the rest of the queue
+            logger.exception("notification %s could not be rendered", row.id)
+            error = f"{type(exc).__name__}: {exc}"
+        await self._record(row.id, error)
+        return error is None
+
+    async def _record(self, row_id: int, error: str | None) -> None:
+        now = self.clock.now()
+        async with self.sessionmaker() as session, session.begin():
+            row = await session.get(PendingNotification, row_id)
+            if row is None:
+                return
+            row.attempts += 1
+            if error is None:
+                row.status, row.sent_at, row.last_error = NotificationStatus.SENT, now, None
+                return
+            row.last_error = error[:2000]
+            if row.attempts >= MAX_ATTEMPTS:
+                row.status = NotificationStatus.DEAD
+                logger.warning("notification %s is dead after %s attempts", row_id, row.attempts)
+            else:
+                row.status = NotificationStatus.FAILED
+                row.next_attempt_at = now + RETRY_BASE * 2 ** (row.attempts - 1)

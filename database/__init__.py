@@ -1,0 +1,1 @@
+"""Database layer: models, engine and repositories (queries only, no commits)."""

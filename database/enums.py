@@ -1,0 +1,55 @@
+"""Enumerations stored in the database as their string values."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Enum
+
+
+class Role(StrEnum):
+    REQUESTER = "requester"
+    MANAGER = "manager"
+    STOREKEEPER = "storekeeper"
+    SUPPORT = "support"
+    ADMIN = "admin"
+
+
+class RequestStatus(StrEnum):
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
+class TransitionAction(StrEnum):
+    CREATE = "create"
+    APPROVE = "approve"
+    REJECT = "reject"
+    CANCEL = "cancel"
+
+
+class TransactionKind(StrEnum):
+    ISSUE = "issue"
+    RECEIPT = "receipt"
+    ADJUSTMENT = "adjustment"
+    REVERSAL = "reversal"
+
+
+class TransactionStatus(StrEnum):
+    PENDING = "pending"
+    COMMITTED = "committed"
+
+
+class NotificationStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    DEAD = "dead"
+
+
+def str_enum(cls: type[StrEnum]) -> Enum:
+    """A portable VARCHAR column holding the enum's values (no native PG enum to migrate)."""
+    values: Any = lambda members: [m.value for m in members]  # noqa: E731
+    return Enum(cls, native_enum=False, length=32, values_callable=values, validate_strings=True)

@@ -1,0 +1,1 @@
+"""Repositories build queries on a session they are given; they never commit."""

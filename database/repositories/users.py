@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from database.enums import RequestStatus, Role
+from database.models import Request, User, UserRole
+
+
+class UserRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def by_telegram_id(self, telegram_id: int) -> User | None:
+        result = await self.session.execute(select(User).where(User.telegram_id == telegram_id))
+        return result.scalar_one_or_none()
+
+    async def by_id(self, user_id: int) -> User | None:
+        return await self.session.get(User, user_id)
+
+    async def all(self) -> Sequence[User]:
+        result = await self.session.execute(select(User).order_by(User.id))
+        return result.scalars().all()
+
+    async def active_holders(self, role: Role) -> Sequence[User]:
+        query = (
+            select(User)
+            .join(UserRole)
+            .where(UserRole.role == role, User.is_active.is_(True))
+            .order_by(User.id)
+        )
+        return (await self.session.execute(query)).scalars().all()
+
+    async def least_loaded_holder(self, role: Role) -> User | None:
+        """The active holder of `role` with the fewest active assigned requests."""
+        load = (
+            select(func.count(Request.id))
+            .where(Request.assignee_id == User.id, Request.status == RequestStatus.ACTIVE)
+            .scalar_subquery()
+        )
+        query = (
+            select(User)
+            .join(UserRole)
+            .where(UserRole.role == role, User.is_active.is_(True))
+            .order_by(load, User.id)
+            .limit(1)
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()

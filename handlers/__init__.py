@@ -1,0 +1,10 @@
+"""Handler routers, in the order the dispatcher tries them; catch-alls last."""
+
+from aiogram import Router
+
+
+def get_routers() -> list[Router]:
+    from handlers import approvals, common, fallback, requests
+
+    tables = [common.routes, requests.routes, approvals.routes, fallback.routes]
+    return [table.create_router() for table in tables]

@@ -1,0 +1,1 @@
+"""Update middlewares, outermost first: errors, user, locale."""

@@ -1,0 +1,36 @@
+"""Gets or creates the user once per update and puts it into handler data as `user`."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.types import TelegramObject
+from aiogram.types import User as TgUser
+
+from bot.services.users import TelegramProfile, UserService
+
+
+class UserMiddleware(BaseMiddleware):
+    def __init__(self, users: UserService) -> None:
+        self.users = users
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        tg_user: TgUser | None = data.get("event_from_user")
+        if tg_user is None or tg_user.is_bot:
+            return await handler(event, data)
+        data["user"] = await self.users.register(
+            TelegramProfile(
+                telegram_id=tg_user.id,
+                full_name=tg_user.full_name,
+                username=tg_user.username,
+                language_code=tg_user.language_code,
+            )
+        )
+        return await handler(event, data)
