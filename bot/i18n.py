@@ -24,6 +24,20 @@ def N_(message: str) -> str:
     return message
 
 
+class Msg(str):
+    """A message id passed as a parameter, translated when the outer message is rendered."""
+
+    __slots__ = ()
+
+
+def render(message: str, params: dict[str, object]) -> str:
+    """Translate `message` in the current locale and fill in its (translated) parameters."""
+    from aiogram.utils.i18n import gettext as _
+
+    values = {k: _(v) if isinstance(v, Msg) else v for k, v in params.items()}
+    return _(message).format(**values) if values else _(message)
+
+
 def po_path(locale: str, root: Path = LOCALES_DIR) -> Path:
     return root / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
 

@@ -22,11 +22,20 @@ def ensure_sqlite_dir(url: str) -> None:
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the driver, issue BEGIN (see _sqlite_on_begin).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
+
+
+def _sqlite_on_begin(connection: Any) -> None:
+    # Take the write lock up front: two read-then-write transactions would otherwise both
+    # read, and the second would fail with "database is locked" instead of waiting its turn
+    # and then seeing the first one's change (the optimistic lock needs that).
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_engine(url: str, *, null_pool: bool = False, echo: bool = False) -> AsyncEngine:
@@ -39,6 +48,7 @@ def create_engine(url: str, *, null_pool: bool = False, echo: bool = False) -> A
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+        event.listen(engine.sync_engine, "begin", _sqlite_on_begin)
     return engine
 
 

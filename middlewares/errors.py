@@ -12,10 +12,9 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import TelegramObject, Update
 from aiogram.types import User as TgUser
 from aiogram.utils.i18n import I18n
-from aiogram.utils.i18n import gettext as _
 
 from bot.errors import DomainError
-from bot.i18n import N_, pick_locale
+from bot.i18n import N_, pick_locale, render
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +57,7 @@ class ErrorMiddleware(BaseMiddleware):
             None, user.language_code if user else None, self.i18n.default_locale
         )
         with self.i18n.context(), self.i18n.use_locale(locale):
-            text = _(message).format(**params) if params else _(message)
+            text = render(message, params)
         try:
             if event.callback_query is not None:
                 # A short alert on the button itself; the spinner stops either way.

@@ -21,7 +21,8 @@ from bot.errors import (
     StaleVersion,
     ValidationFailed,
 )
-from bot.i18n import N_
+from bot.i18n import N_, Msg
+from bot.texts import ROLE_NAMES
 from bot.services.outbox import enqueue
 from bot.workflows import Stage, Workflow, WorkflowRegistry
 from database.enums import (
@@ -267,7 +268,9 @@ class RequestService:
         if request.version != expected_version:
             raise StaleVersion()
         if stage.role not in actor.role_set:
-            raise PermissionDenied(N_("Only a {role} can decide on this stage."), role=stage.role)
+            raise PermissionDenied(
+                N_("Only someone with the {role} role can decide on this stage."), role=Msg(ROLE_NAMES[stage.role])
+            )
         if actor.id == request.requester_id and Role.ADMIN not in actor.role_set:
             raise PermissionDenied(N_("You cannot decide on your own request."))
         return request, workflow, stage, actor

@@ -70,12 +70,13 @@ class TelegramClient:
 
         `data` forges the callback data (a modified client sends what it likes)."""
         message = self.find_button_message(label)
-        button = next(
-            b
-            for row in message.reply_markup.inline_keyboard  # type: ignore[union-attr]
-            for b in row
-            if b.text == label
-        )
+        await self.click_on(message, label, data=data)
+
+    async def click_on(self, message: Message, label: str, *, data: str | None = None) -> None:
+        """Press a button on a message kept from earlier (its keyboard may be gone since)."""
+        markup = message.reply_markup
+        assert isinstance(markup, InlineKeyboardMarkup), "that message has no buttons"
+        button = next(b for row in markup.inline_keyboard for b in row if b.text == label)
         await self.press(message, data if data is not None else str(button.callback_data))
 
     async def press(self, message: Message, data: str) -> None:
