@@ -1,4 +1,4 @@
-"""Long polling: the one way to run the bot in this version (webhooks come with the HTTP server)."""
+"""Long polling: how the bot runs in this version (webhook mode comes with the HTTP server)."""
 
 from __future__ import annotations
 

@@ -69,8 +69,7 @@ async def test_notifications_are_rendered_in_the_recipients_language(world: Worl
     await world.deliver()
     olga, pablo = world.client(21), world.client(22)
     assert olga.inbox()[-1] == (
-        "Заявка #1 от Ann ждёт вашего решения (этап «Согласование руководителем»):\n"
-        "• Paper: 2 pcs"
+        "Заявка #1 от Ann ждёт вашего решения (этап «Согласование руководителем»):\n• Paper: 2 pcs"
     )
     assert pablo.inbox()[-1] == (
         "La solicitud #1 de Ann espera tu decisión (Aprobación del gerente):\n• Paper: 2 pcs"
@@ -96,7 +95,9 @@ async def test_the_same_domain_error_reads_in_each_language(world: World) -> Non
     }
     for i, (language, text) in enumerate(expected.items()):
         stranger = world.client(50 + i, language_code=language)
-        await stranger.press(message, str(message.reply_markup.inline_keyboard[0][0].callback_data))  # type: ignore[union-attr]
+        await stranger.press(
+            message, str(message.reply_markup.inline_keyboard[0][0].callback_data)
+        )  # type: ignore[union-attr]
         assert stranger.callback_answers()[0].text == text
 
 

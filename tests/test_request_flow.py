@@ -19,8 +19,13 @@ REQUESTER, MANAGER, KEEPER = 101, 201, 301
 
 
 async def setup_people(world: World) -> None:
-    await stock(world, ("P-1", "Paper A4", 10), ("P-2", "Pens", 50), ("P-3", "Stapler", 2),
-                ("P-4", "Tape", 5))
+    await stock(
+        world,
+        ("P-1", "Paper A4", 10),
+        ("P-2", "Pens", 50),
+        ("P-3", "Stapler", 2),
+        ("P-4", "Tape", 5),
+    )
     await person(world, MANAGER, Role.MANAGER)
     await person(world, KEEPER, Role.STOREKEEPER)
 
@@ -89,10 +94,12 @@ async def test_request_walks_from_creation_to_completion(world: World) -> None:
 
     items = {i.sku: i.stock for i in await rows(world, InventoryItem)}
     assert items == {"P-1": 7, "P-2": 45, "P-3": 2, "P-4": 5}
-    issues = [t for t in await rows(world, InventoryTransaction)
-              if t.kind is TransactionKind.ISSUE]
+    issues = [
+        t for t in await rows(world, InventoryTransaction) if t.kind is TransactionKind.ISSUE
+    ]
     assert sorted((t.item_id, t.quantity, t.request_id) for t in issues) == [
-        (1, -3, 1), (2, -5, 1)
+        (1, -3, 1),
+        (2, -5, 1),
     ]
     transitions = await rows(world, RequestTransition)
     assert [(t.action, t.from_stage, t.to_stage, t.to_status) for t in transitions] == [
@@ -119,7 +126,7 @@ async def test_insufficient_stock_is_refused_and_nothing_changes(world: World) -
     await ann.click("Submit request")
     # Meanwhile somebody else takes one stapler.
     async with world.app.sessionmaker() as session, session.begin():
-        item = (await session.execute(select(InventoryItem).where(InventoryItem.sku == "P-3")))
+        item = await session.execute(select(InventoryItem).where(InventoryItem.sku == "P-3"))
         item.scalar_one().stock = 1
     await world.deliver()
     await world.client(MANAGER).click("Approve")
@@ -133,7 +140,9 @@ async def test_insufficient_stock_is_refused_and_nothing_changes(world: World) -
     assert answer.show_alert is True
     [request] = await rows(world, Request)
     assert (request.status, request.stage) == (RequestStatus.ACTIVE, "warehouse_issue")
-    assert [t.kind for t in await rows(world, InventoryTransaction)] == [TransactionKind.RECEIPT] * 4
+    assert [t.kind for t in await rows(world, InventoryTransaction)] == [
+        TransactionKind.RECEIPT
+    ] * 4
     assert {i.sku: i.stock for i in await rows(world, InventoryItem)}["P-3"] == 1
     assert len(await rows(world, RequestTransition)) == 2
 
@@ -145,9 +154,7 @@ async def test_reject_asks_for_a_reason_and_tells_the_requester(world: World) ->
     manager = world.client(MANAGER, "Max")
     notification = manager.find_button_message("Reject")
     await manager.click("Reject")
-    assert manager.last_reply() == (
-        "Why do you reject request #1? Send the reason, or /cancel."
-    )
+    assert manager.last_reply() == ("Why do you reject request #1? Send the reason, or /cancel.")
     await manager.send("   ")
     assert manager.last_reply() == "Please write a reason for the rejection."
     await manager.send("Budget is frozen")
@@ -158,7 +165,9 @@ async def test_reject_asks_for_a_reason_and_tells_the_requester(world: World) ->
     )
     [request] = await rows(world, Request)
     assert (request.status, request.stage, request.assignee_id) == (
-        RequestStatus.REJECTED, None, None
+        RequestStatus.REJECTED,
+        None,
+        None,
     )
     [*_, last] = await rows(world, RequestTransition)
     assert (last.action, last.reason) == (TransitionAction.REJECT, "Budget is frozen")
@@ -216,7 +225,10 @@ async def test_requester_cannot_approve_and_others_cannot_decide(world: World) -
     assert ann.callback_answers()[0].text == "You cannot decide on your own request."
     keeper = world.client(KEEPER)
     await keeper.press(message, "dc:a:1:1")
-    assert keeper.callback_answers()[0].text == "Only someone with the manager role can decide on this stage."
+    assert (
+        keeper.callback_answers()[0].text
+        == "Only someone with the manager role can decide on this stage."
+    )
     [request] = await rows(world, Request)
     assert request.stage == "manager_approval"
 

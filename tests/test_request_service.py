@@ -71,13 +71,15 @@ async def test_notification_rows_are_written_with_the_change(world: World) -> No
     async with world.app.sessionmaker() as session:
         notes = (await session.execute(select(PendingNotification))).unique().scalars().all()
     assert sorted((n.recipient.telegram_id, n.kind) for n in notes) == [
-        (2, "approval_needed"), (3, "approval_needed")
+        (2, "approval_needed"),
+        (3, "approval_needed"),
     ]
     assert all(n.payload["request_id"] == request.id for n in notes)
     assert len({n.idempotency_key for n in notes}) == 2
     # The assignee is the least loaded manager: a second request goes to the other one.
     second = await world.app.requests.create(await user_id(world, 1), [Line(1, 1)])
     assert {request.assignee_id, second.assignee_id} == {
-        await user_id(world, 2), await user_id(world, 3)
+        await user_id(world, 2),
+        await user_id(world, 3),
     }
     assert request.status is RequestStatus.ACTIVE

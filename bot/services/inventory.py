@@ -44,6 +44,32 @@ class ImportResult:
     stock_changes: list[tuple[str, int]] = field(default_factory=list)
 
 
+# column -> (required, longest allowed)
+TEXT_LIMITS = {"sku": (True, 64), "name": (True, 256), "unit": (False, 16)}
+
+
+def _field_problems(values: dict[str, str]) -> tuple[list[str], int | None]:
+    """What is wrong with one row's fields, and its stock figure if it has a good one."""
+    problems = []
+    for column, (required, limit) in TEXT_LIMITS.items():
+        value = values.get(column, "")
+        if required and not value:
+            problems.append(f"{column} is empty")
+        elif len(value) > limit:
+            problems.append(f"{column} is longer than {limit} characters")
+    raw = values.get("stock", "")
+    if not raw:
+        return problems, None
+    try:
+        stock = int(raw)
+    except ValueError:
+        problems.append(f"stock {raw!r} is not a whole number")
+        return problems, None
+    if stock < 0:
+        problems.append("stock cannot be negative")
+    return problems, stock
+
+
 def parse_items_csv(text: str) -> list[ImportRow]:
     """Validate the whole file first so that a bad row stops the import before any write."""
     reader = csv.DictReader(io.StringIO(text))
@@ -71,28 +97,9 @@ def parse_items_csv(text: str) -> list[ImportRow]:
         values = {k: (v or "").strip() for k, v in record.items()}
         if not any(values.values()):
             continue
-        problems = []
         sku, name = values.get("sku", ""), values.get("name", "")
-        if not sku:
-            problems.append("sku is empty")
-        elif len(sku) > 64:
-            problems.append("sku is longer than 64 characters")
-        if not name:
-            problems.append("name is empty")
-        elif len(name) > 256:
-            problems.append("name is longer than 256 characters")
         unit = values.get("unit") or None
-        if unit is not None and len(unit) > 16:
-            problems.append("unit is longer than 16 characters")
-        stock: int | None = None
-        if values.get("stock"):
-            try:
-                stock = int(values["stock"])
-            except ValueError:
-                problems.append(f"stock {values['stock']!r} is not a whole number")
-            else:
-                if stock < 0:
-                    problems.append("stock cannot be negative")
+        problems, stock = _field_problems(values)
         if sku in seen:
             problems.append(f"sku {sku!r} already appears on line {seen[sku]}")
         elif sku:

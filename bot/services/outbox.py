@@ -7,6 +7,7 @@ recorded and retried later with a growing delay, and a row becomes dead after MA
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import datetime, timedelta
 from typing import Any
@@ -90,10 +91,8 @@ class OutboxSender:
                 await self.flush()
             except Exception:
                 logger.exception("outbox flush failed; will try again")
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=poll_seconds)
-            except TimeoutError:
-                pass
             self._wake.clear()
 
     async def _deliver(self, row: PendingNotification) -> bool:

@@ -22,8 +22,8 @@ from bot.errors import (
     ValidationFailed,
 )
 from bot.i18n import N_, Msg
-from bot.texts import ROLE_NAMES
 from bot.services.outbox import enqueue
+from bot.texts import ROLE_NAMES
 from bot.workflows import Stage, Workflow, WorkflowRegistry
 from database.enums import (
     RequestStatus,
@@ -269,7 +269,8 @@ class RequestService:
             raise StaleVersion()
         if stage.role not in actor.role_set:
             raise PermissionDenied(
-                N_("Only someone with the {role} role can decide on this stage."), role=Msg(ROLE_NAMES[stage.role])
+                N_("Only someone with the {role} role can decide on this stage."),
+                role=Msg(ROLE_NAMES[stage.role]),
             )
         if actor.id == request.requester_id and Role.ADMIN not in actor.role_set:
             raise PermissionDenied(N_("You cannot decide on your own request."))

@@ -1,0 +1,73 @@
+"""The foundation's simple outbox sender: rows go out after commit, failures wait and retry."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from aiogram.exceptions import TelegramServerError
+from aiogram.methods import SendMessage
+from sqlalchemy import select
+
+from bot.clock import FrozenClock
+from bot.services.outbox import MAX_ATTEMPTS, enqueue
+from database.enums import NotificationStatus, Role
+from database.models import PendingNotification
+from tests.conftest import World
+
+
+async def outbox_rows(world: World) -> list[PendingNotification]:
+    async with world.app.sessionmaker() as session:
+        rows = await session.execute(select(PendingNotification).order_by(PendingNotification.id))
+        return list(rows.unique().scalars())
+
+
+async def write_one(world: World, key: str = "k1") -> None:
+    user = await world.app.users.grant(77, Role.REQUESTER)
+    async with world.app.sessionmaker() as session, session.begin():
+        for _ in range(2):  # the same key twice writes one row
+            await enqueue(
+                session,
+                recipient_id=user.id,
+                kind="request_completed",
+                payload={"request_id": 5, "workflow": "inventory_request"},
+                idempotency_key=key,
+                now=world.app.clock.now(),
+            )
+
+
+async def test_idempotency_key_writes_once_and_sends_once(world: World) -> None:
+    await write_one(world)
+    assert len(await outbox_rows(world)) == 1
+    assert await world.deliver() == 1
+    assert await world.deliver() == 0
+    [call] = world.session.calls_of(SendMessage)
+    assert (call.chat_id, call.text) == (77, "Request #5 is completed.")
+
+
+async def test_failure_waits_then_retries_and_finally_dies(
+    world: World, clock: FrozenClock
+) -> None:
+    await write_one(world)
+    world.session.queue(TelegramServerError(method=None, message="Bad Gateway"))  # type: ignore[arg-type]
+    assert await world.deliver() == 0
+    [row] = await outbox_rows(world)
+    assert (row.status, row.attempts) == (NotificationStatus.FAILED, 1)
+    assert row.last_error == "TelegramServerError: Telegram server says - Bad Gateway"
+    assert row.next_attempt_at == clock.now() + timedelta(seconds=30)
+    assert await world.deliver() == 0  # not due yet: nothing is even tried
+    assert len(world.session.calls_of(SendMessage)) == 1
+    clock.advance(timedelta(seconds=31))
+    assert await world.deliver() == 1
+    [row] = await outbox_rows(world)
+    assert (row.status, row.attempts, row.last_error) == (NotificationStatus.SENT, 2, None)
+
+
+async def test_dead_after_the_last_attempt(world: World, clock: FrozenClock) -> None:
+    await write_one(world)
+    for _ in range(MAX_ATTEMPTS):
+        world.session.queue(TelegramServerError(method=None, message="Bad Gateway"))  # type: ignore[arg-type]
+        await world.deliver()
+        clock.advance(timedelta(hours=1))
+    [row] = await outbox_rows(world)
+    assert (row.status, row.attempts) == (NotificationStatus.DEAD, MAX_ATTEMPTS)
+    assert await world.deliver() == 0
