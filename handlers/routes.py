@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from aiogram import Router
+from aiogram import F, Router
+from aiogram.enums import ChatType
 
 Handler = Callable[..., Any]
 
@@ -31,6 +32,8 @@ class RouteTable:
 
     def create_router(self) -> Router:
         router = Router(name=self.name)
+        # Requests and approvals are personal: the bot talks in private chats only.
+        router.message.filter(F.chat.type == ChatType.PRIVATE)
         for observer, handler, filters in self._entries:
             router.observers[observer].register(handler, *filters)
         return router

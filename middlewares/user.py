@@ -9,6 +9,8 @@ from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject
 from aiogram.types import User as TgUser
 
+from bot.errors import PermissionDenied
+from bot.i18n import N_
 from bot.services.users import TelegramProfile, UserService
 
 
@@ -25,7 +27,7 @@ class UserMiddleware(BaseMiddleware):
         tg_user: TgUser | None = data.get("event_from_user")
         if tg_user is None or tg_user.is_bot:
             return await handler(event, data)
-        data["user"] = await self.users.register(
+        user = await self.users.register(
             TelegramProfile(
                 telegram_id=tg_user.id,
                 full_name=tg_user.full_name,
@@ -33,4 +35,7 @@ class UserMiddleware(BaseMiddleware):
                 language_code=tg_user.language_code,
             )
         )
+        if not user.is_active:
+            raise PermissionDenied(N_("Your access to this bot is turned off. Ask an admin."))
+        data["user"] = user
         return await handler(event, data)

@@ -272,3 +272,28 @@ async def test_no_items_and_unassigned_stage(world: World) -> None:
     )
     [request] = await rows(world, Request)
     assert request.assignee_id is None
+
+
+async def test_deactivated_user_is_turned_away(world: World) -> None:
+    await person(world, REQUESTER, Role.REQUESTER)
+    await world.app.users.set_active(REQUESTER, False)
+    ann = world.client(REQUESTER)
+    await ann.send("/new_request")
+    assert ann.last_reply() == "Your access to this bot is turned off. Ask an admin."
+
+
+async def test_group_chats_are_ignored(world: World) -> None:
+    ann = world.client(REQUESTER)
+    await ann.feed(
+        {
+            "update_id": 999_001,
+            "message": {
+                "message_id": 1,
+                "date": 0,
+                "chat": {"id": -100, "type": "group", "title": "g"},
+                "from": {"id": REQUESTER, "is_bot": False, "first_name": "Ann"},
+                "text": "/start",
+            },
+        }
+    )
+    assert world.session.calls == []
