@@ -19,13 +19,14 @@ call of a method: the hook for fault-injection tests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from typing import Any
+from typing import Any, ClassVar
 
 from aiohttp import web
 
@@ -185,7 +186,7 @@ def utf16_len(text: str) -> int:
 class _HtmlEntities(HTMLParser):
     """Telegram's HTML parse mode: plain text plus entities, refusing tags it does not know."""
 
-    TAGS = {
+    TAGS: ClassVar[dict[str, str]] = {
         "b": "bold",
         "strong": "bold",
         "i": "italic",
@@ -206,36 +207,40 @@ class _HtmlEntities(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
-        self.offset = 0
+        self.position = 0
         self.open: list[tuple[str, int, dict[str, str | None]]] = []
         self.entities: list[JsonDict] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag not in self.TAGS:
             raise bad_request(f'can\'t parse entities: Unsupported start tag "{tag}"')
-        self.open.append((tag, self.offset, dict(attrs)))
+        self.open.append((tag, self.position, dict(attrs)))
 
     def handle_endtag(self, tag: str) -> None:
         if not self.open or self.open[-1][0] != tag:
             raise bad_request(f'can\'t parse entities: Unmatched end tag "{tag}"')
         name, start, attrs = self.open.pop()
-        if self.offset == start:
+        if self.position == start:
             return  # Telegram drops empty entities
-        entity: JsonDict = {"type": self.TAGS[name], "offset": start, "length": self.offset - start}
+        entity: JsonDict = {
+            "type": self.TAGS[name],
+            "offset": start,
+            "length": self.position - start,
+        }
         if name == "a":
             entity["url"] = attrs.get("href") or ""
         self.entities.append(entity)
 
     def handle_data(self, data: str) -> None:
         self.parts.append(data)
-        self.offset += utf16_len(data)
+        self.position += utf16_len(data)
 
     def result(self) -> tuple[str, list[JsonDict]]:
         self.close()
         if self.open:
             tag = self.open[-1][0]
             raise bad_request(
-                f'can\'t parse entities: Can\'t find end tag corresponding to start tag "{tag}"'
+                f"can't parse entities: Can't find end tag corresponding to start tag \"{tag}\""
             )
         entities = sorted(self.entities, key=lambda e: (e["offset"], -e["length"]))
         return "".join(self.parts), entities
@@ -423,10 +428,13 @@ class FakeBotAPI:
                 for button in row:
                     if matches(str(button.get("text"))):
                         return message, button
-        shown = {m["message_id"]: button_labels(m.get("reply_markup")) for m in self.messages_in(chat_id)}
+        shown = {
+            m["message_id"]: button_labels(m.get("reply_markup"))
+            for m in self.messages_with_buttons(chat_id)
+        }
         raise AssertionError(f"no button {label!r} in chat {chat_id}; buttons there: {shown}")
 
-    def messages_in(self, chat_id: int) -> list[JsonDict]:
+    def messages_with_buttons(self, chat_id: int) -> list[JsonDict]:
         return [m for m in self.chat_messages(chat_id) if m.get("reply_markup")]
 
     def unanswered_callbacks(self) -> list[str]:
@@ -465,10 +473,8 @@ class FakeBotAPI:
                     + self.describe(since)
                 )
             changed = self._calls_changed
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), min(remaining, 0.1))
-            except TimeoutError:
-                pass
 
     # -- fault injection ---------------------------------------------------------------------
 
@@ -590,10 +596,8 @@ class FakeBotAPI:
             if ready or self._closing or remaining <= 0:
                 return ready
             changed = self._updates_changed
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), remaining)
-            except TimeoutError:
-                pass
 
     def _allowed(self, update: JsonDict) -> bool:
         if self.allowed_updates is None:
@@ -646,7 +650,7 @@ class FakeBotAPI:
         if params.get("inline_message_id"):
             raise bad_request("inline messages are not supported by this fake")
         chat = self._chat(params)
-        message = self.messages.get((chat["id"], params.get("message_id")))  # type: ignore[arg-type]
+        message = self.messages.get((chat["id"], params.get("message_id")))
         if message is None:
             raise bad_request("message to edit not found")
         return message
@@ -690,6 +694,8 @@ class FakeBotAPI:
         query_id = params.get("callback_query_id")
         answers = self.callback_answers.get(str(query_id))
         if answers is None:
-            raise bad_request("query is too old and response timeout expired or query ID is invalid")
+            raise bad_request(
+                "query is too old and response timeout expired or query ID is invalid"
+            )
         answers.append(params)
         return True
