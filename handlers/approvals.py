@@ -18,7 +18,7 @@ from bot.texts import stage_title, status_name
 from bot.workflows import WorkflowRegistry
 from database.enums import RequestStatus
 from database.models import Request, User
-from handlers.edits import safe_edit_text
+from handlers.edits import safe_answer, safe_edit_text
 from handlers.routes import RouteTable
 from handlers.states import Rejecting
 
@@ -46,7 +46,7 @@ async def approve(
     locale: str,
 ) -> None:
     request = await requests.approve(callback_data.request_id, user.id, callback_data.version)
-    await query.answer(_("Done."))
+    await safe_answer(query, _("Done."))
     original = query.message.html_text if isinstance(query.message, Message) else ""
     await safe_edit_text(
         query.message, f"{original}\n\n✅ {outcome_text(request, workflows, locale)}"
@@ -69,7 +69,7 @@ async def reject_asked(
         version=callback_data.version,
         message_id=query.message.message_id if query.message else None,
     )
-    await query.answer()
+    await safe_answer(query)
     if query.message is not None:
         await query.bot.send_message(  # type: ignore[union-attr]
             query.message.chat.id,

@@ -17,7 +17,7 @@ from bot.services.users import UserService
 from bot.texts import role_name
 from database.enums import Role
 from database.models import User
-from handlers.edits import safe_edit_text
+from handlers.edits import safe_answer, safe_edit_text
 from handlers.routes import RouteTable
 
 routes = RouteTable(__name__)
@@ -77,10 +77,10 @@ async def language_chosen(
     i18n: I18n,
 ) -> None:
     if callback_data.code not in SUPPORTED_LOCALES:
-        await query.answer(_("This language is not available."), show_alert=True)
+        await safe_answer(query, _("This language is not available."), alert=True)
         return
     await users.set_language(user.id, callback_data.code)
     with i18n.use_locale(callback_data.code):
         text = _("Language set: {language}.").format(language=LANGUAGE_NAMES[callback_data.code])
-    await query.answer()
+    await safe_answer(query)
     await safe_edit_text(query.message, text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
+from handlers.edits import safe_answer
 from handlers.routes import RouteTable
 
 routes = RouteTable(__name__)
@@ -12,8 +13,8 @@ routes = RouteTable(__name__)
 
 @routes.callback_query()
 async def stale_button(query: CallbackQuery) -> None:
-    await query.answer(
-        _("This button is no longer active. Start again from the menu: /help"), show_alert=True
+    await safe_answer(
+        query, _("This button is no longer active. Start again from the menu: /help"), alert=True
     )
 
 

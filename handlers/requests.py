@@ -20,7 +20,7 @@ from bot.services.requests import MAX_LINES, Line, RequestService
 from bot.texts import item_lines, stage_title, status_name
 from bot.workflows import WorkflowRegistry
 from database.models import User
-from handlers.edits import safe_edit_text
+from handlers.edits import safe_answer, safe_edit_text
 from handlers.routes import RouteTable
 from handlers.states import NewRequest
 
@@ -74,7 +74,7 @@ async def items_page(
     inventory: InventoryService,
     settings: Settings,
 ) -> None:
-    await query.answer()
+    await safe_answer(query)
     if isinstance(query.message, Message):
         await show_items(query.message, inventory, settings, max(0, callback_data.page), edit=True)
 
@@ -85,11 +85,11 @@ async def item_picked(
 ) -> None:
     item = await inventory.get(callback_data.item_id)
     if item is None or not item.is_active:
-        await query.answer(_("That item is no longer available."), show_alert=True)
+        await safe_answer(query, _("That item is no longer available."), alert=True)
         return
     await state.update_data(item_id=item.id)
     await state.set_state(NewRequest.entering_quantity)
-    await query.answer()
+    await safe_answer(query)
     await safe_edit_text(
         query.message,
         _("How many of {item} do you need? In stock: {stock} {unit}. Send a number.").format(
@@ -137,12 +137,13 @@ async def add_another(
 ) -> None:
     data = await state.get_data()
     if len(data.get("lines", [])) >= MAX_LINES:
-        await query.answer(
+        await safe_answer(
+            query,
             _("A request can hold at most {count} items.").format(count=MAX_LINES),
-            show_alert=True,
+            alert=True,
         )
         return
-    await query.answer()
+    await safe_answer(query)
     if isinstance(query.message, Message) and await show_items(
         query.message, inventory, settings, 0, edit=True
     ):
@@ -162,7 +163,7 @@ async def submit(
     lines = [Line(int(x["item_id"]), int(x["quantity"])) for x in data.get("lines", [])]
     request = await requests.create(user.id, lines)
     await state.clear()
-    await query.answer()
+    await safe_answer(query)
     stage = stage_title(workflows, request.workflow, request.stage, locale)
     if request.assignee is not None:
         text = _("Request #{request_id} is submitted. It is now at {stage}, with {assignee}.")
@@ -182,7 +183,7 @@ async def submit(
 @routes.callback_query(DraftCallback.filter(F.action == DraftAction.CANCEL))
 async def cancel_draft(query: CallbackQuery, state: FSMContext) -> None:
     await state.clear()
-    await query.answer()
+    await safe_answer(query)
     await safe_edit_text(query.message, _("Cancelled. Nothing was saved."))
 
 
@@ -207,7 +208,7 @@ async def my_requests_page(
     workflows: WorkflowRegistry,
     locale: str,
 ) -> None:
-    await query.answer()
+    await safe_answer(query)
     text, markup = await render_my_requests(
         user, requests, workflows, locale, max(0, callback_data.page)
     )

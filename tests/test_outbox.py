@@ -71,3 +71,37 @@ async def test_dead_after_the_last_attempt(world: World, clock: FrozenClock) -> 
     [row] = await outbox_rows(world)
     assert (row.status, row.attempts) == (NotificationStatus.DEAD, MAX_ATTEMPTS)
     assert await world.deliver() == 0
+
+
+async def test_429_waits_exactly_retry_after_without_using_an_attempt(
+    world: World, clock: FrozenClock
+) -> None:
+    from aiogram.exceptions import TelegramRetryAfter
+    from aiogram.methods import SendMessage as Send
+
+    await write_one(world)
+    world.session.queue(
+        TelegramRetryAfter(
+            method=Send(chat_id=77, text="x"), message="Too Many Requests", retry_after=7
+        )
+    )
+    assert await world.deliver() == 0
+    [row] = await outbox_rows(world)
+    assert (row.status, row.attempts) == (NotificationStatus.FAILED, 0)
+    assert row.next_attempt_at == clock.now() + timedelta(seconds=7)
+
+
+async def test_blocked_by_the_user_is_dead_at_once(world: World) -> None:
+    from aiogram.exceptions import TelegramForbiddenError
+    from aiogram.methods import SendMessage as Send
+
+    await write_one(world)
+    world.session.queue(
+        TelegramForbiddenError(
+            method=Send(chat_id=77, text="x"), message="Forbidden: bot was blocked by the user"
+        )
+    )
+    assert await world.deliver() == 0
+    [row] = await outbox_rows(world)
+    assert (row.status, row.attempts) == (NotificationStatus.DEAD, 1)
+    assert row.last_error is not None and "bot was blocked" in row.last_error

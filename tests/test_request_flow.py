@@ -297,3 +297,26 @@ async def test_group_chats_are_ignored(world: World) -> None:
         }
     )
     assert world.session.calls == []
+
+
+async def test_a_refused_callback_answer_does_not_hide_committed_work(world: World) -> None:
+    """After a backlog Telegram refuses late answers ("query is too old"); the reply stays."""
+    from aiogram.exceptions import TelegramBadRequest
+    from aiogram.methods import AnswerCallbackQuery
+
+    await setup_people(world)
+    ann = world.client(REQUESTER)
+    await ann.send("/new_request")
+    await ann.click("Pens (50 pcs)")
+    await ann.send("2")
+    world.session.queue(
+        TelegramBadRequest(
+            method=AnswerCallbackQuery(callback_query_id="x"),
+            message="Bad Request: query is too old and response timeout expired",
+        )
+    )
+    await ann.click("Submit request")
+    assert ann.last_reply().endswith(
+        "Request #1 is submitted. It is now at Manager approval, with 201."
+    )
+    assert len(await rows(world, Request)) == 1

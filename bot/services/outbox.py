@@ -13,7 +13,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError, TelegramNetworkError
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
@@ -97,31 +102,46 @@ class OutboxSender:
 
     async def _deliver(self, row: PendingNotification) -> bool:
         error: str | None = None
+        retry_after: float | None = None
+        permanent = False
         try:
             text, markup = self.renderer.render(row)
             await self.bot.send_message(
                 chat_id=row.recipient.telegram_id, text=text, reply_markup=markup
             )
+        except TelegramRetryAfter as exc:
+            error, retry_after = f"{type(exc).__name__}: {exc}", float(exc.retry_after)
+        except TelegramForbiddenError as exc:
+            error, permanent = f"{type(exc).__name__}: {exc}", True  # blocked: retrying is futile
         except (TelegramAPIError, TelegramNetworkError) as exc:
             error = f"{type(exc).__name__}: {exc}"
         except Exception as exc:  # a rendering bug must not block the rest of the queue
             logger.exception("notification %s could not be rendered", row.id)
             error = f"{type(exc).__name__}: {exc}"
-        await self._record(row.id, error)
+        if error is not None:
+            logger.warning("notification %s not delivered: %s", row.id, error)
+        await self._record(row.id, error, retry_after=retry_after, permanent=permanent)
         return error is None
 
-    async def _record(self, row_id: int, error: str | None) -> None:
+    async def _record(
+        self, row_id: int, error: str | None, *, retry_after: float | None, permanent: bool
+    ) -> None:
         now = self.clock.now()
         async with self.sessionmaker() as session, session.begin():
             row = await session.get(PendingNotification, row_id)
             if row is None:
+                return
+            if retry_after is not None:
+                # Telegram said exactly when to come back; that is not a failed attempt.
+                row.status, row.last_error = NotificationStatus.FAILED, error
+                row.next_attempt_at = now + timedelta(seconds=retry_after)
                 return
             row.attempts += 1
             if error is None:
                 row.status, row.sent_at, row.last_error = NotificationStatus.SENT, now, None
                 return
             row.last_error = error[:2000]
-            if row.attempts >= MAX_ATTEMPTS:
+            if permanent or row.attempts >= MAX_ATTEMPTS:
                 row.status = NotificationStatus.DEAD
                 logger.warning("notification %s is dead after %s attempts", row_id, row.attempts)
             else:
