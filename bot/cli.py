@@ -11,15 +11,18 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, load_settings
 from bot.errors import DomainError
 from bot.services.inventory import ImportFailed, InventoryService
 from bot.services.users import UserService
+from bot.transactions import TransactionalStateManager
 from bot.workflows import load_workflows
 from database.engine import create_engine, create_sessionmaker
 from database.enums import Role
+from utils.masking import Masker
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -124,9 +127,17 @@ async def with_database(settings: Settings, work: Callable[[Any], Awaitable[int]
         await engine.dispose()
 
 
+def transactions(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> TransactionalStateManager:
+    return TransactionalStateManager(sessionmaker, SystemClock(), Masker(settings.secrets()))
+
+
 async def users_command(args: argparse.Namespace, context: Any) -> int:
     settings, sessionmaker = context
-    service = UserService(sessionmaker, SystemClock(), settings.admin_ids)
+    service = UserService(
+        sessionmaker, transactions(settings, sessionmaker), SystemClock(), settings.admin_ids
+    )
     try:
         if args.action == "list":
             users = await service.list_users()
@@ -153,8 +164,8 @@ async def users_command(args: argparse.Namespace, context: Any) -> int:
 
 
 async def items_command(args: argparse.Namespace, context: Any) -> int:
-    _settings, sessionmaker = context
-    service = InventoryService(sessionmaker, SystemClock())
+    settings, sessionmaker = context
+    service = InventoryService(sessionmaker, transactions(settings, sessionmaker), SystemClock())
     try:
         result = await service.import_file(args.file)
     except ImportFailed as exc:

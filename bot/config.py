@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WORKFLOWS_FILE = PROJECT_ROOT / "config" / "workflows.toml"
@@ -37,6 +38,18 @@ class Settings(BaseSettings):
     max_quantity: int = Field(default=1000, ge=1)
     items_page_size: int = Field(default=8, ge=1, le=20)
     outbox_poll_seconds: float = Field(default=5.0, gt=0)
+    # Error handling and resilience
+    error_spool_path: Path = Path("data/error_spool.jsonl")
+    error_alert_window_minutes: int = Field(default=60, ge=1)
+    error_retention_days: int = Field(default=30, ge=1)
+    transaction_log_retention_days: int = Field(default=90, ge=1)
+    sensitive_values: Annotated[tuple[str, ...], NoDecode] = ()
+    db_breaker_failures: int = Field(default=5, ge=1)
+    db_breaker_reset_seconds: float = Field(default=30.0, gt=0)
+    telegram_breaker_failures: int = Field(default=5, ge=1)
+    telegram_breaker_reset_seconds: float = Field(default=30.0, gt=0)
+    max_concurrent_recoveries: int = Field(default=10, ge=1)
+    spool_flush_seconds: float = Field(default=30.0, gt=0)
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -50,6 +63,13 @@ class Settings(BaseSettings):
                 raise ValueError(msg) from None
         if isinstance(value, int):
             return (value,)
+        return value
+
+    @field_validator("sensitive_values", mode="before")
+    @classmethod
+    def _split_sensitive(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
     @field_validator("log_level")
@@ -93,6 +113,17 @@ class Settings(BaseSettings):
     @property
     def database_url_value(self) -> str:
         return self.database_url.get_secret_value()
+
+    def secrets(self) -> list[str]:
+        """Values to mask wherever they might appear: in logs, error records, audit rows."""
+        values = [*self.sensitive_values]
+        if self.bot_token is not None:
+            values.append(self.bot_token.get_secret_value())
+        for url in (self.database_url, self.redis_url):
+            password = make_url(url.get_secret_value()).password if url else None
+            if password:
+                values.append(str(password))
+        return values
 
     def require_token(self) -> str:
         if self.bot_token is None or not self.bot_token.get_secret_value().strip():

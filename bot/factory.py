@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -18,18 +21,32 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, SystemClock
 from bot.config import SUPPORTED_LOCALES, Settings
+from bot.failures.classify import DATABASE_BREAKER
+from bot.failures.recorder import ErrorRecorder
+from bot.failures.spool import ErrorSpool
+from bot.failures.strategies import register_strategies
 from bot.i18n import create_i18n
 from bot.notifications import Renderer
 from bot.services.inventory import InventoryService
 from bot.services.outbox import OutboxSender
 from bot.services.requests import RequestService
 from bot.services.users import UserService
+from bot.telegram_guard import TELEGRAM_BREAKER, BreakerRequestMiddleware, telegram_unreachable
+from bot.transactions import TransactionalStateManager
 from bot.workflows import WorkflowRegistry, load_workflows
-from database.engine import create_engine, create_sessionmaker
+from database.engine import create_engine, create_sessionmaker, guard_with_breaker
+from database.models import User
 from handlers import get_routers
 from middlewares.errors import ErrorMiddleware
 from middlewares.locale import LocaleMiddleware
 from middlewares.user import UserMiddleware
+from utils.circuit_breaker import BreakerRegistry
+from utils.correlation import ErrorCorrelator
+from utils.degradation import LastGoodCache
+from utils.masking import Masker
+from utils.recovery import RecoveryManager
+
+DEGRADED_USER_MAX_AGE = 3600.0  # seconds a cached user may stand in while the database is down
 
 
 def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
@@ -54,10 +71,17 @@ class App:
     workflows: WorkflowRegistry
     i18n: I18n
     clock: Clock
+    masker: Masker
+    breakers: BreakerRegistry
+    tx: TransactionalStateManager
     users: UserService
     inventory: InventoryService
     requests: RequestService
     outbox: OutboxSender
+    correlator: ErrorCorrelator
+    recorder: ErrorRecorder
+    recovery: RecoveryManager
+    user_cache: LastGoodCache[int, User]
 
 
 def create_app(
@@ -66,13 +90,42 @@ def create_app(
     *,
     clock: Clock | None = None,
     engine: AsyncEngine | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> App:
     clock = clock or SystemClock()
     workflows = load_workflows(settings.workflows_file)
+    masker = Masker(secrets=settings.secrets())
+    breakers = BreakerRegistry(clock=monotonic)
+    db_breaker = breakers.get(
+        DATABASE_BREAKER,
+        failure_threshold=settings.db_breaker_failures,
+        reset_timeout=settings.db_breaker_reset_seconds,
+    )
+    telegram_breaker = breakers.get(
+        TELEGRAM_BREAKER,
+        failure_threshold=settings.telegram_breaker_failures,
+        reset_timeout=settings.telegram_breaker_reset_seconds,
+        is_failure=telegram_unreachable,
+    )
+    bot.session.middleware(BreakerRequestMiddleware(telegram_breaker))
     engine = engine or create_engine(settings.database_url_value)
+    guard_with_breaker(engine, db_breaker)
     sessionmaker = create_sessionmaker(engine)
     i18n = create_i18n(settings.default_locale)
+    tx = TransactionalStateManager(sessionmaker, clock, masker)
     outbox = OutboxSender(bot, sessionmaker, Renderer(i18n, workflows), clock)
+    correlator = ErrorCorrelator(clock=monotonic)
+    recorder = ErrorRecorder(
+        sessionmaker,
+        clock,
+        masker,
+        ErrorSpool(settings.error_spool_path),
+        correlator,
+        alert_window=timedelta(minutes=settings.error_alert_window_minutes),
+        on_alert=outbox.kick,
+    )
+    recovery = RecoveryManager(max_concurrent=settings.max_concurrent_recoveries, clock=monotonic)
+    register_strategies(recovery, engine, recorder, outbox.kick)
     return App(
         settings=settings,
         engine=engine,
@@ -80,12 +133,19 @@ def create_app(
         workflows=workflows,
         i18n=i18n,
         clock=clock,
-        users=UserService(sessionmaker, clock, settings.admin_ids),
-        inventory=InventoryService(sessionmaker, clock),
+        masker=masker,
+        breakers=breakers,
+        tx=tx,
+        users=UserService(sessionmaker, tx, clock, settings.admin_ids),
+        inventory=InventoryService(sessionmaker, tx, clock),
         requests=RequestService(
-            sessionmaker, workflows, clock, settings.max_quantity, on_commit=outbox.kick
+            sessionmaker, tx, workflows, clock, settings.max_quantity, on_commit=outbox.kick
         ),
         outbox=outbox,
+        correlator=correlator,
+        recorder=recorder,
+        recovery=recovery,
+        user_cache=LastGoodCache(max_age=DEGRADED_USER_MAX_AGE, clock=monotonic),
     )
 
 
@@ -99,10 +159,11 @@ def create_dispatcher(app: App, storage: BaseStorage | None = None) -> Dispatche
         inventory=app.inventory,
         requests=app.requests,
         outbox=app.outbox,
+        recorder=app.recorder,
     )
     # Outermost first: a failure anywhere below, the database included, reaches ErrorMiddleware.
-    dp.update.outer_middleware(ErrorMiddleware(app.i18n))
-    dp.update.outer_middleware(UserMiddleware(app.users))
+    dp.update.outer_middleware(ErrorMiddleware(app.i18n, app.recorder, app.recovery))
+    dp.update.outer_middleware(UserMiddleware(app.users, app.user_cache))
     dp.update.outer_middleware(LocaleMiddleware(app.i18n))
     dp.include_routers(*get_routers())
     return dp

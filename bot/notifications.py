@@ -10,7 +10,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.i18n import pick_locale
 from bot.keyboards import decision_keyboard
-from bot.texts import item_lines, stage_title
+from bot.texts import category_name, item_lines, stage_title
 from bot.workflows import WorkflowRegistry
 from database.models import PendingNotification
 
@@ -33,6 +33,8 @@ class Renderer:
     def _render(
         self, kind: str, p: dict[str, object], locale: str
     ) -> tuple[str, InlineKeyboardMarkup | None]:
+        if kind == "error_alert":
+            return self._error_alert(p), None
         request_id = int(str(p["request_id"]))
         if kind == "approval_needed":
             stage = stage_title(self.workflows, str(p["workflow"]), str(p["stage"]), locale)
@@ -68,3 +70,16 @@ class Renderer:
                 request_id=request_id, by=escape(str(p["by"])), reason=escape(str(p["reason"]))
             ), None
         raise UnknownNotification(kind)
+
+    @staticmethod
+    def _error_alert(p: dict[str, object]) -> str:
+        return _(
+            "⚠️ Critical problem {reference}: {category}, {exception} in {where}. "
+            "Seen {count} time(s) so far. Repeats will only raise the count."
+        ).format(
+            reference=escape(str(p["reference"])),
+            category=category_name(str(p["category"])),
+            exception=escape(str(p["exception"])),
+            where=escape(str(p["where"])),
+            count=p["count"],
+        )

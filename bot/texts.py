@@ -10,7 +10,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.i18n import N_
 from bot.workflows import WorkflowRegistry
-from database.enums import RequestStatus, Role
+from database.enums import ErrorCategory, ErrorSeverity, RequestStatus, Role
 
 STATUS_NAMES = {
     RequestStatus.ACTIVE: N_("in progress"),
@@ -26,6 +26,31 @@ ROLE_NAMES = {
     Role.SUPPORT: N_("support"),
     Role.ADMIN: N_("admin"),
 }
+
+
+CATEGORY_NAMES = {
+    ErrorCategory.TRANSIENT: N_("transient"),
+    ErrorCategory.DATA: N_("data"),
+    ErrorCategory.BUSINESS_LOGIC: N_("business logic"),
+    ErrorCategory.SYSTEM: N_("system"),
+    ErrorCategory.INVENTORY: N_("inventory"),
+    ErrorCategory.NOTIFICATION: N_("notification"),
+}
+
+SEVERITY_NAMES = {
+    ErrorSeverity.LOW: N_("low"),
+    ErrorSeverity.MEDIUM: N_("medium"),
+    ErrorSeverity.HIGH: N_("high"),
+    ErrorSeverity.CRITICAL: N_("critical"),
+}
+
+
+def category_name(category: ErrorCategory | str) -> str:
+    return _(CATEGORY_NAMES[ErrorCategory(category)])
+
+
+def severity_name(severity: ErrorSeverity | str) -> str:
+    return _(SEVERITY_NAMES[ErrorSeverity(severity)])
 
 
 def status_name(status: RequestStatus) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -14,6 +14,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import NullPool
+
+from utils.circuit_breaker import CircuitBreaker
+from utils.db_faults import is_unavailable
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -58,3 +61,27 @@ def create_engine(url: str, *, null_pool: bool = False, echo: bool = False) -> A
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def guard_with_breaker(engine: AsyncEngine, breaker: CircuitBreaker) -> None:
+    """Route every new connection through `breaker`, and count dropped connections against it.
+
+    While it is open, connecting fails at once with CircuitOpenError instead of waiting for a
+    connection timeout on every update; pooled connections that still work keep working."""
+
+    def do_connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        breaker.allow()
+        try:
+            connection = dialect.connect(*cargs, **cparams)
+        except BaseException as exc:
+            breaker.record_failure(exc)
+            raise
+        breaker.record_success()
+        return connection
+
+    def handle_error(context: ExceptionContext) -> None:
+        if context.is_disconnect or is_unavailable(context.original_exception):
+            breaker.record_failure(context.original_exception)
+
+    event.listen(engine.sync_engine, "do_connect", do_connect)
+    event.listen(engine.sync_engine, "handle_error", handle_error)

@@ -53,3 +53,28 @@ def str_enum(cls: type[StrEnum]) -> Enum:
     """A portable VARCHAR column holding the enum's values (no native PG enum to migrate)."""
     values: Any = lambda members: [m.value for m in members]  # noqa: E731
     return Enum(cls, native_enum=False, length=32, values_callable=values, validate_strings=True)
+
+
+class ErrorCategory(StrEnum):
+    TRANSIENT = "transient"
+    DATA = "data"
+    BUSINESS_LOGIC = "business_logic"
+    SYSTEM = "system"
+    INVENTORY = "inventory"
+    NOTIFICATION = "notification"
+
+
+class ErrorSeverity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return list(ErrorSeverity).index(self)
+
+
+class TransactionOutcome(StrEnum):
+    COMMITTED = "committed"
+    ROLLED_BACK = "rolled_back"

@@ -1,4 +1,7 @@
-"""Gets or creates the user once per update and puts it into handler data as `user`."""
+"""Gets or creates the user once per update and puts it into handler data as `user`.
+
+With the database unreachable, the last good copy of the user (up to an hour old) lets
+read-only commands still answer; `degraded` tells handlers so."""
 
 from __future__ import annotations
 
@@ -10,13 +13,17 @@ from aiogram.types import TelegramObject
 from aiogram.types import User as TgUser
 
 from bot.errors import PermissionDenied
+from bot.failures.classify import database_unreachable
 from bot.i18n import N_
 from bot.services.users import TelegramProfile, UserService
+from database.models import User
+from utils.degradation import LastGoodCache
 
 
 class UserMiddleware(BaseMiddleware):
-    def __init__(self, users: UserService) -> None:
+    def __init__(self, users: UserService, cache: LastGoodCache[int, User]) -> None:
         self.users = users
+        self.cache = cache
 
     async def __call__(
         self,
@@ -27,15 +34,18 @@ class UserMiddleware(BaseMiddleware):
         tg_user: TgUser | None = data.get("event_from_user")
         if tg_user is None or tg_user.is_bot:
             return await handler(event, data)
-        user = await self.users.register(
-            TelegramProfile(
-                telegram_id=tg_user.id,
-                full_name=tg_user.full_name,
-                username=tg_user.username,
-                language_code=tg_user.language_code,
-            )
+        profile = TelegramProfile(
+            telegram_id=tg_user.id,
+            full_name=tg_user.full_name,
+            username=tg_user.username,
+            language_code=tg_user.language_code,
         )
+        fetched = await self.cache.fetch(
+            tg_user.id, lambda: self.users.register(profile), degrade_on=database_unreachable
+        )
+        user = fetched.value
         if not user.is_active:
             raise PermissionDenied(N_("Your access to this bot is turned off. Ask an admin."))
         data["user"] = user
+        data["degraded"] = fetched.stale
         return await handler(event, data)

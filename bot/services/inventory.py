@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
+from bot.transactions import Change, TransactionalStateManager
 from database.enums import TransactionKind, TransactionStatus
 from database.models import InventoryItem, InventoryTransaction
 from database.repositories.inventory import InventoryRepository
@@ -116,8 +117,14 @@ def parse_items_csv(text: str) -> list[ImportRow]:
 
 
 class InventoryService:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        tx: TransactionalStateManager,
+        clock: Clock,
+    ) -> None:
         self.sessionmaker = sessionmaker
+        self.tx = tx
         self.clock = clock
 
     async def page(self, page: int, size: int) -> tuple[Sequence[InventoryItem], int]:
@@ -147,9 +154,11 @@ class InventoryService:
 
     async def import_rows(self, rows: list[ImportRow]) -> ImportResult:
         """Create or update items; a stock figure becomes a ledger movement, never a bare edit."""
-        result = ImportResult()
         now = self.clock.now()
-        async with self.sessionmaker() as session, session.begin():
+
+        async def work(change: Change) -> ImportResult:
+            result = ImportResult()
+            session = change.session
             repo = InventoryRepository(session)
             existing = await repo.by_skus([r.sku for r in rows])
             for row in rows:
@@ -189,4 +198,11 @@ class InventoryService:
                     )
                     item.stock += delta
                     result.stock_changes.append((row.sku, delta))
-        return result
+            change.after = {
+                "created": result.created,
+                "updated": result.updated,
+                "stock_changes": dict(result.stock_changes),
+            }
+            return result
+
+        return await self.tx.run("import_items", "inventory", work)

@@ -10,7 +10,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm.exc import StaleDataError
 
 from bot.clock import Clock
 from bot.errors import (
@@ -24,6 +23,7 @@ from bot.errors import (
 from bot.i18n import N_, Msg
 from bot.services.outbox import enqueue
 from bot.texts import ROLE_NAMES
+from bot.transactions import Change, TransactionalStateManager
 from bot.workflows import Stage, Workflow, WorkflowRegistry
 from database.enums import (
     RequestStatus,
@@ -47,6 +47,16 @@ MAX_REASON_LENGTH = 1000
 MAX_LINES = 20
 
 
+def snapshot(request: Request) -> dict[str, object]:
+    """The audited state of a request, for the transaction log's before/after."""
+    return {
+        "stage": request.stage,
+        "status": request.status.value,
+        "assignee_id": request.assignee_id,
+        "version": request.version,
+    }
+
+
 @dataclass(frozen=True)
 class Line:
     item_id: int
@@ -57,12 +67,14 @@ class RequestService:
     def __init__(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
+        tx: TransactionalStateManager,
         workflows: WorkflowRegistry,
         clock: Clock,
         max_quantity: int,
         on_commit: Callable[[], None] = lambda: None,
     ) -> None:
         self.sessionmaker = sessionmaker
+        self.tx = tx
         self.workflows = workflows
         self.clock = clock
         self.max_quantity = max_quantity
@@ -102,7 +114,9 @@ class RequestService:
         workflow = self.workflows.default
         stage = workflow.stages[0]
         now = self.clock.now()
-        async with self.sessionmaker() as session, session.begin():
+
+        async def work(change: Change) -> Request:
+            session = change.session
             requester = await UserRepository(session).by_id(requester_id)
             if requester is None or not requester.is_active:
                 raise PermissionDenied()
@@ -129,15 +143,20 @@ class RequestService:
             session.add(transition)
             await session.flush()
             await self._notify_stage(session, request, workflow, stage, transition, requester)
-            result = await self._reload(session, request.id)
+            change.entity_id, change.after = request.id, snapshot(request)
+            return await self._reload(session, request.id)
+
+        result = await self.tx.run("create_request", "request", work, actor_id=requester_id)
         self.on_commit()
         return result
 
     async def approve(self, request_id: int, actor_id: int, expected_version: int) -> Request:
-        async with self.sessionmaker() as session, session.begin():
+        async def work(change: Change) -> Request:
+            session = change.session
             request, workflow, stage, actor = await self._load_for_decision(
                 session, request_id, actor_id, expected_version
             )
+            change.before = snapshot(request)
             if stage.issues_stock:
                 await self._issue_stock(session, request, actor)
             next_stage = workflow.next_stage(stage.key)
@@ -159,7 +178,7 @@ class RequestService:
                 request, from_stage, from_status, TransitionAction.APPROVE, actor.id, None
             )
             session.add(transition)
-            await self._flush(session)
+            await session.flush()
             requester = request.requester
             if next_stage is None:
                 await self._notify(
@@ -189,7 +208,12 @@ class RequestService:
                         "assignee": assignee.display_name if assignee else None,
                     },
                 )
-            result = await self._reload(session, request.id)
+            change.after = snapshot(request)
+            return await self._reload(session, request.id)
+
+        result = await self.tx.run(
+            "approve", "request", work, actor_id=actor_id, entity_id=request_id
+        )
         self.on_commit()
         return result
 
@@ -204,10 +228,13 @@ class RequestService:
                 N_("The reason is too long: at most {limit} characters."),
                 limit=MAX_REASON_LENGTH,
             )
-        async with self.sessionmaker() as session, session.begin():
+
+        async def work(change: Change) -> Request:
+            session = change.session
             request, workflow, _stage, actor = await self._load_for_decision(
                 session, request_id, actor_id, expected_version
             )
+            change.before = snapshot(request)
             from_stage, from_status = request.stage, request.status
             request.stage, request.status, request.assignee_id = (
                 None,
@@ -219,7 +246,7 @@ class RequestService:
                 request, from_stage, from_status, TransitionAction.REJECT, actor.id, reason
             )
             session.add(transition)
-            await self._flush(session)
+            await session.flush()
             await self._notify(
                 session,
                 request.requester,
@@ -233,7 +260,12 @@ class RequestService:
                     "by": actor.display_name,
                 },
             )
-            result = await self._reload(session, request.id)
+            change.after = snapshot(request)
+            return await self._reload(session, request.id)
+
+        result = await self.tx.run(
+            "reject", "request", work, actor_id=actor_id, entity_id=request_id
+        )
         self.on_commit()
         return result
 
@@ -374,12 +406,6 @@ class RequestService:
             idempotency_key=f"transition:{transition.id}:{kind}:{recipient.id}",
             now=self.clock.now(),
         )
-
-    async def _flush(self, session: AsyncSession) -> None:
-        try:
-            await session.flush()
-        except StaleDataError:
-            raise StaleVersion() from None
 
     async def _reload(self, session: AsyncSession, request_id: int) -> Request:
         await session.flush()

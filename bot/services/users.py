@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -11,6 +11,7 @@ from bot.clock import Clock
 from bot.config import SUPPORTED_LOCALES
 from bot.errors import NotFound, ValidationFailed
 from bot.i18n import N_
+from bot.transactions import Change, TransactionalStateManager
 from database.enums import Role
 from database.models import User, UserRole
 from database.repositories.users import UserRepository
@@ -28,10 +29,12 @@ class UserService:
     def __init__(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
+        tx: TransactionalStateManager,
         clock: Clock,
         admin_ids: Iterable[int],
     ) -> None:
         self.sessionmaker = sessionmaker
+        self.tx = tx
         self.clock = clock
         self.admin_ids = frozenset(admin_ids)
 
@@ -59,33 +62,49 @@ class UserService:
             await self.grant(telegram_id, Role.ADMIN)
 
     async def grant(self, telegram_id: int, role: Role) -> User:
-        async with self.sessionmaker() as session, session.begin():
-            user = await self._get_or_placeholder(session, telegram_id)
+        def mutate(user: User) -> None:
             if role not in user.role_set:
                 user.roles.append(UserRole(role=role, granted_at=self.clock.now()))
-            await session.flush()
-            return user
+
+        # Roles can be granted before the person first writes to the bot.
+        return await self._change("grant_role", telegram_id, mutate, create=True)
 
     async def revoke(self, telegram_id: int, role: Role) -> User:
-        async with self.sessionmaker() as session, session.begin():
-            user = await UserRepository(session).by_telegram_id(telegram_id)
-            if user is None:
-                raise NotFound(
-                    N_("No user with Telegram id {telegram_id}."), telegram_id=telegram_id
-                )
+        def mutate(user: User) -> None:
             user.roles = [r for r in user.roles if r.role is not role]
-            await session.flush()
-            return user
+
+        return await self._change("revoke_role", telegram_id, mutate)
 
     async def set_active(self, telegram_id: int, active: bool) -> User:
-        async with self.sessionmaker() as session, session.begin():
+        def mutate(user: User) -> None:
+            user.is_active = active
+
+        return await self._change("activate" if active else "deactivate", telegram_id, mutate)
+
+    async def _change(
+        self,
+        operation: str,
+        telegram_id: int,
+        mutate: Callable[[User], None],
+        *,
+        create: bool = False,
+    ) -> User:
+        async def work(change: Change) -> User:
+            session = change.session
             user = await UserRepository(session).by_telegram_id(telegram_id)
+            if user is None and create:
+                user = self._placeholder(session, telegram_id)
             if user is None:
                 raise NotFound(
                     N_("No user with Telegram id {telegram_id}."), telegram_id=telegram_id
                 )
-            user.is_active = active
+            change.before = audit(user) if user.id else None
+            mutate(user)
+            await session.flush()
+            change.entity_id, change.after = user.id, audit(user)
             return user
+
+        return await self.tx.run(operation, "user", work)
 
     async def set_language(self, user_id: int, language: str) -> None:
         if language not in SUPPORTED_LOCALES:
@@ -100,12 +119,17 @@ class UserService:
         async with self.sessionmaker() as session:
             return await UserRepository(session).all()
 
-    async def _get_or_placeholder(self, session: AsyncSession, telegram_id: int) -> User:
-        # Roles can be granted before the person first writes to the bot.
-        user = await UserRepository(session).by_telegram_id(telegram_id)
-        if user is None:
-            now = self.clock.now()
-            user = User(telegram_id=telegram_id, full_name="", created_at=now, is_active=True)
-            user.roles = [UserRole(role=Role.REQUESTER, granted_at=now)]
-            session.add(user)
+    def _placeholder(self, session: AsyncSession, telegram_id: int) -> User:
+        now = self.clock.now()
+        user = User(telegram_id=telegram_id, full_name="", created_at=now, is_active=True)
+        user.roles = [UserRole(role=Role.REQUESTER, granted_at=now)]
+        session.add(user)
         return user
+
+
+def audit(user: User) -> dict[str, object]:
+    return {
+        "telegram_id": user.telegram_id,
+        "roles": sorted(r.value for r in user.role_set),
+        "is_active": user.is_active,
+    }

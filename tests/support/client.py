@@ -4,6 +4,7 @@ Dispatcher, and reads what the bot sent back to their chat."""
 from __future__ import annotations
 
 import itertools
+import re
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -133,3 +134,16 @@ class TelegramClient:
             for c in self.session.calls
             if isinstance(c, SendMessage) and c.chat_id == self.user_id
         ]
+
+
+_REFERENCE = re.compile(r"\n[^\n]*\b(E-[2-9A-HJKMNP-Z]{6})$")
+
+
+def strip_reference(text: str | None) -> str:
+    """The message without its last "Reference: E-XXXXXX" line (in whatever language)."""
+    return _REFERENCE.sub("", text or "")
+
+
+def reference_in(text: str | None) -> str | None:
+    match = _REFERENCE.search(text or "")
+    return match.group(1) if match else None

@@ -1,0 +1,182 @@
+"""Benchmark the error correlator and the masker against the design seed's targets.
+
+Run from the project root: ``.venv/bin/python benchmarks/bench_correlation.py`` (a few seconds).
+Times are means over many calls measured with ``time.perf_counter``; memory is what
+``tracemalloc`` sees allocated for a filled correlator. 1 MB is taken as 1,000,000 bytes.
+"""
+
+from __future__ import annotations
+
+import gc
+import random
+import sys
+import time
+import tracemalloc
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script, not installed
+
+MAX_EVENTS = 10_000
+FINGERPRINTS = 500
+CATEGORIES = ("network", "database", "telegram_api", "validation", "timeout", "internal")
+ONE_MB = 1_000_000
+TEN_MS = 0.010
+
+
+def _fingerprint(i: int) -> str:
+    # built per call, as an error handler would, so the correlator must share equal strings
+    return f"TelegramNetworkError@handlers/requests.py:{100 + i}:approve_request"
+
+
+def _events(n: int, seed: int = 1) -> list[tuple[str, int]]:
+    rng = random.Random(seed)
+    return [
+        (CATEGORIES[rng.randrange(len(CATEGORIES))], rng.randrange(FINGERPRINTS)) for _ in range(n)
+    ]
+
+
+def _mean_seconds(call: Callable[[], object], repeat: int) -> float:
+    started = time.perf_counter()
+    for _ in range(repeat):
+        call()
+    return (time.perf_counter() - started) / repeat
+
+
+def _filled_correlator_bytes(max_events: int) -> tuple[int, int]:
+    from utils.correlation import ErrorCorrelator
+
+    events = _events(max_events * 2, seed=2)
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    correlator = ErrorCorrelator(window_seconds=3600.0, max_events=max_events)
+    for category, index in events:
+        correlator.record(category, _fingerprint(index))
+    gc.collect()
+    held = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    return held, len(correlator)
+
+
+def _largest_max_events_under(limit: int) -> int:
+    low, high = 1, MAX_EVENTS
+    while low < high:
+        middle = (low + high + 1) // 2
+        if _filled_correlator_bytes(middle)[0] < limit:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _traceback_text() -> str:
+    frame = (
+        '  File "/srv/workflow-bot/.venv/lib/python3.11/site-packages/aiogram/client/session/'
+        'aiohttp.py", line {line}, in make_request\n'
+        "    async with session.post(url, data=form, timeout=timeout) as response:\n"
+    )
+    lines = ["Traceback (most recent call last):\n"]
+    lines += [frame.format(line=100 + i) for i in range(14)]
+    lines.append(
+        "aiohttp.client_exceptions.ClientConnectorError: Cannot connect to host "
+        "api.telegram.org:443 ssl:default [url=https://api.telegram.org/"
+        "bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0/sendMessage] "
+        "while notifying ivan.petrov@example.com (+7 (912) 345-67-89) about request #4821 "
+        "at 2026-01-01 12:30:45; db postgresql+asyncpg://bot:pg-Pa55word!@db:5432/app\n"
+    )
+    text = "".join(lines)
+    return text + "x" * max(0, 3072 - len(text))
+
+
+def main() -> None:
+    from utils.correlation import ErrorCorrelator
+    from utils.masking import Masker
+
+    # timing: a full correlator in steady state, so every record() also evicts the oldest event
+    correlator = ErrorCorrelator(window_seconds=3600.0, max_events=MAX_EVENTS)
+    for category, index in _events(MAX_EVENTS):
+        correlator.record(category, _fingerprint(index))
+    assert len(correlator) == MAX_EVENTS
+
+    stream = iter(_events(60_000, seed=3))
+
+    def record_one() -> int:
+        category, index = next(stream)
+        return correlator.record(category, _fingerprint(index))
+
+    record_s = _mean_seconds(record_one, 50_000)
+    report_s = _mean_seconds(correlator.report, 2_000)
+    count_s = _mean_seconds(lambda: correlator.count(_fingerprint(7)), 20_000)
+    report = correlator.report()
+
+    held_fingerprints = [_fingerprint(index) for _, index in _events(MAX_EVENTS, seed=4)]
+    naive_s = _mean_seconds(lambda: Counter(held_fingerprints).most_common(1), 200)
+
+    masker = Masker(secrets=["pg-Pa55word!", "operator-configured-secret"])
+    dirty = _traceback_text()
+    clean = masker.text(dirty)
+    mask_dirty_s = _mean_seconds(lambda: masker.text(dirty), 500)
+    mask_clean_s = _mean_seconds(lambda: masker.text(clean), 500)
+
+    memory, held = _filled_correlator_bytes(MAX_EVENTS)
+    fits = memory < ONE_MB
+
+    def ms(seconds: float) -> str:
+        return f"{seconds * 1e3:.4f} ms"
+
+    def verdict(ok: bool) -> str:
+        return "meets" if ok else "MISSES"
+
+    rows = [
+        ("record() per event", ms(record_s), "< 10 ms correlation", verdict(record_s < TEN_MS)),
+        ("report() per call", ms(report_s), "< 10 ms correlation", verdict(report_s < TEN_MS)),
+        ("count() per call", ms(count_s), "< 10 ms correlation", verdict(count_s < TEN_MS)),
+        (
+            "baseline Counter(10k).most_common(1)",
+            ms(naive_s),
+            "(naive recount, no target)",
+            f"report() is {naive_s / report_s:.0f}x faster",
+        ),
+        (
+            f"memory, {held:,} events held",
+            f"{memory / 1e6:.3f} MB ({memory / held:.0f} B/event)",
+            "< 1 MB error tracking",
+            verdict(fits),
+        ),
+        (
+            f"Masker.text, {len(dirty):,} B traceback with secrets",
+            ms(mask_dirty_s),
+            "(no target)",
+            f"{len(dirty) / mask_dirty_s / 1e6:.1f} MB/s",
+        ),
+        (
+            f"Masker.text, {len(clean):,} B same text, already masked",
+            ms(mask_clean_s),
+            "(no target)",
+            f"{len(clean) / mask_clean_s / 1e6:.1f} MB/s",
+        ),
+    ]
+    if not fits:
+        largest = _largest_max_events_under(ONE_MB)
+        rows.append(("largest max_events under 1 MB", f"{largest:,}", "< 1 MB", "-"))
+
+    print(
+        f"ErrorCorrelator: max_events={MAX_EVENTS:,}, {FINGERPRINTS} fingerprints, "
+        f"{len(CATEGORIES)} categories; report: {len(report.by_category)} categories, "
+        f"dominant count {report.dominant_count}, storm={report.storm}"
+    )
+    print(f"Python {sys.version.split()[0]} on {sys.platform}\n")
+    headers = ("measurement", "result", "target (design seed)", "verdict")
+    widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(4)]
+    for row in [headers, tuple("-" * w for w in widths), *rows]:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
+    print(
+        f"\n10,000 events {'fit' if fits else 'do NOT fit'} in 1 MB "
+        f"(about {int(ONE_MB / (memory / held)):,} would at {memory / held:.0f} B/event)."
+    )
+
+
+if __name__ == "__main__":
+    main()

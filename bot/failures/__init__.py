@@ -1,0 +1,1 @@
+"""What happens when something fails: classification, error records, the local spool."""

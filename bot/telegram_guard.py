@@ -1,0 +1,44 @@
+"""The Telegram circuit breaker, as an aiogram request middleware around every Bot API call."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiogram import Bot
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
+from aiogram.exceptions import TelegramNetworkError, TelegramServerError
+from aiogram.methods import GetUpdates, TelegramMethod
+from aiogram.methods.base import TelegramType
+
+from utils.circuit_breaker import CircuitBreaker
+
+if TYPE_CHECKING:
+    from aiogram.methods.base import Response
+
+TELEGRAM_BREAKER = "telegram"
+
+
+def telegram_unreachable(exc: BaseException) -> bool:
+    """Only a Telegram that does not answer counts; a 400 or a 429 is an answer."""
+    return isinstance(exc, TelegramNetworkError | TelegramServerError)
+
+
+class BreakerRequestMiddleware(BaseRequestMiddleware):
+    def __init__(self, breaker: CircuitBreaker) -> None:
+        self.breaker = breaker
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        polling = isinstance(method, GetUpdates)
+        if polling:
+            # Long polling has its own backoff and is how we notice Telegram is back.
+            return await make_request(bot, method)
+        async with self.breaker:
+            return await make_request(bot, method)
