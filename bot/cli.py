@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +16,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, load_settings
-from bot.errors import DomainError
+from bot.errors import DomainError, NotFound
+from bot.failures.cleanup import cleanup
+from bot.failures.recorder import ErrorRecorder
+from bot.failures.spool import ErrorSpool
+from bot.i18n import N_
+from bot.services.errors import ErrorService
 from bot.services.inventory import ImportFailed, InventoryService
 from bot.services.users import UserService
 from bot.transactions import TransactionalStateManager
 from bot.workflows import load_workflows
 from database.engine import create_engine, create_sessionmaker
 from database.enums import Role
+from utils.correlation import ErrorCorrelator
 from utils.masking import Masker
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -56,7 +63,32 @@ def build_parser() -> argparse.ArgumentParser:
         "import", help="create or update items from a CSV file (columns sku,name[,unit][,stock])"
     )
     imp.add_argument("file", type=Path)
+
+    errors = sub.add_parser("errors", help="error records: what people's reference codes mean")
+    errors_sub = errors.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = errors_sub.add_parser("list", help="the most recent open errors")
+    listing.add_argument("--all", action="store_true", help="include resolved ones")
+    listing.add_argument("--limit", type=positive, default=20)
+    show = errors_sub.add_parser("show", help="one error by its reference code")
+    show.add_argument("reference")
+    resolve = errors_sub.add_parser("resolve", help="mark an error resolved")
+    resolve.add_argument("reference")
+    resolve.add_argument("--note", required=True, help="what was done about it")
+    errors_sub.add_parser(
+        "flush-spool", help="write error records spooled while the database was down"
+    )
+    sub.add_parser("cleanup", help="delete resolved errors and transaction logs past retention")
     return parser
+
+
+def positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 def telegram_id(text: str) -> int:
@@ -115,7 +147,12 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         print("database is at the latest schema")
         return EXIT_OK
     upgrade(settings.database_url_value)
-    handler = {"users": users_command, "items": items_command}[command]
+    handler = {
+        "users": users_command,
+        "items": items_command,
+        "errors": errors_command,
+        "cleanup": cleanup_command,
+    }[command]
     return asyncio.run(with_database(settings, lambda s: handler(args, s)))
 
 
@@ -158,7 +195,7 @@ async def users_command(args: argparse.Namespace, context: Any) -> int:
             await service.set_active(args.telegram_id, args.action == "activate")
             print(f"{args.telegram_id} is {args.action}d")
     except DomainError as exc:
-        print(f"error: {exc.message.format(**exc.params)}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
 
@@ -176,4 +213,74 @@ async def items_command(args: argparse.Namespace, context: Any) -> int:
     print(f"imported {args.file}: {result.created} new, {result.updated} updated items")
     for sku, delta in result.stock_changes:
         print(f"  {sku}: stock {delta:+d}")
+    return EXIT_OK
+
+
+async def errors_command(args: argparse.Namespace, context: Any) -> int:
+    settings, sessionmaker = context
+    service = ErrorService(sessionmaker, transactions(settings, sessionmaker), SystemClock())
+    if args.action == "list":
+        records = await service.recent(args.limit, unresolved=not args.all)
+        if not records:
+            print("no errors recorded" if args.all else "no open errors")
+        for r in records:
+            state = "resolved" if r.resolved_at else "open"
+            print(
+                f"{r.reference}\t{r.category.value}/{r.severity.value}\t{r.count}x\t"
+                f"last {r.last_seen:%Y-%m-%d %H:%M}\t{state}\t{r.handler}\t"
+                f"{r.exception_type.rsplit('.', 1)[-1]}"
+            )
+        return EXIT_OK
+    if args.action == "flush-spool":
+        recorder = ErrorRecorder(
+            sessionmaker,
+            SystemClock(),
+            Masker(settings.secrets()),
+            ErrorSpool(settings.error_spool_path),
+            ErrorCorrelator(),
+            alert_window=timedelta(minutes=settings.error_alert_window_minutes),
+        )
+        print(f"wrote {await recorder.flush_spool()} spooled error records")
+        return EXIT_OK
+    try:
+        if args.action == "show":
+            record = await service.find(args.reference)
+            if record is None:
+                raise NotFound(
+                    N_("No error with reference {reference}."), reference=args.reference
+                )
+        else:
+            record = await service.resolve(args.reference, None, args.note)
+    except DomainError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"{record.reference}: {record.category.value}, severity {record.severity.value}")
+    print(f"where: {record.handler}")
+    print(f"what: {record.exception_type}: {record.message}")
+    print(
+        f"seen {record.count} time(s), first {record.first_seen:%Y-%m-%d %H:%M:%S}, "
+        f"last {record.last_seen:%Y-%m-%d %H:%M:%S} UTC; automatic recoveries: "
+        f"{record.retry_count}"
+    )
+    if record.resolved_at:
+        print(f"resolved {record.resolved_at:%Y-%m-%d %H:%M:%S}: {record.resolution_note}")
+    if record.context:
+        print(f"context: {record.context}")
+    if args.action == "show" and record.stack_trace:
+        print(record.stack_trace)
+    return EXIT_OK
+
+
+async def cleanup_command(args: argparse.Namespace, context: Any) -> int:
+    settings, sessionmaker = context
+    result = await cleanup(
+        sessionmaker,
+        SystemClock(),
+        error_retention=timedelta(days=settings.error_retention_days),
+        transaction_log_retention=timedelta(days=settings.transaction_log_retention_days),
+    )
+    print(
+        f"deleted {result.error_records} resolved error records and "
+        f"{result.transaction_log} transaction log rows"
+    )
     return EXIT_OK

@@ -18,6 +18,13 @@ class DomainError(Exception):
         self.params = params
         super().__init__(self.message, params)
 
+    def __str__(self) -> str:
+        # English text for logs and the command line; people read the translated message.
+        try:
+            return self.message.format(**self.params)
+        except (KeyError, IndexError, ValueError):
+            return self.message
+
 
 class ValidationFailed(DomainError):
     message = N_("Please check what you entered.")

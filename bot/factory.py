@@ -27,6 +27,7 @@ from bot.failures.spool import ErrorSpool
 from bot.failures.strategies import register_strategies
 from bot.i18n import create_i18n
 from bot.notifications import Renderer
+from bot.services.errors import ErrorService
 from bot.services.inventory import InventoryService
 from bot.services.outbox import OutboxSender
 from bot.services.requests import RequestService
@@ -82,6 +83,7 @@ class App:
     recorder: ErrorRecorder
     recovery: RecoveryManager
     user_cache: LastGoodCache[int, User]
+    errors: ErrorService
 
 
 def create_app(
@@ -146,6 +148,7 @@ def create_app(
         recorder=recorder,
         recovery=recovery,
         user_cache=LastGoodCache(max_age=DEGRADED_USER_MAX_AGE, clock=monotonic),
+        errors=ErrorService(sessionmaker, tx, clock),
     )
 
 
@@ -160,6 +163,7 @@ def create_dispatcher(app: App, storage: BaseStorage | None = None) -> Dispatche
         requests=app.requests,
         outbox=app.outbox,
         recorder=app.recorder,
+        errors=app.errors,
     )
     # Outermost first: a failure anywhere below, the database included, reaches ErrorMiddleware.
     dp.update.outer_middleware(ErrorMiddleware(app.i18n, app.recorder, app.recovery))

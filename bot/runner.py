@@ -12,6 +12,7 @@ from aiogram.fsm.storage.memory import MemoryStorage
 
 from bot.config import Settings
 from bot.factory import create_app, create_bot, create_dispatcher, set_commands
+from bot.scheduler import create_scheduler
 
 logger = logging.getLogger(__name__)
 
@@ -36,9 +37,15 @@ async def run_polling(settings: Settings) -> None:
         # Not fatal: polling retries the connection on its own; the menu is set next start.
         logger.warning("could not register commands or clear the webhook: %s", exc)
     sender = asyncio.create_task(app.outbox.run(settings.outbox_poll_seconds), name="outbox")
+    scheduler = create_scheduler(app)
+    scheduler.start()
+    # Records spooled while the database was down (even before a restart) go in first.
+    await scheduler.get_job("flush_error_spool").func()
     try:
         await dp.start_polling(bot, allowed_updates=dp.resolve_used_update_types())
     finally:
+        scheduler.shutdown(wait=False)
+        await app.recovery.shutdown()
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sender

@@ -4,7 +4,13 @@ from aiogram import Router
 
 
 def get_routers() -> list[Router]:
-    from handlers import approvals, common, fallback, requests
+    from handlers import admin_errors, approvals, common, fallback, requests
 
-    tables = [common.routes, requests.routes, approvals.routes, fallback.routes]
+    tables = [
+        common.routes,
+        requests.routes,
+        approvals.routes,
+        admin_errors.routes,
+        fallback.routes,
+    ]
     return [table.create_router() for table in tables]

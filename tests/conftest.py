@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,6 +82,7 @@ def settings(tmp_path: Path) -> Settings:
         admin_ids=(ADMIN_TG_ID,),
         max_quantity=100,
         items_page_size=3,
+        error_spool_path=tmp_path / "spool" / "errors.jsonl",
         _env_file=None,  # type: ignore[call-arg]
     )
 
@@ -106,13 +108,24 @@ class World:
         return await self.app.outbox.flush()
 
 
+def make_world(
+    settings: Settings,
+    engine: AsyncEngine,
+    clock: FrozenClock,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> World:
+    """The bot as production builds it, with a recording Telegram session."""
+    session = RecordingSession()
+    bot = create_bot(settings, session=session)
+    app = create_app(settings, bot, clock=clock, engine=engine, monotonic=monotonic)
+    return World(app=app, bot=bot, dp=create_dispatcher(app), session=session)
+
+
 @pytest.fixture
 async def world(
     settings: Settings, engine: AsyncEngine, clock: FrozenClock
 ) -> AsyncIterator[World]:
-    session = RecordingSession()
-    bot = create_bot(settings, session=session)
-    app = create_app(settings, bot, clock=clock, engine=engine)
-    dp = create_dispatcher(app)
-    yield World(app=app, bot=bot, dp=dp, session=session)
-    await dp.storage.close()
+    world = make_world(settings, engine, clock)
+    yield world
+    await world.app.recovery.shutdown()
+    await world.dp.storage.close()

@@ -11,8 +11,8 @@ from bot.i18n import pick_locale
 from database.enums import Role
 from database.models import User
 from tests.conftest import World
-from tests.support.client import strip_reference
 from tests.factories import person, stock
+from tests.support.client import strip_reference
 
 
 def test_every_message_the_code_uses_is_translated_in_every_catalog() -> None:

@@ -13,8 +13,8 @@ from database.models import (
     RequestTransition,
 )
 from tests.conftest import World
-from tests.support.client import reference_in, strip_reference
 from tests.factories import person, stock
+from tests.support.client import reference_in, strip_reference
 
 REQUESTER, MANAGER, KEEPER = 101, 201, 301
 

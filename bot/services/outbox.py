@@ -26,6 +26,7 @@ from bot.notifications import Renderer
 from database.enums import NotificationStatus
 from database.models import PendingNotification
 from database.repositories.notifications import NotificationRepository
+from utils.circuit_breaker import CircuitOpenError
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +84,11 @@ class OutboxSender:
                     return sent
                 progressed = False
                 for row in batch:
-                    ok = await self._deliver(row)
+                    try:
+                        ok = await self._deliver(row)
+                    except CircuitOpenError:
+                        # Telegram is known to be down: keep every row as it is for later.
+                        return sent
                     sent += ok
                     progressed = progressed or ok
                 if not progressed or len(batch) < BATCH_SIZE:
@@ -109,6 +114,8 @@ class OutboxSender:
             await self.bot.send_message(
                 chat_id=row.recipient.telegram_id, text=text, reply_markup=markup
             )
+        except CircuitOpenError:
+            raise  # not an attempt: nothing was sent
         except TelegramRetryAfter as exc:
             error, retry_after = f"{type(exc).__name__}: {exc}", float(exc.retry_after)
         except TelegramForbiddenError as exc:

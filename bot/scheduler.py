@@ -1,0 +1,71 @@
+"""The background jobs on one APScheduler scheduler. A job that fails becomes an error record
+and the scheduler keeps going."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.factory import App
+from bot.failures.classify import FailureContext
+from bot.failures.cleanup import cleanup
+
+logger = logging.getLogger(__name__)
+
+CLEANUP_INTERVAL = timedelta(hours=6)
+
+
+def guarded(
+    app: App, name: str, job: Callable[[], Awaitable[Any]]
+) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        try:
+            await job()
+        except Exception as exc:
+            await app.recorder.record(exc, FailureContext(source=f"job:{name}"))
+
+    run.__name__ = name
+    return run
+
+
+def create_scheduler(app: App) -> AsyncIOScheduler:
+    settings = app.settings
+    scheduler = AsyncIOScheduler(
+        timezone="UTC",
+        job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 60},
+    )
+
+    async def flush_spool() -> None:
+        if app.recorder.spool.pending():
+            await app.recorder.flush_spool()
+
+    async def retention() -> None:
+        result = await cleanup(
+            app.sessionmaker,
+            app.clock,
+            error_retention=timedelta(days=settings.error_retention_days),
+            transaction_log_retention=timedelta(days=settings.transaction_log_retention_days),
+        )
+        logger.info(
+            "cleanup removed %s error records, %s transaction log rows",
+            result.error_records,
+            result.transaction_log,
+        )
+
+    scheduler.add_job(
+        guarded(app, "flush_error_spool", flush_spool),
+        "interval",
+        seconds=settings.spool_flush_seconds,
+        id="flush_error_spool",
+    )
+    scheduler.add_job(
+        guarded(app, "cleanup", retention),
+        "interval",
+        seconds=CLEANUP_INTERVAL.total_seconds(),
+        id="cleanup",
+    )
+    return scheduler

@@ -1,0 +1,434 @@
+"""Recovery manager: picks a strategy per error category and runs it, tracked and capped.
+
+Knows nothing about the bot: categories are plain strings (a StrEnum value works as one),
+strategies are anything matching ``RecoveryStrategy``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+logger = logging.getLogger(__name__)
+
+LEAVE_FOR_ADMIN_NOTE = "no automatic recovery; left for an admin"
+
+
+class ExecutionStatus(StrEnum):
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self not in (ExecutionStatus.PENDING, ExecutionStatus.IN_PROGRESS)
+
+
+@dataclass(frozen=True)
+class RecoveryContext:
+    category: str
+    fingerprint: str
+    reference: str | None = None
+    error: BaseException | None = None
+    details: Mapping[str, object] = field(default_factory=dict)
+
+
+class RecoveryStrategy(Protocol):
+    # Read-only members so frozen dataclasses and plain classes both satisfy the protocol.
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def priority(self) -> int: ...  # higher wins
+
+    @property
+    def timeout(self) -> float: ...  # seconds
+
+    def can_handle(self, context: RecoveryContext) -> bool: ...
+
+    async def recover(self, context: RecoveryContext) -> str | None: ...
+
+
+@dataclass
+class Execution:
+    id: int
+    strategy: str
+    context: RecoveryContext
+    status: ExecutionStatus
+    created_at: float
+    started_at: float | None = None
+    finished_at: float | None = None
+    result: str | None = None
+    error: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.status.finished
+
+
+@dataclass(frozen=True)
+class LeaveForAdmin:
+    """The default fallback: does nothing, so a human picks the error up."""
+
+    name: str = "leave_for_admin"
+    priority: int = 0
+    timeout: float = 1.0
+
+    def can_handle(self, context: RecoveryContext) -> bool:
+        return True
+
+    async def recover(self, context: RecoveryContext) -> str | None:
+        return LEAVE_FOR_ADMIN_NOTE
+
+
+@dataclass(frozen=True)
+class FunctionStrategy:
+    """Adapts a coroutine function (and an optional predicate) into a RecoveryStrategy."""
+
+    name: str
+    action: Callable[[RecoveryContext], Awaitable[str | None]]
+    priority: int = 0
+    timeout: float = 30.0
+    predicate: Callable[[RecoveryContext], bool] | None = None
+
+    def can_handle(self, context: RecoveryContext) -> bool:
+        return self.predicate is None or self.predicate(context)
+
+    async def recover(self, context: RecoveryContext) -> str | None:
+        return await self.action(context)
+
+
+@dataclass(frozen=True)
+class _Registration:
+    strategy: RecoveryStrategy
+    categories: frozenset[str] | None  # None: any category
+
+
+class _FifoSlots:
+    """A counting semaphore that hands freed slots to waiters strictly in arrival order."""
+
+    def __init__(self, capacity: int) -> None:
+        self._free = capacity
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    async def acquire(self) -> None:
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # the slot was handed over just before the cancel: pass it on
+            elif waiter in self._waiters:
+                self._waiters.remove(waiter)
+            raise
+
+    def release(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the slot goes straight to the waiter, never via _free
+                return
+        self._free += 1
+
+
+def _describe(exc: BaseException) -> str:
+    message = str(exc)
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _validate_strategy(strategy: RecoveryStrategy) -> None:
+    if not isinstance(strategy.name, str) or not strategy.name:
+        raise ValueError("strategy.name must be a non-empty string")
+    if not _is_int(strategy.priority):
+        raise ValueError(f"strategy.priority must be an int, got {strategy.priority!r}")
+    timeout = strategy.timeout
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not math.isfinite(timeout)
+        or timeout <= 0
+    ):
+        raise ValueError(f"strategy.timeout must be positive finite seconds, got {timeout!r}")
+
+
+class RecoveryManager:
+    """Registry of strategies per category plus bounded, tracked, concurrency-capped runs.
+
+    ``submit``/``run`` must be called from inside a running event loop.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_concurrent: int = 10,
+        history: int = 500,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not _is_int(max_concurrent) or max_concurrent < 1:
+            raise ValueError(f"max_concurrent must be an int >= 1, got {max_concurrent!r}")
+        if not _is_int(history) or history < 0:
+            raise ValueError(f"history must be an int >= 0, got {history!r}")
+        if not callable(clock):
+            raise ValueError(f"clock must be callable, got {clock!r}")
+        self._max_concurrent = max_concurrent
+        self._history = history
+        self._clock = clock
+        self._registry: dict[str, _Registration] = {}
+        self._fallback: RecoveryStrategy = LeaveForAdmin()
+        self._slots = _FifoSlots(max_concurrent)
+        self._ids = itertools.count(1)
+        self._executions: dict[int, Execution] = {}  # insertion order is id order
+        self._finished: deque[int] = deque()  # finish order, for forgetting oldest first
+        self._tasks: dict[int, tuple[Execution, asyncio.Task[None]]] = {}
+        self._closed = False
+
+    @property
+    def max_concurrent(self) -> int:
+        return self._max_concurrent
+
+    @property
+    def fallback(self) -> RecoveryStrategy:
+        return self._fallback
+
+    # --- registry -----------------------------------------------------------------------
+
+    def register(
+        self, strategy: RecoveryStrategy, categories: Iterable[str] | None = None
+    ) -> None:
+        """Register for the given categories (None: any); a known name is replaced in place.
+
+        A bare string (or StrEnum member) is taken as one category, not as its characters.
+        """
+        _validate_strategy(strategy)
+        scope: frozenset[str] | None
+        if categories is None:
+            scope = None
+        elif isinstance(categories, str):
+            scope = frozenset((categories,))
+        else:
+            scope = frozenset(categories)
+            if not scope:
+                raise ValueError("categories must not be empty; pass None for any category")
+        self._registry[strategy.name] = _Registration(strategy, scope)
+
+    def unregister(self, name: str) -> bool:
+        return self._registry.pop(name, None) is not None
+
+    def strategies(self) -> list[RecoveryStrategy]:
+        """Registered strategies in registration order (the fallback excluded)."""
+        return [registration.strategy for registration in self._registry.values()]
+
+    def set_fallback(self, strategy: RecoveryStrategy) -> None:
+        _validate_strategy(strategy)
+        self._fallback = strategy
+
+    def choose(self, context: RecoveryContext) -> RecoveryStrategy:
+        candidates = [
+            registration.strategy
+            for registration in self._registry.values()
+            if registration.categories is None or context.category in registration.categories
+        ]
+        # sorted() is stable, so among equal priorities the earlier registered is asked first.
+        for strategy in sorted(candidates, key=lambda candidate: -candidate.priority):
+            if self._accepts(strategy, context):
+                return strategy
+        return self._fallback
+
+    @staticmethod
+    def _accepts(strategy: RecoveryStrategy, context: RecoveryContext) -> bool:
+        try:
+            return bool(strategy.can_handle(context))
+        except Exception:
+            logger.exception(
+                "can_handle of recovery strategy %r raised for %s/%s; treated as False",
+                strategy.name,
+                context.category,
+                context.fingerprint,
+            )
+            return False
+
+    # --- running ------------------------------------------------------------------------
+
+    def submit(self, context: RecoveryContext) -> Execution:
+        if self._closed:
+            raise RuntimeError("the recovery manager has been shut down")
+        loop = asyncio.get_running_loop()  # fail before recording anything if there is no loop
+        strategy = self.choose(context)
+        execution = Execution(
+            id=next(self._ids),
+            strategy=strategy.name,
+            context=context,
+            status=ExecutionStatus.PENDING,
+            created_at=self._clock(),
+        )
+        self._executions[execution.id] = execution
+        task = loop.create_task(
+            self._drive(execution, strategy), name=f"recovery-{execution.id}-{strategy.name}"
+        )
+        self._tasks[execution.id] = (execution, task)
+        task.add_done_callback(lambda done: self._on_task_done(execution, done))
+        return execution
+
+    async def run(self, context: RecoveryContext) -> Execution:
+        """Submit and await the finished execution; cancelling the caller cancels it too."""
+        execution = self.submit(context)
+        try:
+            return await self.wait(execution.id)
+        except asyncio.CancelledError:
+            self.cancel(execution.id)
+            raise
+
+    async def wait(self, execution_id: int) -> Execution:
+        """Await the end of an execution (its task included); KeyError if it is unknown."""
+        entry = self._tasks.get(execution_id)
+        if entry is None:
+            known = self._executions.get(execution_id)
+            if known is None:
+                raise KeyError(execution_id)
+            return known
+        execution, task = entry
+        await asyncio.wait((task,))  # unlike awaiting the task, never re-raises its cancellation
+        return execution
+
+    def cancel(self, execution_id: int) -> bool:
+        entry = self._tasks.get(execution_id)
+        if entry is None or entry[0].done:
+            return False
+        execution, task = entry
+        self._finish(execution, ExecutionStatus.CANCELLED, error="cancelled")
+        task.cancel()
+        return True
+
+    async def shutdown(self) -> None:
+        """Cancel everything unfinished and await every task, cleanup included.
+
+        Later submits raise RuntimeError.
+        """
+        self._closed = True
+        for execution_id in list(self._tasks):
+            self.cancel(execution_id)
+        tasks = [task for _, task in self._tasks.values()]
+        if tasks:
+            await asyncio.wait(tasks)
+
+    async def _drive(self, execution: Execution, strategy: RecoveryStrategy) -> None:
+        try:
+            await self._slots.acquire()
+        except asyncio.CancelledError:
+            self._finish(execution, ExecutionStatus.CANCELLED, error="cancelled")
+            raise
+        try:
+            execution.status = ExecutionStatus.IN_PROGRESS
+            execution.started_at = self._clock()
+            await self._attempt(execution, strategy)
+        finally:
+            self._slots.release()
+
+    async def _attempt(self, execution: Execution, strategy: RecoveryStrategy) -> None:
+        context = execution.context
+        deadline = asyncio.timeout(strategy.timeout)
+        timed_out = f"timed out after {strategy.timeout:g}s"
+        try:
+            async with deadline:
+                note = await strategy.recover(context)
+        except asyncio.CancelledError:
+            self._finish(execution, ExecutionStatus.CANCELLED, error="cancelled")
+            raise
+        except TimeoutError as exc:
+            if not deadline.expired():  # the strategy's own TimeoutError is a plain failure
+                self._fail(execution, exc)
+                return
+            logger.warning(
+                "recovery %r %s for %s/%s (execution %d)",
+                strategy.name,
+                timed_out,
+                context.category,
+                context.fingerprint,
+                execution.id,
+            )
+            self._finish(execution, ExecutionStatus.TIMED_OUT, error=timed_out)
+        except Exception as exc:
+            self._fail(execution, exc)
+        else:
+            if deadline.expired():  # the strategy swallowed the timeout's cancellation
+                self._finish(execution, ExecutionStatus.TIMED_OUT, error=timed_out)
+            else:
+                self._finish(execution, ExecutionStatus.COMPLETED, result=note)
+
+    def _fail(self, execution: Execution, exc: Exception) -> None:
+        logger.warning(
+            "recovery %r failed for %s/%s (execution %d)",
+            execution.strategy,
+            execution.context.category,
+            execution.context.fingerprint,
+            execution.id,
+            exc_info=exc,
+        )
+        self._finish(execution, ExecutionStatus.FAILED, error=_describe(exc))
+
+    def _on_task_done(self, execution: Execution, task: asyncio.Task[None]) -> None:
+        self._tasks.pop(execution.id, None)
+        if task.cancelled():
+            self._finish(execution, ExecutionStatus.CANCELLED, error="cancelled")
+        elif (exc := task.exception()) is not None:  # only a BaseException can get this far
+            self._finish(execution, ExecutionStatus.FAILED, error=_describe(exc))
+
+    def _finish(
+        self,
+        execution: Execution,
+        status: ExecutionStatus,
+        *,
+        result: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        if execution.done:
+            return  # first verdict wins, e.g. cancel() before the task unwinds
+        execution.status = status
+        execution.finished_at = self._clock()
+        execution.result = result
+        execution.error = error
+        self._finished.append(execution.id)
+        while len(self._finished) > self._history:
+            self._executions.pop(self._finished.popleft(), None)
+
+    # --- inspection ---------------------------------------------------------------------
+
+    def get(self, execution_id: int) -> Execution | None:
+        return self._executions.get(execution_id)
+
+    def executions(self, status: ExecutionStatus | None = None) -> list[Execution]:
+        """Remembered executions, newest first, optionally of one status."""
+        return [
+            execution
+            for execution in reversed(self._executions.values())
+            if status is None or execution.status == status
+        ]
+
+    def in_flight(self) -> int:
+        return sum(not execution.done for execution in self._executions.values())
+
+    def stats(self) -> dict[str, int]:
+        """Count per status value over remembered executions, every status present."""
+        counts = dict.fromkeys((status.value for status in ExecutionStatus), 0)
+        for execution in self._executions.values():
+            counts[execution.status.value] += 1
+        return counts
