@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
@@ -21,6 +20,7 @@ from bot.failures.cleanup import cleanup
 from bot.failures.recorder import ErrorRecorder
 from bot.failures.spool import ErrorSpool
 from bot.i18n import N_
+from bot.logs import configure_logging
 from bot.services.errors import ErrorService
 from bot.services.inventory import ImportFailed, InventoryService
 from bot.services.users import UserService
@@ -113,12 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
-        logging.basicConfig(
-            level=settings.log_level,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
-        if settings.log_level != "DEBUG":
-            logging.getLogger("alembic").setLevel(logging.WARNING)
+        configure_logging(settings)
         return dispatch(args, settings)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

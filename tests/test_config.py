@@ -132,3 +132,31 @@ def test_shipped_workflow() -> None:
     assert flow.stages[0].stuck_after.total_seconds() == 24 * 3600
     assert flow.stages[0].display("ru") == "Согласование руководителем"
     assert flow.stages[0].display("de") == "Manager approval"
+
+
+def test_logs_are_masked(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    from bot.logs import configure_logging
+
+    settings = load_settings(bot_token="123456:SECRET-TOKEN-VALUE-abcdefghijklmnopqrstu")
+    root = logging.getLogger()
+    saved, level = root.handlers[:], root.level
+    root.handlers.clear()  # as in a fresh process
+    try:
+        handler = configure_logging(settings)
+        assert handler is not None
+        try:
+            raise RuntimeError("user mail ann@example.com")
+        except RuntimeError:
+            logging.getLogger("demo").exception(
+                "calling with %s", "123456:SECRET-TOKEN-VALUE-abcdefghijklmnopqrstu"
+            )
+        handler.flush()
+    finally:
+        root.handlers[:] = saved
+        root.setLevel(level)
+    err = capsys.readouterr().err
+    assert "calling with ***" in err
+    assert "SECRET-TOKEN" not in err and "ann@example.com" not in err
+    assert "RuntimeError" in err

@@ -233,7 +233,7 @@ class ErrorRecorder:
                     "where": record.handler,
                     "exception": record.exception_type.rsplit(".", 1)[-1],
                 },
-                idempotency_key=f"error-alert:{record.id}:{record.count}",
+                idempotency_key=f"error-alert:{record.id}:{record.count}:{admin.id}",
                 now=now,
             )
         return bool(admins)
