@@ -7,6 +7,8 @@ from enum import StrEnum
 
 from aiogram.filters.callback_data import CallbackData
 
+from database.enums import RecoveryAction
+
 
 class DraftAction(StrEnum):
     ADD = "add"
@@ -43,3 +45,80 @@ class LanguageCallback(CallbackData, prefix="lg"):
 
 class MyRequestsPage(CallbackData, prefix="mr"):
     page: int
+
+
+# -- /workflow_recovery -------------------------------------------------------------------
+# Filters travel as small integers (indexes into the workflow file), never as free text.
+
+
+class RecoveryMenu(CallbackData, prefix="wr"):
+    section: str  # one of handlers.admin_recovery.SECTIONS; checked on arrival
+
+
+class StuckList(CallbackData, prefix="ws"):
+    page: int
+    wf: int  # index of the workflow, -1: all
+    st: int  # index of the stage in that workflow, -1: all
+
+
+class StuckFilter(CallbackData, prefix="wf"):
+    wf: int
+    st: int
+
+
+class StuckDetail(CallbackData, prefix="wd"):
+    request_id: int
+
+
+class StuckAction(CallbackData, prefix="wa"):
+    action: RecoveryAction
+    request_id: int
+    version: int
+
+
+class ReassignTo(CallbackData, prefix="wt"):
+    request_id: int
+    version: int
+    user_id: int
+
+
+class ReasonPreset(CallbackData, prefix="wy"):
+    nonce: int
+    preset: int
+
+
+class ConfirmPending(CallbackData, prefix="wc"):
+    nonce: int
+    go: bool
+
+
+class BulkAction(CallbackData, prefix="wb"):
+    action: RecoveryAction
+    wf: int
+    st: int
+
+
+class JobView(CallbackData, prefix="wj"):
+    job_id: int
+
+
+class ErrorStatsView(CallbackData, prefix="we"):
+    period: str  # h, d or w; checked on arrival
+
+
+class ErrorDetailView(CallbackData, prefix="wed"):
+    record_id: int
+
+
+class ErrorResolve(CallbackData, prefix="wer"):
+    record_id: int
+
+
+class RecoveryLogView(CallbackData, prefix="wl"):
+    page: int
+    actor: int  # user id, 0: everyone
+    request: int  # request id, 0: all
+
+
+class RecoveryLogFilter(CallbackData, prefix="wlf"):
+    kind: str  # actor, request or clear; checked on arrival

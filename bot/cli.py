@@ -23,11 +23,14 @@ from bot.i18n import N_
 from bot.logs import configure_logging
 from bot.services.errors import ErrorService
 from bot.services.inventory import ImportFailed, InventoryService
+from bot.services.recovery_actions import RecoveryActions
+from bot.services.requests import RequestService
+from bot.services.stuck import StuckFilter, StuckService
 from bot.services.users import UserService
 from bot.transactions import TransactionalStateManager
 from bot.workflows import load_workflows
 from database.engine import create_engine, create_sessionmaker
-from database.enums import Role
+from database.enums import RecoveryAction, RecoveryOutcome, Role
 from utils.correlation import ErrorCorrelator
 from utils.masking import Masker
 
@@ -78,6 +81,35 @@ def build_parser() -> argparse.ArgumentParser:
         "flush-spool", help="write error records spooled while the database was down"
     )
     sub.add_parser("cleanup", help="delete resolved errors and transaction logs past retention")
+
+    stuck = sub.add_parser("stuck", help="stuck workflows, for when Telegram is unreachable")
+    stuck_sub = stuck.add_subparsers(dest="action", metavar="ACTION", required=True)
+    stuck_list = stuck_sub.add_parser("list", help="stuck requests, oldest first")
+    stuck_list.add_argument("--workflow")
+    stuck_list.add_argument("--stage")
+    stuck_sub.add_parser("detect", help="run the stuck check now (nudges and escalations)")
+    stuck_show = stuck_sub.add_parser("show", help="one request with its history")
+    stuck_show.add_argument("request_id", type=positive)
+    for name, text in (
+        ("transition", "force the request to the next stage"),
+        ("reset", "send the request back to its previous stage"),
+        ("complete", "force the request to completed"),
+        ("reassign", "give the request to another holder of the stage's role"),
+        ("nudge", "remind the assignee"),
+    ):
+        cmd = stuck_sub.add_parser(name, help=text)
+        cmd.add_argument("request_id", type=positive)
+        cmd.add_argument("--reason", required=True, help="why (kept in the recovery log)")
+        cmd.add_argument(
+            "--as",
+            dest="actor",
+            type=telegram_id,
+            help="the admin's Telegram id recorded as the actor (default: the first ADMIN_IDS)",
+        )
+        if name == "reassign":
+            cmd.add_argument(
+                "--to", type=telegram_id, required=True, help="Telegram id of the new assignee"
+            )
     return parser
 
 
@@ -147,6 +179,7 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         "items": items_command,
         "errors": errors_command,
         "cleanup": cleanup_command,
+        "stuck": stuck_command,
     }[command]
     return asyncio.run(with_database(settings, lambda s: handler(args, s)))
 
@@ -279,3 +312,106 @@ async def cleanup_command(args: argparse.Namespace, context: Any) -> int:
         f"{result.transaction_log} transaction log rows"
     )
     return EXIT_OK
+
+
+STUCK_ACTIONS = {
+    "transition": RecoveryAction.FORCE_TRANSITION,
+    "reset": RecoveryAction.RESET,
+    "complete": RecoveryAction.FORCE_COMPLETE,
+    "reassign": RecoveryAction.REASSIGN,
+    "nudge": RecoveryAction.NUDGE,
+}
+
+
+async def stuck_command(args: argparse.Namespace, context: Any) -> int:
+    settings, sessionmaker = context
+    clock = SystemClock()
+    tx = transactions(settings, sessionmaker)
+    workflows = load_workflows(settings.workflows_file)
+    stuck = StuckService(sessionmaker, tx, workflows, clock)
+    if args.action == "list":
+        entries = await stuck.all(StuckFilter(workflow=args.workflow, stage=args.stage))
+        if not entries:
+            print("nothing is stuck")
+        for e in entries:
+            r = e.request
+            flags = " ASSIGNEE GONE" if e.assignee_gone else ""
+            print(
+                f"#{r.id}\t{r.workflow}/{r.stage}\trequester {r.requester.display_name}\t"
+                f"assignee {r.assignee.display_name if r.assignee else '-'}\t"
+                f"waiting {_hours(e.waiting)} h (limit {_hours(e.threshold)} h){flags}"
+            )
+        return EXIT_OK
+    if args.action == "detect":
+        detected = await stuck.detect()
+        print(
+            f"{detected.new} newly stuck, {detected.nudged} nudged, {detected.escalated} escalated"
+        )
+        return EXIT_OK
+    return await stuck_request_command(args, settings, sessionmaker)
+
+
+async def stuck_request_command(
+    args: argparse.Namespace, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> int:
+    clock = SystemClock()
+    tx = transactions(settings, sessionmaker)
+    workflows = load_workflows(settings.workflows_file)
+    requests = RequestService(sessionmaker, tx, workflows, clock, settings.max_quantity)
+    actions = RecoveryActions(sessionmaker, tx, workflows, clock)
+    request = await requests.get(args.request_id)
+    if request is None:
+        print(f"error: request #{args.request_id} does not exist", file=sys.stderr)
+        return EXIT_FAILED
+    if args.action == "show":
+        assignee = request.assignee.display_name if request.assignee else "-"
+        print(
+            f"#{request.id} {request.status.value} at {request.stage or '-'} "
+            f"(workflow {request.workflow}), assignee {assignee}, version {request.version}, "
+            f"in stage since {request.stage_entered_at:%Y-%m-%d %H:%M} UTC"
+        )
+        for t in await requests.history(request.id):
+            print(
+                f"  {t.created_at:%Y-%m-%d %H:%M} {t.action.value}: "
+                f"{t.from_stage or '-'} -> {t.to_stage or t.to_status.value}"
+                + (f" ({t.reason})" if t.reason else "")
+            )
+        print(
+            "possible actions: "
+            + (", ".join(a.value for a in actions.available(request)) or "none")
+        )
+        return EXIT_OK
+    actor_tg = args.actor or (settings.admin_ids[0] if settings.admin_ids else None)
+    users = UserService(sessionmaker, tx, clock, settings.admin_ids)
+    actor = next((u for u in await users.list_users() if u.telegram_id == actor_tg), None)
+    if actor is None or Role.ADMIN not in actor.role_set:
+        print(
+            "error: say which admin acts with --as <telegram id> (a user with the admin "
+            "role), or set ADMIN_IDS",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    target = None
+    if args.action == "reassign":
+        found = next((u for u in await users.list_users() if u.telegram_id == args.to), None)
+        if found is None:
+            print(f"error: no user with Telegram id {args.to}", file=sys.stderr)
+            return EXIT_FAILED
+        target = found.id
+    try:
+        result = await actions.apply(
+            request.id, STUCK_ACTIONS[args.action], actor.id, request.version, args.reason, target
+        )
+    except DomainError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    after = result.request
+    print(
+        f"{result.outcome.value}: #{request.id} is now "
+        + (f"{after.status.value} at {after.stage or '-'}" if after else "gone")
+    )
+    return EXIT_OK if result.outcome is RecoveryOutcome.APPLIED else EXIT_FAILED
+
+
+def _hours(delta: timedelta) -> int:
+    return int(delta.total_seconds() // 3600)

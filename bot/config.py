@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     telegram_breaker_reset_seconds: float = Field(default=30.0, gt=0)
     max_concurrent_recoveries: int = Field(default=10, ge=1)
     spool_flush_seconds: float = Field(default=30.0, gt=0)
+    # Workflow recovery
+    stuck_check_minutes: float = Field(default=30.0, gt=0)
+    bulk_actions_per_second: float = Field(default=5.0, gt=0)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -30,7 +30,10 @@ from bot.notifications import Renderer
 from bot.services.errors import ErrorService
 from bot.services.inventory import InventoryService
 from bot.services.outbox import OutboxSender
+from bot.services.recovery_actions import RecoveryActions
+from bot.services.recovery_log import RecoveryLogReader
 from bot.services.requests import RequestService
+from bot.services.stuck import StuckService
 from bot.services.users import UserService
 from bot.telegram_guard import TELEGRAM_BREAKER, BreakerRequestMiddleware, telegram_unreachable
 from bot.transactions import TransactionalStateManager
@@ -84,6 +87,9 @@ class App:
     recovery: RecoveryManager
     user_cache: LastGoodCache[int, User]
     errors: ErrorService
+    stuck: StuckService
+    actions: RecoveryActions
+    recovery_log: RecoveryLogReader
 
 
 def create_app(
@@ -149,6 +155,16 @@ def create_app(
         recovery=recovery,
         user_cache=LastGoodCache(max_age=DEGRADED_USER_MAX_AGE, clock=monotonic),
         errors=ErrorService(sessionmaker, tx, clock),
+        stuck=StuckService(sessionmaker, tx, workflows, clock, on_commit=outbox.kick),
+        actions=RecoveryActions(
+            sessionmaker,
+            tx,
+            workflows,
+            clock,
+            on_commit=outbox.kick,
+            bulk_per_second=settings.bulk_actions_per_second,
+        ),
+        recovery_log=RecoveryLogReader(sessionmaker),
     )
 
 
@@ -164,6 +180,9 @@ def create_dispatcher(app: App, storage: BaseStorage | None = None) -> Dispatche
         outbox=app.outbox,
         recorder=app.recorder,
         errors=app.errors,
+        stuck=app.stuck,
+        actions=app.actions,
+        recovery_log=app.recovery_log,
     )
     # Outermost first: a failure anywhere below, the database included, reaches ErrorMiddleware.
     dp.update.outer_middleware(ErrorMiddleware(app.i18n, app.recorder, app.recovery))
@@ -176,6 +195,7 @@ def create_dispatcher(app: App, storage: BaseStorage | None = None) -> Dispatche
 async def set_commands(bot: Bot, i18n: I18n) -> None:
     """Register the command menu once per language, plus the default-language fallback."""
     names = ["new_request", "my_requests", "language", "help", "cancel"]
+    # Staff commands (/workflow_recovery, /error) stay out of everyone's menu on purpose.
     for locale in (None, *SUPPORTED_LOCALES):
         with i18n.context(), i18n.use_locale(locale or i18n.default_locale):
             commands = [BotCommand(command=n, description=command_description(n)) for n in names]

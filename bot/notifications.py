@@ -41,6 +41,8 @@ class Renderer:
             text = _(
                 "Request #{request_id} from {requester} waits for your decision ({stage}):"
             ).format(request_id=request_id, requester=escape(str(p["requester"])), stage=stage)
+            if p.get("reminder"):
+                text = _("Reminder from an admin.") + " " + text
             items = p["items"]
             assert isinstance(items, list)
             return f"{text}\n{item_lines(items)}", decision_keyboard(
@@ -66,10 +68,61 @@ class Renderer:
                 text = _("Request #{request_id} is completed.")
             return text.format(request_id=request_id), None
         if kind == "request_rejected":
-            return _("Request #{request_id} was rejected by {by}. Reason: {reason}").format(
+            text = _("Request #{request_id} was rejected by {by}. Reason: {reason}").format(
                 request_id=request_id, by=escape(str(p["by"])), reason=escape(str(p["reason"]))
-            ), None
+            )
+            return text, None
+        return self._recovery_kinds(kind, p, request_id, locale)
+
+    def _recovery_kinds(
+        self, kind: str, p: dict[str, object], request_id: int, locale: str
+    ) -> tuple[str, InlineKeyboardMarkup | None]:
+        if kind in ("stuck_nudge", "stuck_escalation"):
+            return self._stuck(kind, p, request_id, locale)
+        if kind == "recovery_applied":
+            return self._recovery(p, request_id, locale), None
         raise UnknownNotification(kind)
+
+    def _stuck(
+        self, kind: str, p: dict[str, object], request_id: int, locale: str
+    ) -> tuple[str, InlineKeyboardMarkup | None]:
+        stage = stage_title(self.workflows, str(p["workflow"]), str(p.get("stage")), locale)
+        if kind == "stuck_nudge":
+            text = _(
+                "Request #{request_id} has been waiting for you for {hours} h ({stage}). "
+                "Please decide on it."
+            ).format(request_id=request_id, hours=p["hours"], stage=stage)
+            return text, decision_keyboard(request_id, int(str(p["version"])))
+        if p.get("assignee_gone"):
+            text = _(
+                "Request #{request_id} is stuck at {stage} for {hours} h: nobody who can act "
+                "on it is assigned. Reassign it in /workflow_recovery."
+            )
+        else:
+            text = _(
+                "Request #{request_id} is stuck at {stage} for {hours} h despite a reminder "
+                "to {assignee}. See /workflow_recovery."
+            )
+        return text.format(
+            request_id=request_id,
+            stage=stage,
+            hours=p["hours"],
+            assignee=escape(str(p.get("assignee"))),
+        ), None
+
+    def _recovery(self, p: dict[str, object], request_id: int, locale: str) -> str:
+        if p["status"] == "completed":
+            what = _("it is now completed")
+        else:
+            what = _("it is now at {stage}").format(
+                stage=stage_title(self.workflows, str(p["workflow"]), str(p["stage"]), locale)
+            )
+        return _("An admin ({by}) changed request #{request_id}: {what}. Reason: {reason}").format(
+            by=escape(str(p["by"])),
+            request_id=request_id,
+            what=what,
+            reason=escape(str(p["reason"])),
+        )
 
     @staticmethod
     def _error_alert(p: dict[str, object]) -> str:

@@ -46,6 +46,7 @@ async def run_polling(settings: Settings) -> None:
     finally:
         scheduler.shutdown(wait=False)
         await app.recovery.shutdown()
+        await app.actions.shutdown()
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sender

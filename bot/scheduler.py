@@ -62,6 +62,22 @@ def create_scheduler(app: App) -> AsyncIOScheduler:
         seconds=settings.spool_flush_seconds,
         id="flush_error_spool",
     )
+
+    async def detect_stuck() -> None:
+        result = await app.stuck.detect()
+        logger.info(
+            "stuck check: %s newly stuck, %s nudged, %s escalated",
+            result.new,
+            result.nudged,
+            result.escalated,
+        )
+
+    scheduler.add_job(
+        guarded(app, "detect_stuck", detect_stuck),
+        "interval",
+        minutes=settings.stuck_check_minutes,
+        id="detect_stuck",
+    )
     scheduler.add_job(
         guarded(app, "cleanup", retention),
         "interval",

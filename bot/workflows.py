@@ -49,12 +49,25 @@ class Titled(BaseModel):
 class Stage(Titled):
     role: Role
     stuck_after: timedelta
+    # When a stuck request goes from a nudge to its assignee to an alert to admins.
+    escalate_after: timedelta | None = None
     issues_stock: bool = False
 
-    @field_validator("stuck_after", mode="before")
+    @field_validator("stuck_after", "escalate_after", mode="before")
     @classmethod
-    def _parse_stuck_after(cls, value: object) -> object:
+    def _parse_durations(cls, value: object) -> object:
         return parse_duration(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _escalation_after_stuck(self) -> Stage:
+        if self.escalate_after is not None and self.escalate_after <= self.stuck_after:
+            msg = f"stage {self.key!r}: escalate_after must be longer than stuck_after"
+            raise ValueError(msg)
+        return self
+
+    @property
+    def escalation(self) -> timedelta:
+        return self.escalate_after or self.stuck_after * 2
 
     @field_validator("role")
     @classmethod
@@ -82,6 +95,11 @@ class Workflow(Titled):
 
     def stage(self, key: str) -> Stage | None:
         return next((s for s in self.stages if s.key == key), None)
+
+    def previous_stage(self, key: str) -> Stage | None:
+        keys = [s.key for s in self.stages]
+        index = keys.index(key)
+        return self.stages[index - 1] if index > 0 else None
 
     def next_stage(self, key: str) -> Stage | None:
         keys = [s.key for s in self.stages]

@@ -28,6 +28,11 @@ class TransitionAction(StrEnum):
     APPROVE = "approve"
     REJECT = "reject"
     CANCEL = "cancel"
+    # recovery actions taken by an admin
+    FORCE_TRANSITION = "force_transition"
+    RESET = "reset"
+    FORCE_COMPLETE = "force_complete"
+    REASSIGN = "reassign"
 
 
 class TransactionKind(StrEnum):
@@ -78,3 +83,31 @@ class ErrorSeverity(StrEnum):
 class TransactionOutcome(StrEnum):
     COMMITTED = "committed"
     ROLLED_BACK = "rolled_back"
+
+
+class RecoveryAction(StrEnum):
+    NUDGE = "nudge"
+    REASSIGN = "reassign"
+    RESET = "reset"
+    FORCE_TRANSITION = "force_transition"
+    FORCE_COMPLETE = "force_complete"
+    ESCALATE = "escalate"  # done by the stuck detector, not offered as a button
+
+
+class Risk(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class RecoveryOutcome(StrEnum):
+    APPLIED = "applied"
+    STALE = "stale"  # the request changed after the admin looked: nothing was done
+    REFUSED = "refused"
+    FAILED = "failed"
+
+
+class JobStatus(StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"

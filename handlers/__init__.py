@@ -4,13 +4,23 @@ from aiogram import Router
 
 
 def get_routers() -> list[Router]:
-    from handlers import admin_errors, approvals, common, fallback, requests
+    from handlers import (
+        admin_errors,
+        admin_recovery,
+        admin_recovery_views,
+        approvals,
+        common,
+        fallback,
+        requests,
+    )
 
     tables = [
         common.routes,
         requests.routes,
         approvals.routes,
         admin_errors.routes,
+        admin_recovery.routes,
+        admin_recovery_views.routes,
         fallback.routes,
     ]
     return [table.create_router() for table in tables]

@@ -9,3 +9,9 @@ class NewRequest(StatesGroup):
 
 class Rejecting(StatesGroup):
     entering_reason = State()
+
+
+class Recovery(StatesGroup):
+    reason = State()  # typing a reason for a pending recovery action
+    note = State()  # typing a resolution note for an error
+    log_request = State()  # typing a request number to filter the recovery log

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.errors import NotFound, ValidationFailed
 from bot.i18n import N_
 from bot.transactions import Change, TransactionalStateManager
+from database.enums import ErrorCategory, ErrorSeverity
 from database.models import ErrorOccurrence, ErrorRecord
 
 MAX_NOTE = 1000
@@ -42,6 +45,13 @@ class ErrorService:
             query = query.where(ErrorRecord.resolved_at.is_(None))
         async with self.sessionmaker() as session:
             return (await session.execute(query)).scalars().all()
+
+    async def stats(self, since: datetime) -> ErrorStats:
+        return await error_stats(self.sessionmaker, since)
+
+    async def get(self, record_id: int) -> ErrorRecord | None:
+        async with self.sessionmaker() as session:
+            return await session.get(ErrorRecord, record_id)
 
     async def resolve(self, reference: str, actor_id: int | None, note: str) -> ErrorRecord:
         note = note.strip()
@@ -78,3 +88,44 @@ class ErrorService:
             .join(ErrorOccurrence, ErrorOccurrence.error_id == ErrorRecord.id)
             .where(ErrorOccurrence.reference == code)
         )
+
+
+@dataclass(frozen=True)
+class ErrorStats:
+    by_category: dict[ErrorCategory, int]
+    by_severity: dict[ErrorSeverity, int]
+    top: list[tuple[ErrorRecord, int]]  # record, occurrences within the period
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_category.values())
+
+
+async def error_stats(
+    sessionmaker: async_sessionmaker[AsyncSession], since: datetime, top: int = 5
+) -> ErrorStats:
+    """Occurrences since `since`, by category and severity, and the most frequent problems."""
+    recent = (
+        select(ErrorOccurrence.error_id, func.count(ErrorOccurrence.id).label("n"))
+        .where(ErrorOccurrence.occurred_at >= since)
+        .group_by(ErrorOccurrence.error_id)
+        .subquery()
+    )
+    async with sessionmaker() as session:
+        grouped = await session.execute(
+            select(ErrorRecord.category, ErrorRecord.severity, func.sum(recent.c.n))
+            .join(recent, recent.c.error_id == ErrorRecord.id)
+            .group_by(ErrorRecord.category, ErrorRecord.severity)
+        )
+        by_category: dict[ErrorCategory, int] = {}
+        by_severity: dict[ErrorSeverity, int] = {}
+        for category, severity, count in grouped:
+            by_category[category] = by_category.get(category, 0) + int(count)
+            by_severity[severity] = by_severity.get(severity, 0) + int(count)
+        rows = await session.execute(
+            select(ErrorRecord, recent.c.n)
+            .join(recent, recent.c.error_id == ErrorRecord.id)
+            .order_by(recent.c.n.desc(), ErrorRecord.last_seen.desc())
+            .limit(top)
+        )
+        return ErrorStats(by_category, by_severity, [(r, int(n)) for r, n in rows])

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
@@ -277,6 +278,18 @@ class RequestService:
     async def get(self, request_id: int) -> Request | None:
         async with self.sessionmaker() as session:
             return await RequestRepository(session).by_id(request_id)
+
+    async def history(self, request_id: int) -> Sequence[RequestTransition]:
+        async with self.sessionmaker() as session:
+            return await RequestRepository(session).transitions(request_id)
+
+    async def names(self, user_ids: Sequence[int]) -> dict[int, str]:
+        """Display names by user id, for showing who did what."""
+        if not user_ids:
+            return {}
+        async with self.sessionmaker() as session:
+            rows = await session.execute(select(User).where(User.id.in_(set(user_ids))))
+            return {u.id: u.display_name for u in rows.scalars()}
 
     async def for_requester(
         self, requester_id: int, page: int, size: int

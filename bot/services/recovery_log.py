@@ -1,0 +1,62 @@
+"""Reading the recovery audit log: who did what to which request, when, why, and the outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from database.models import User, WorkflowRecoveryLog
+
+
+class RecoveryLogReader:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.sessionmaker = sessionmaker
+
+    async def page(
+        self,
+        offset: int,
+        limit: int,
+        *,
+        actor_id: int | None = None,
+        request_id: int | None = None,
+    ) -> tuple[Sequence[WorkflowRecoveryLog], int]:
+        return await recovery_log_page(
+            self.sessionmaker, offset, limit, actor_id=actor_id, request_id=request_id
+        )
+
+    async def actors(self) -> Sequence[User]:
+        return await log_actors(self.sessionmaker)
+
+
+async def recovery_log_page(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    offset: int,
+    limit: int,
+    *,
+    actor_id: int | None = None,
+    request_id: int | None = None,
+) -> tuple[Sequence[WorkflowRecoveryLog], int]:
+    query = select(WorkflowRecoveryLog)
+    if actor_id is not None:
+        query = query.where(WorkflowRecoveryLog.actor_id == actor_id)
+    if request_id is not None:
+        query = query.where(WorkflowRecoveryLog.request_id == request_id)
+    async with sessionmaker() as session:
+        total = await session.scalar(select(func.count()).select_from(query.subquery()))
+        rows = await session.execute(
+            query.order_by(WorkflowRecoveryLog.id.desc()).offset(offset).limit(limit)
+        )
+        return rows.unique().scalars().all(), int(total or 0)
+
+
+async def log_actors(sessionmaker: async_sessionmaker[AsyncSession]) -> Sequence[User]:
+    """The people who appear in the log, for the "by admin" filter."""
+    async with sessionmaker() as session:
+        rows = await session.execute(
+            select(User)
+            .where(User.id.in_(select(WorkflowRecoveryLog.actor_id).distinct()))
+            .order_by(User.id)
+        )
+        return rows.scalars().all()
