@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -24,9 +25,11 @@ LANGUAGE_NAMES = {"en": "English", "ru": "Русский", "es": "Español"}
 
 
 def add_pager(
-    builder: InlineKeyboardBuilder, page: int, pages: int, factory: type[ItemPage | MyRequestsPage]
+    builder: InlineKeyboardBuilder, page: int, pages: int, factory: Callable[..., CallbackData]
 ) -> int:
-    """Add Previous/Next buttons where there is somewhere to go; returns how many."""
+    """Add Previous/Next buttons where there is somewhere to go; returns how many.
+
+    `factory(page=N)` builds the button's callback data (a CallbackData class or a partial)."""
     count = 0
     if page > 0:
         builder.button(text="« " + _("Previous"), callback_data=factory(page=page - 1))

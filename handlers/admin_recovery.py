@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import secrets
+from functools import partial
 from html import escape
 from typing import Any
 
@@ -33,6 +34,7 @@ from bot.callbacks import (
 )
 from bot.errors import PermissionDenied, ValidationFailed
 from bot.i18n import N_
+from bot.keyboards import add_pager
 from bot.services.recovery_actions import (
     BULK_ACTIONS,
     RecoveryActions,
@@ -200,19 +202,9 @@ async def stuck_list(
         builder.button(
             text=f"#{entry.request.id}", callback_data=StuckDetail(request_id=entry.request.id)
         )
-    nav = 0
-    if page > 0:
-        nav += 1
-        builder.button(
-            text="« " + _("Previous"),
-            callback_data=StuckList(page=page - 1, wf=callback_data.wf, st=callback_data.st),
-        )
-    if page + 1 < pages:
-        nav += 1
-        builder.button(
-            text=_("Next") + " »",
-            callback_data=StuckList(page=page + 1, wf=callback_data.wf, st=callback_data.st),
-        )
+    nav = add_pager(
+        builder, page, pages, partial(StuckList, wf=callback_data.wf, st=callback_data.st)
+    )
     builder.button(
         text=_("Filter"), callback_data=StuckFilter(wf=callback_data.wf, st=callback_data.st)
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import secrets
 from datetime import timedelta
+from functools import partial
 
 from aiogram import Bot, F
 from aiogram.fsm.context import FSMContext
@@ -23,6 +24,7 @@ from bot.callbacks import (
 from bot.clock import Clock
 from bot.errors import PermissionDenied, ValidationFailed
 from bot.i18n import N_
+from bot.keyboards import add_pager
 from bot.services.errors import ErrorService
 from bot.services.recovery_log import RecoveryLogReader
 from bot.texts import category_name, severity_name
@@ -235,19 +237,7 @@ async def log_screen(
     if not rows:
         lines.append(_("Nothing recorded yet."))
     builder = InlineKeyboardBuilder()
-    nav = 0
-    if page > 0:
-        nav += 1
-        builder.button(
-            text="« " + _("Previous"),
-            callback_data=RecoveryLogView(page=page - 1, actor=actor, request=request),
-        )
-    if page + 1 < pages:
-        nav += 1
-        builder.button(
-            text=_("Next") + " »",
-            callback_data=RecoveryLogView(page=page + 1, actor=actor, request=request),
-        )
+    nav = add_pager(builder, page, pages, partial(RecoveryLogView, actor=actor, request=request))
     builder.button(text=_("By admin"), callback_data=RecoveryLogFilter(kind="actor"))
     builder.button(text=_("By request"), callback_data=RecoveryLogFilter(kind="request"))
     if filters:
