@@ -43,3 +43,20 @@ class LanguageCallback(CallbackData, prefix="lg"):
 
 class MyRequestsPage(CallbackData, prefix="mr"):
     page: int
+
+
+class ReconcileAction(StrEnum):
+    HOME = "h"
+    PREVIEW = "p"
+    ASK_APPLY = "a"
+    APPLY = "y"
+    FINDINGS = "f"
+    COUNT = "c"
+    REASON = "r"
+    HISTORY = "hi"
+
+
+class ReconcileCallback(CallbackData, prefix="rc"):
+    action: ReconcileAction
+    # An item id for COUNT, a preset index for REASON; 0 otherwise.
+    id: int = 0

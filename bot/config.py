@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     telegram_breaker_reset_seconds: float = Field(default=30.0, gt=0)
     max_concurrent_recoveries: int = Field(default=10, ge=1)
     spool_flush_seconds: float = Field(default=30.0, gt=0)
+    # Inventory reconciliation
+    reconciliation_interval_minutes: int = Field(default=60, ge=1)
+    reconciliation_pending_max_age_hours: int = Field(default=24, ge=1)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -30,6 +30,7 @@ from bot.notifications import Renderer
 from bot.services.errors import ErrorService
 from bot.services.inventory import InventoryService
 from bot.services.outbox import OutboxSender
+from bot.services.reconciliation import ReconciliationService
 from bot.services.requests import RequestService
 from bot.services.users import UserService
 from bot.telegram_guard import TELEGRAM_BREAKER, BreakerRequestMiddleware, telegram_unreachable
@@ -84,6 +85,7 @@ class App:
     recovery: RecoveryManager
     user_cache: LastGoodCache[int, User]
     errors: ErrorService
+    reconciliation: ReconciliationService
 
 
 def create_app(
@@ -149,6 +151,14 @@ def create_app(
         recovery=recovery,
         user_cache=LastGoodCache(max_age=DEGRADED_USER_MAX_AGE, clock=monotonic),
         errors=ErrorService(sessionmaker, tx, clock),
+        reconciliation=ReconciliationService(
+            sessionmaker,
+            engine,
+            tx,
+            clock,
+            pending_max_age=timedelta(hours=settings.reconciliation_pending_max_age_hours),
+            on_alert=outbox.kick,
+        ),
     )
 
 
@@ -164,6 +174,7 @@ def create_dispatcher(app: App, storage: BaseStorage | None = None) -> Dispatche
         outbox=app.outbox,
         recorder=app.recorder,
         errors=app.errors,
+        reconciliation=app.reconciliation,
     )
     # Outermost first: a failure anywhere below, the database included, reaches ErrorMiddleware.
     dp.update.outer_middleware(ErrorMiddleware(app.i18n, app.recorder, app.recovery))

@@ -10,6 +10,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.i18n import pick_locale
 from bot.keyboards import decision_keyboard
+from bot.reconciliation_texts import reconciliation_alert
 from bot.texts import category_name, item_lines, stage_title
 from bot.workflows import WorkflowRegistry
 from database.models import PendingNotification
@@ -35,6 +36,8 @@ class Renderer:
     ) -> tuple[str, InlineKeyboardMarkup | None]:
         if kind == "error_alert":
             return self._error_alert(p), None
+        if kind == "reconciliation_alert":
+            return reconciliation_alert(p), None
         request_id = int(str(p["request_id"]))
         if kind == "approval_needed":
             stage = stage_title(self.workflows, str(p["workflow"]), str(p["stage"]), locale)

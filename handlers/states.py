@@ -9,3 +9,8 @@ class NewRequest(StatesGroup):
 
 class Rejecting(StatesGroup):
     entering_reason = State()
+
+
+class Counting(StatesGroup):
+    entering_quantity = State()
+    entering_reason = State()
