@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.clock import FrozenClock
-from bot.config import Settings
 from bot.scheduler import create_scheduler
 from bot.services.reconciliation import ReconciliationBusy, ReconciliationService
+from bot.transactions import TransactionalStateManager
 from database.engine import create_engine, create_sessionmaker
 from database.enums import (
     DiscrepancyKind as K,
@@ -38,6 +38,8 @@ from database.models import (
 from tests.conftest import ADMIN_TG_ID, World
 from tests.factories import person, stock
 from tests.reconciliation_world import build_discrepancies, item_ids, stocks
+from tests.support import db
+from utils.masking import Masker
 
 EXPECTED = [
     ("A", K.STOCK_MISMATCH, A.RECOMPUTE_STOCK, 10, 7),
@@ -320,26 +322,30 @@ async def test_two_concurrent_runs_one_is_refused(world: World) -> None:
     assert (await stocks(world))["C"] == 3  # reversed once, not twice
 
 
-async def test_advisory_lock_is_shared_across_engines_on_postgresql(
-    world: World, backend: str, settings: Settings, request: pytest.FixtureRequest
-) -> None:
-    if backend != "postgresql":
-        pytest.skip("SQLite has no advisory locks: BEGIN IMMEDIATE serialises its writers")
-    other_engine = create_engine(request.getfixturevalue("pg_url"))
+async def test_advisory_lock_is_shared_across_engines_on_postgresql(pg_url: str) -> None:
+    """Two processes' worth of engines: the second run is refused while the first holds the
+    lock. (SQLite has no advisory locks; BEGIN IMMEDIATE serialises its writers instead.)"""
+    clock = FrozenClock()
+    engines = [create_engine(pg_url), create_engine(pg_url)]
     try:
-        other = ReconciliationService(
-            create_sessionmaker(other_engine),
-            other_engine,
-            world.app.tx,
-            world.app.clock,
-            pending_max_age=timedelta(hours=24),
-        )
-        async with world.app.reconciliation.exclusive():
+        await db.empty_pg(engines[0])
+        services = [
+            ReconciliationService(
+                create_sessionmaker(e),
+                e,
+                TransactionalStateManager(create_sessionmaker(e), clock, Masker([])),
+                clock,
+                pending_max_age=timedelta(hours=24),
+            )
+            for e in engines
+        ]
+        async with services[0].exclusive():
             with pytest.raises(ReconciliationBusy):
-                await other.run(apply=True)
-        assert (await other.run()).findings == []
+                await services[1].run(apply=True)
+        assert (await services[1].run(apply=True)).findings == []
     finally:
-        await other_engine.dispose()
+        for e in engines:
+            await e.dispose()
 
 
 async def test_items_table_is_untouched_by_a_healthy_run(world: World) -> None:
