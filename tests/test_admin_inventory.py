@@ -211,3 +211,14 @@ async def test_outsiders_and_forged_buttons_are_turned_away(world: World) -> Non
 def test_home_button_data_fits_in_a_callback() -> None:
     assert home_button_data() == "rc:h:0"
     assert len(ReconcileCallback(action=ReconcileAction.COUNT, id=2**31).pack()) <= 64
+
+
+async def test_a_press_while_another_run_holds_the_lock_is_refused(world: World) -> None:
+    await build_discrepancies(world)
+    admin = world.client(ADMIN_TG_ID, "Ada")
+    await admin.send("/reconcile")
+    async with world.app.reconciliation.exclusive():
+        await admin.click("Apply")
+        answer = strip_reference(admin.callback_answers()[0].text)
+    assert answer == "A reconciliation run is already in progress. Try again in a minute."
+    assert (await stocks(world))["A"] == 7

@@ -355,3 +355,26 @@ async def test_items_table_is_untouched_by_a_healthy_run(world: World) -> None:
     async with world.app.sessionmaker() as session:
         item = (await session.execute(select(InventoryItem))).scalar_one()
     assert item.stock == 5
+
+
+async def test_a_failed_run_rolls_back_and_frees_the_lock(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await build_discrepancies(world)
+    service = world.app.reconciliation
+    before = await snapshot(world)
+
+    def broken(*_: Any) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("bot.services.reconciliation._reversal", broken)
+    with pytest.raises(RuntimeError):
+        await service.run(apply=True)
+    after = await snapshot(world)
+    # Nothing changed but the rolled-back audit row the state manager writes.
+    assert {k: v for k, v in after.items() if k != "audit"} == {
+        k: v for k, v in before.items() if k != "audit"
+    }
+    assert after["audit"] == before["audit"] + 1
+    monkeypatch.undo()
+    assert (await service.run(apply=True)).fixes == 4
