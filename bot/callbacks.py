@@ -52,6 +52,7 @@ class ReconcileAction(StrEnum):
     APPLY = "y"
     FINDINGS = "f"
     COUNT = "c"
+    COUNT_SKU = "s"
     REASON = "r"
     HISTORY = "hi"
 

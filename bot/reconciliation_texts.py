@@ -33,7 +33,8 @@ ACTION_NAMES = {
     ReconciliationAction.POST_ADJUSTMENT: N_("adjustment posted"),
 }
 
-MAX_LINES = 30  # keeps a message well under Telegram's 4096 characters
+MAX_LINES = 20
+MAX_TEXT = 3900  # Telegram refuses messages over 4096 characters
 
 
 def kind_name(kind: DiscrepancyKind) -> str:
@@ -84,10 +85,14 @@ def report_text(report: Report) -> str:
     if report.resolved:
         lines.append(_("Findings no longer present: {count}.").format(count=report.resolved))
     lines.append("")
-    lines += [finding_line(f) for f in report.findings[:MAX_LINES]]
-    if len(report.findings) > MAX_LINES:
-        lines.append(_("… and {count} more.").format(count=len(report.findings) - MAX_LINES))
-    return "\n".join(lines)
+    head_text = "\n".join(lines)
+    details = [finding_line(f) for f in report.findings[:MAX_LINES]]
+    while details and len(head_text) + sum(len(d) + 1 for d in details) > MAX_TEXT:
+        details.pop()  # long SKUs: show fewer lines rather than have the message refused
+    more = len(report.findings) - len(details)
+    if more:
+        details.append(_("… and {count} more.").format(count=more))
+    return "\n".join([head_text, *details])
 
 
 def plan_counts(report: Report) -> str:

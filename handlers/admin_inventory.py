@@ -29,7 +29,7 @@ from bot.reconciliation_texts import (
 )
 from bot.services.reconciliation import ReconciliationService
 from database.enums import Role
-from database.models import User
+from database.models import InventoryItem, User
 from handlers.edits import safe_answer, safe_edit_text
 from handlers.routes import RouteTable
 from handlers.states import Counting
@@ -74,7 +74,7 @@ def back_markup(with_apply: bool = False) -> InlineKeyboardMarkup:
 
 async def home(user: User, service: ReconciliationService) -> tuple[str, InlineKeyboardMarkup]:
     last = await service.last_run()
-    open_count = len(await service.open_findings(limit=100))
+    open_count = await service.open_count()
     text = "\n\n".join(
         [
             "<b>" + _("Inventory reconciliation") + "</b>",
@@ -167,6 +167,9 @@ async def findings(
                     text=_("Set counted quantity: {sku}").format(sku=sku),
                     callback_data=_data(RA.COUNT, item_id),
                 )
+    if Role.ADMIN in user.role_set:
+        # A disputed item need not have a finding: the admin names it by its SKU.
+        kb.button(text=_("Count an item by SKU"), callback_data=_data(RA.COUNT_SKU))
     kb.button(text=_("« Back"), callback_data=_data(RA.HOME))
     kb.adjust(1)
     await safe_answer(query)
@@ -198,18 +201,42 @@ async def ask_count(
     if found is None:
         await safe_answer(query, _("That item no longer exists."), alert=True)
         return
-    item, balance = found
+    await safe_answer(query)
+    await safe_edit_text(query.message, await start_count(state, *found), back_markup())
+
+
+async def start_count(state: FSMContext, item: InventoryItem, balance: int) -> str:
     await state.set_state(Counting.entering_quantity)
     await state.update_data(item_id=item.id)
+    return _(
+        "{name} ({sku}): stock figure {stock}, ledger balance {balance}.\n"
+        "Send the quantity you physically counted (a whole number, 0 or more), or /cancel."
+    ).format(name=escape(item.name), sku=escape(item.sku), stock=item.stock, balance=balance)
+
+
+@routes.callback_query(ReconcileCallback.filter(F.action == RA.COUNT_SKU))
+async def ask_sku(query: CallbackQuery, user: User, state: FSMContext) -> None:
+    require_admin(user)
+    await state.set_state(Counting.entering_sku)
     await safe_answer(query)
     await safe_edit_text(
-        query.message,
-        _(
-            "{name} ({sku}): stock figure {stock}, ledger balance {balance}.\n"
-            "Send the quantity you physically counted (a whole number, 0 or more), or /cancel."
-        ).format(name=escape(item.name), sku=escape(item.sku), stock=item.stock, balance=balance),
-        back_markup(),
+        query.message, _("Send the SKU of the item you counted, or /cancel."), back_markup()
     )
+
+
+@routes.message(Counting.entering_sku, F.text)
+async def counted_sku(
+    message: Message, user: User, state: FSMContext, reconciliation: ReconciliationService
+) -> None:
+    require_admin(user)
+    sku = (message.text or "").strip()[:64]
+    found = await reconciliation.item_by_sku(sku)
+    if found is None:
+        await message.answer(
+            _("No item with SKU {sku}. Send another SKU, or /cancel.").format(sku=escape(sku))
+        )
+        return
+    await message.answer(await start_count(state, *found))
 
 
 @routes.message(Counting.entering_quantity, F.text)
@@ -260,6 +287,7 @@ async def preset_reason(
     await safe_edit_text(query.message, text, back_markup())
 
 
+@routes.message(Counting.entering_sku)
 @routes.message(Counting.entering_quantity)
 @routes.message(Counting.entering_reason)
 async def not_text(message: Message) -> None:

@@ -12,5 +12,6 @@ class Rejecting(StatesGroup):
 
 
 class Counting(StatesGroup):
+    entering_sku = State()
     entering_quantity = State()
     entering_reason = State()

@@ -78,6 +78,7 @@ async def test_admin_previews_applies_and_sets_a_counted_quantity(world: World) 
         "Set counted quantity: B",
         "Set counted quantity: F",
         "Set counted quantity: G",
+        "Count an item by SKU",
         "« Back",
     ]
     await admin.click("Set counted quantity: B")
@@ -164,7 +165,7 @@ async def test_support_previews_in_spanish_but_cannot_change_anything(world: Wor
     assert support.buttons() == ["« Atrás"]
     await support.click("« Atrás")
     await support.click("Hallazgos abiertos")
-    assert support.buttons() == ["« Atrás"]  # no "Set counted quantity" for support
+    assert support.buttons() == ["« Atrás"]  # no counting buttons for support
     before = await stocks(world)
     home = support.find_button_message("« Atrás")
     refused = "Solo los administradores pueden cambiar el inventario. El soporte solo puede mirar."
@@ -222,3 +223,27 @@ async def test_a_press_while_another_run_holds_the_lock_is_refused(world: World)
         answer = strip_reference(admin.callback_answers()[0].text)
     assert answer == "A reconciliation run is already in progress. Try again in a minute."
     assert (await stocks(world))["A"] == 7
+
+
+async def test_admin_counts_a_disputed_item_named_by_sku_in_spanish(world: World) -> None:
+    await build_discrepancies(world)
+    admin = world.client(ADMIN_TG_ID, "Ada", "es")
+    await admin.send("/reconcile")
+    await admin.click("Hallazgos abiertos")
+    await admin.click("Contar un artículo por código")
+    assert admin.last_reply() == "Envía el código del artículo que contaste, o /cancel."
+    await admin.send("NOPE")
+    assert admin.last_reply() == (
+        "No hay ningún artículo con el código NOPE. Envía otro código, o /cancel."
+    )
+    await admin.send("H")
+    assert admin.last_reply() == (
+        "Healthy (H): existencia 1, saldo del registro 1.\n"
+        "Envía la cantidad que contaste físicamente (un número entero, 0 o más), o /cancel."
+    )
+    await admin.send("3")
+    await admin.click("Encontrado en una auditoría")
+    assert admin.last_reply() == (
+        "Ajuste registrado para H: contado 3, el saldo del registro era 1, ajuste +2."
+    )
+    assert (await stocks(world))["H"] == 3

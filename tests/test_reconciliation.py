@@ -378,3 +378,19 @@ async def test_a_failed_run_rolls_back_and_frees_the_lock(
     assert after["audit"] == before["audit"] + 1
     monkeypatch.undo()
     assert (await service.run(apply=True)).fixes == 4
+
+
+def test_a_long_report_stays_under_telegrams_limit() -> None:
+    from bot.i18n import create_i18n
+    from bot.reconciliation_texts import report_text
+    from bot.services.reconciliation import Finding, Report
+
+    findings = [
+        Finding(K.STOCK_MISMATCH, i, "S" * 64, f"stock_mismatch:item:{i}", A.RECOMPUTE_STOCK, 1, 2)
+        for i in range(500)
+    ]
+    i18n = create_i18n("en")
+    with i18n.context(), i18n.use_locale("ru"):
+        text = report_text(Report(applied=False, findings=findings))
+    assert len(text) < 4096
+    assert text.splitlines()[-1].startswith("… и ещё ")

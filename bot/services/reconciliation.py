@@ -232,6 +232,7 @@ class ReconciliationService:
         session.add_all(new_rows)
         await session.flush()
         await self._alert(session, [r for r in new_rows if r.status is FindingStatus.NEEDS_ADMIN])
+        run.finished_at = self.clock.now()
         change.entity_id = run.id
         change.after = {
             "run_id": run.id,
@@ -416,6 +417,10 @@ class ReconciliationService:
             skus = await _skus(session, {r.item_id for r in rows if r.item_id is not None})
         return [(r, skus.get(r.item_id or 0, "?")) for r in rows]
 
+    async def open_count(self) -> int:
+        async with self.sessionmaker() as session:
+            return await ReconciliationRepository(session).open_count()
+
     async def history(self, limit: int = 10) -> list[ReconciliationRun]:
         async with self.sessionmaker() as session:
             return list(await ReconciliationRepository(session).runs(limit))
@@ -427,6 +432,11 @@ class ReconciliationService:
             if not runs:
                 return None
             return runs[0], Counter(r.kind for r in await repo.run_log(runs[0].id))
+
+    async def item_by_sku(self, sku: str) -> tuple[InventoryItem, int] | None:
+        async with self.sessionmaker() as session:
+            item = await ReconciliationRepository(session).item_by_sku(sku)
+        return None if item is None else await self.item(item.id)
 
     async def item(self, item_id: int) -> tuple[InventoryItem, int] | None:
         async with self.sessionmaker() as session:

@@ -154,6 +154,12 @@ class ReconciliationRepository:
         )
         return (await self.session.execute(query)).scalars().all()
 
+    async def open_count(self) -> int:
+        total = await self.session.scalar(
+            select(func.count()).where(ReconciliationLog.status == FindingStatus.NEEDS_ADMIN)
+        )
+        return int(total or 0)
+
     async def resolve(self, ids: Collection[int], now: datetime) -> None:
         if ids:
             await self.session.execute(
