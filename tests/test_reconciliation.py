@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 
 from bot.clock import FrozenClock
 from bot.scheduler import create_scheduler
@@ -394,3 +394,43 @@ def test_a_long_report_stays_under_telegrams_limit() -> None:
         text = report_text(Report(applied=False, findings=findings))
     assert len(text) < 4096
     assert text.splitlines()[-1].startswith("… и ещё ")
+
+
+async def test_an_issue_committed_while_the_run_waits_is_counted(world: World) -> None:
+    """The run locks the items it will touch and looks again, so a movement that commits in the
+    meantime is part of the recomputed figure (on SQLite the run waits at BEGIN IMMEDIATE)."""
+    await stock(world, ("A", "Alpha", 10))
+    ids = await item_ids(world)
+    async with world.app.engine.begin() as conn:
+        await conn.execute(
+            update(InventoryItem).where(InventoryItem.id == ids["A"]).values(stock=7)
+        )
+    now = world.app.clock.now()
+    async with world.app.engine.connect() as other:
+        await other.begin()
+        # Another request issuing 2 of A, as RequestService does: lock, write the row, lower.
+        await other.execute(
+            select(InventoryItem.id).where(InventoryItem.id == ids["A"]).with_for_update()
+        )
+        await other.execute(
+            insert(InventoryTransaction).values(
+                item_id=ids["A"],
+                kind=TransactionKind.ISSUE,
+                quantity=-2,
+                status=TransactionStatus.COMMITTED,
+                created_at=now,
+                committed_at=now,
+            )
+        )
+        await other.execute(
+            update(InventoryItem)
+            .where(InventoryItem.id == ids["A"])
+            .values(stock=InventoryItem.stock - 2)
+        )
+        run = asyncio.create_task(world.app.reconciliation.run(apply=True))
+        await asyncio.sleep(0.3)
+        assert not run.done()  # waiting for the other transaction
+        await other.commit()
+    report = await run
+    assert [(f.kind, f.expected, f.actual) for f in report.findings] == [(K.STOCK_MISMATCH, 8, 5)]
+    assert (await stocks(world))["A"] == 8  # the ledger: 10 received, 2 issued
