@@ -122,3 +122,21 @@ class RecoveryLogView(CallbackData, prefix="wl"):
 
 class RecoveryLogFilter(CallbackData, prefix="wlf"):
     kind: str  # actor, request or clear; checked on arrival
+
+
+class ReconcileAction(StrEnum):
+    HOME = "h"
+    PREVIEW = "p"
+    ASK_APPLY = "a"
+    APPLY = "y"
+    FINDINGS = "f"
+    COUNT = "c"
+    COUNT_SKU = "s"
+    REASON = "r"
+    HISTORY = "hi"
+
+
+class ReconcileCallback(CallbackData, prefix="rc"):
+    action: ReconcileAction
+    # An item id for COUNT, a preset index for REASON; 0 otherwise.
+    id: int = 0

@@ -110,6 +110,15 @@ def build_parser() -> argparse.ArgumentParser:
             cmd.add_argument(
                 "--to", type=telegram_id, required=True, help="Telegram id of the new assignee"
             )
+    reconcile = sub.add_parser(
+        "reconcile",
+        help="check stock against the ledger (a dry run unless --apply)",
+        description="Find stock discrepancies; with --apply fix the safe ones and log them.",
+    )
+    reconcile.add_argument(
+        "--apply", action="store_true", help="apply the safe fixes (default: only report)"
+    )
+    reconcile.add_argument("--item", metavar="SKU", help="check only the item with this SKU")
     return parser
 
 
@@ -180,6 +189,7 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         "errors": errors_command,
         "cleanup": cleanup_command,
         "stuck": stuck_command,
+        "reconcile": reconcile_command,
     }[command]
     return asyncio.run(with_database(settings, lambda s: handler(args, s)))
 
@@ -415,3 +425,33 @@ async def stuck_request_command(
 
 def _hours(delta: timedelta) -> int:
     return int(delta.total_seconds() // 3600)
+
+
+async def reconcile_command(args: argparse.Namespace, context: Any) -> int:
+    from bot.i18n import create_i18n
+    from bot.reconciliation_texts import report_text
+    from bot.services.reconciliation import ReconciliationService
+
+    settings, sessionmaker = context
+    clock = SystemClock()
+    service = ReconciliationService(
+        sessionmaker,
+        sessionmaker.kw["bind"],
+        transactions(settings, sessionmaker),
+        clock,
+        pending_max_age=timedelta(hours=settings.reconciliation_pending_max_age_hours),
+    )
+    try:
+        if args.item is not None:
+            report = await service.run_for_sku(args.item, apply=args.apply, trigger="cli")
+        else:
+            report = await service.run(apply=args.apply, trigger="cli")
+    except DomainError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    i18n = create_i18n("en")
+    with i18n.context(), i18n.use_locale("en"):
+        print(report_text(report))
+    if report.new_for_admin and args.apply:
+        print("admins are alerted when the bot runs and delivers its outbox")
+    return EXIT_OK

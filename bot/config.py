@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     # Workflow recovery
     stuck_check_minutes: float = Field(default=30.0, gt=0)
     bulk_actions_per_second: float = Field(default=5.0, gt=0)
+    # Inventory reconciliation
+    reconciliation_interval_minutes: int = Field(default=60, ge=1)
+    reconciliation_pending_max_age_hours: int = Field(default=24, ge=1)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -30,6 +30,7 @@ from bot.notifications import Renderer
 from bot.services.errors import ErrorService
 from bot.services.inventory import InventoryService
 from bot.services.outbox import OutboxSender
+from bot.services.reconciliation import ReconciliationService
 from bot.services.recovery_actions import RecoveryActions
 from bot.services.recovery_log import RecoveryLogReader
 from bot.services.requests import RequestService
@@ -90,6 +91,7 @@ class App:
     stuck: StuckService
     actions: RecoveryActions
     recovery_log: RecoveryLogReader
+    reconciliation: ReconciliationService
 
 
 def create_app(
@@ -165,6 +167,14 @@ def create_app(
             bulk_per_second=settings.bulk_actions_per_second,
         ),
         recovery_log=RecoveryLogReader(sessionmaker),
+        reconciliation=ReconciliationService(
+            sessionmaker,
+            engine,
+            tx,
+            clock,
+            pending_max_age=timedelta(hours=settings.reconciliation_pending_max_age_hours),
+            on_alert=outbox.kick,
+        ),
     )
 
 
@@ -183,6 +193,7 @@ def create_dispatcher(app: App, storage: BaseStorage | None = None) -> Dispatche
         stuck=app.stuck,
         actions=app.actions,
         recovery_log=app.recovery_log,
+        reconciliation=app.reconciliation,
     )
     # Outermost first: a failure anywhere below, the database included, reaches ErrorMiddleware.
     dp.update.outer_middleware(ErrorMiddleware(app.i18n, app.recorder, app.recovery))

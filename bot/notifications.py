@@ -10,6 +10,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.i18n import pick_locale
 from bot.keyboards import decision_keyboard
+from bot.reconciliation_texts import reconciliation_alert
 from bot.texts import category_name, item_lines, stage_title
 from bot.workflows import WorkflowRegistry
 from database.models import PendingNotification
@@ -33,8 +34,10 @@ class Renderer:
     def _render(
         self, kind: str, p: dict[str, object], locale: str
     ) -> tuple[str, InlineKeyboardMarkup | None]:
-        if kind == "error_alert":
-            return self._error_alert(p), None
+        # Alerts to admins carry no request; everything else is about one request.
+        alerts = {"error_alert": self._error_alert, "reconciliation_alert": reconciliation_alert}
+        if kind in alerts:
+            return alerts[kind](p), None
         request_id = int(str(p["request_id"]))
         if kind == "approval_needed":
             stage = stage_title(self.workflows, str(p["workflow"]), str(p["stage"]), locale)

@@ -13,6 +13,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.factory import App
 from bot.failures.classify import FailureContext
 from bot.failures.cleanup import cleanup
+from bot.services.reconciliation import ReconciliationBusy
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +78,29 @@ def create_scheduler(app: App) -> AsyncIOScheduler:
         "interval",
         minutes=settings.stuck_check_minutes,
         id="detect_stuck",
+    )
+
+    async def reconcile() -> None:
+        try:
+            report = await app.reconciliation.run(apply=True, trigger="scheduled")
+        except ReconciliationBusy:
+            # Another process (or an admin's run) holds the lock: that run does the work.
+            logger.info("reconciliation skipped: another run is in progress")
+            return
+        logger.info(
+            "reconciliation run %s: %s findings, %s fixed, %s need an admin (%s new)",
+            report.run_id,
+            len(report.findings),
+            report.fixes,
+            report.needs_admin,
+            report.new_for_admin,
+        )
+
+    scheduler.add_job(
+        guarded(app, "reconcile_inventory", reconcile),
+        "interval",
+        minutes=settings.reconciliation_interval_minutes,
+        id="reconcile_inventory",
     )
     scheduler.add_job(
         guarded(app, "cleanup", retention),

@@ -111,3 +111,26 @@ class JobStatus(StrEnum):
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"
+
+
+class DiscrepancyKind(StrEnum):
+    STOCK_MISMATCH = "stock_mismatch"
+    NEGATIVE_STOCK = "negative_stock"
+    ORPHAN_MISSING_REQUEST = "orphan_missing_request"
+    ORPHAN_CLOSED_REQUEST = "orphan_closed_request"
+    STALE_PENDING = "stale_pending"
+    DUPLICATE_MOVEMENT = "duplicate_movement"
+    MANUAL_COUNT = "manual_count"
+
+
+class ReconciliationAction(StrEnum):
+    RECOMPUTE_STOCK = "recompute_stock"
+    REVERSE_MOVEMENT = "reverse_movement"
+    LEAVE_FOR_ADMIN = "leave_for_admin"
+    POST_ADJUSTMENT = "post_adjustment"
+
+
+class FindingStatus(StrEnum):
+    FIXED = "fixed"
+    NEEDS_ADMIN = "needs_admin"
+    RESOLVED = "resolved"

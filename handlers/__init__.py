@@ -6,6 +6,7 @@ from aiogram import Router
 def get_routers() -> list[Router]:
     from handlers import (
         admin_errors,
+        admin_inventory,
         admin_recovery,
         admin_recovery_views,
         approvals,
@@ -21,6 +22,7 @@ def get_routers() -> list[Router]:
         admin_errors.routes,
         admin_recovery.routes,
         admin_recovery_views.routes,
+        admin_inventory.routes,
         fallback.routes,
     ]
     return [table.create_router() for table in tables]

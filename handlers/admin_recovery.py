@@ -47,6 +47,7 @@ from bot.services.stuck import StuckService
 from bot.workflows import WorkflowRegistry
 from database.enums import RecoveryAction, RecoveryOutcome
 from database.models import User
+from handlers.admin_inventory import home_button_data as inventory_home
 from handlers.edits import safe_answer, safe_edit_text
 from handlers.recovery_texts import (
     ACTION_NAMES,
@@ -68,10 +69,6 @@ PLACEHOLDERS = {
     "health": N_(
         "System health is not built yet: it arrives with health monitoring. Meanwhile "
         "/error and `python -m bot errors list` show what fails."
-    ),
-    "inventory": N_(
-        "Inventory reconciliation is not built yet: it arrives with the reconciliation "
-        "service. Meanwhile `python -m bot items import` corrects stock figures."
     ),
     "notifications": N_(
         "Notification retries are not built yet: they arrive with the delivery queue. "
@@ -101,9 +98,7 @@ async def main_menu(stuck: StuckService) -> tuple[str, InlineKeyboardMarkup]:
         callback_data=StuckList(page=0, wf=-1, st=-1),
     )
     builder.button(text=_("System health"), callback_data=RecoveryMenu(section="health"))
-    builder.button(
-        text=_("Inventory reconciliation"), callback_data=RecoveryMenu(section="inventory")
-    )
+    builder.button(text=_("Inventory reconciliation"), callback_data=inventory_home())
     builder.button(text=_("Error statistics"), callback_data=ErrorStatsView(period="d"))
     builder.button(
         text=_("Notification retries"), callback_data=RecoveryMenu(section="notifications")
