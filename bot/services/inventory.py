@@ -161,6 +161,7 @@ class InventoryService:
             session = change.session
             repo = InventoryRepository(session)
             existing = await repo.by_skus([r.sku for r in rows])
+            balances = await repo.ledger_balances([i.id for i in existing.values()])
             for row in rows:
                 item = existing.get(row.sku)
                 is_new = item is None
@@ -182,7 +183,12 @@ class InventoryService:
                     if row.unit:
                         item.unit = row.unit
                     result.updated += 1
-                delta = 0 if row.stock is None else row.stock - item.stock
+                # The counted figure is booked against the ledger, not the cached figure,
+                # which may have drifted (reconciliation's business, not the import's).
+                balance = balances.get(item.id, 0)
+                delta = 0 if row.stock is None else row.stock - balance
+                if row.stock is not None:
+                    item.stock = row.stock
                 if delta:
                     kind = TransactionKind.RECEIPT if is_new else TransactionKind.ADJUSTMENT
                     repo.add_transaction(
@@ -196,7 +202,6 @@ class InventoryService:
                             committed_at=now,
                         )
                     )
-                    item.stock += delta
                     result.stock_changes.append((row.sku, delta))
             change.after = {
                 "created": result.created,

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from database.enums import TransactionStatus
 from database.models import InventoryItem, InventoryTransaction
 
 
@@ -24,12 +25,31 @@ class InventoryRepository:
         return await self.session.get(InventoryItem, item_id)
 
     async def by_skus(self, skus: Sequence[str]) -> dict[str, InventoryItem]:
+        """Items by SKU, row-locked: an import must not race a stock issue on them."""
         if not skus:
             return {}
         rows = await self.session.execute(
-            select(InventoryItem).where(InventoryItem.sku.in_(list(skus)))
+            select(InventoryItem)
+            .where(InventoryItem.sku.in_(list(skus)))
+            .order_by(InventoryItem.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         )
         return {item.sku: item for item in rows.scalars()}
+
+    async def ledger_balances(self, item_ids: Sequence[int]) -> dict[int, int]:
+        """Stock according to the committed ledger, the source of truth, per item."""
+        if not item_ids:
+            return {}
+        rows = await self.session.execute(
+            select(InventoryTransaction.item_id, func.sum(InventoryTransaction.quantity))
+            .where(
+                InventoryTransaction.item_id.in_(list(item_ids)),
+                InventoryTransaction.status == TransactionStatus.COMMITTED,
+            )
+            .group_by(InventoryTransaction.item_id)
+        )
+        return {item_id: int(total or 0) for item_id, total in rows}
 
     async def lock_items(self, item_ids: Sequence[int]) -> dict[int, InventoryItem]:
         """Load items for a stock change, row-locked on PostgreSQL (SQLite locks the file)."""
