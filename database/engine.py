@@ -73,8 +73,11 @@ def guard_with_breaker(engine: AsyncEngine, breaker: CircuitBreaker) -> None:
         breaker.allow()
         try:
             connection = dialect.connect(*cargs, **cparams)
-        except BaseException as exc:
+        except Exception as exc:
             breaker.record_failure(exc)
+            raise
+        except BaseException:
+            breaker.release()  # cancelled while connecting says nothing about the database
             raise
         breaker.record_success()
         return connection

@@ -236,6 +236,10 @@ class CircuitBreaker:
     def record_success(self) -> None:
         self._settle_success(self._current_ticket())
 
+    def release(self) -> None:
+        """An allowed call ended with no verdict (it was cancelled): free its trial slot."""
+        self._release(self._current_ticket())
+
     def record_failure(self, exc: BaseException | None = None) -> None:
         """Count a failure; exc (if given) only names the last failure in snapshot()."""
         self._settle_failure(self._current_ticket(), exc)

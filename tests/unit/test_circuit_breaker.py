@@ -801,3 +801,18 @@ def test_constructor_accepts_the_smallest_valid_values() -> None:
     )
     assert breaker.name == "api"
     assert breaker.state is CLOSED
+
+
+def test_release_frees_a_half_open_trial_without_a_verdict() -> None:
+    now = [0.0]
+    breaker = CircuitBreaker(
+        "db", failure_threshold=1, reset_timeout=10, half_open_max_calls=1, clock=lambda: now[0]
+    )
+    breaker.record_failure()
+    now[0] = 10.0
+    breaker.allow()  # the one trial
+    with pytest.raises(CircuitOpenError):
+        breaker.allow()
+    breaker.release()  # e.g. the connect was cancelled
+    assert breaker.state is BreakerState.HALF_OPEN
+    breaker.allow()  # the slot is free again
