@@ -29,7 +29,7 @@ from bot.i18n import create_i18n
 from bot.notifications import Renderer
 from bot.services.errors import ErrorService
 from bot.services.inventory import InventoryService
-from bot.services.outbox import OutboxSender
+from bot.services.outbox import OutboxSender, SenderPolicy
 from bot.services.requests import RequestService
 from bot.services.users import UserService
 from bot.telegram_guard import TELEGRAM_BREAKER, BreakerRequestMiddleware, telegram_unreachable
@@ -45,6 +45,7 @@ from utils.circuit_breaker import BreakerRegistry
 from utils.correlation import ErrorCorrelator
 from utils.degradation import LastGoodCache
 from utils.masking import Masker
+from utils.rate_limit import RateLimiter
 from utils.recovery import RecoveryManager
 
 DEGRADED_USER_MAX_AGE = 3600.0  # seconds a cached user may stand in while the database is down
@@ -115,7 +116,21 @@ def create_app(
     sessionmaker = create_sessionmaker(engine)
     i18n = create_i18n(settings.default_locale)
     tx = TransactionalStateManager(sessionmaker, clock, masker)
-    outbox = OutboxSender(bot, sessionmaker, Renderer(i18n, workflows), clock)
+    outbox = OutboxSender(
+        bot,
+        sessionmaker,
+        Renderer(i18n, workflows),
+        clock,
+        policy=SenderPolicy(
+            max_attempts=settings.outbox_max_attempts,
+            backoff_base=settings.outbox_backoff_base_seconds,
+            backoff_cap=settings.outbox_backoff_cap_seconds,
+            claim_seconds=settings.outbox_claim_seconds,
+        ),
+        limiter=RateLimiter(
+            settings.outbox_rate_per_second, settings.outbox_per_chat_per_second, clock=monotonic
+        ),
+    )
     correlator = ErrorCorrelator(clock=monotonic)
     recorder = ErrorRecorder(
         sessionmaker,
