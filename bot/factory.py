@@ -29,6 +29,7 @@ from bot.i18n import create_i18n
 from bot.notifications import Renderer
 from bot.services.errors import ErrorService
 from bot.services.inventory import InventoryService
+from bot.services.notification_admin import NotificationAdminService
 from bot.services.outbox import OutboxSender, SenderPolicy
 from bot.services.requests import RequestService
 from bot.services.users import UserService
@@ -85,6 +86,7 @@ class App:
     recovery: RecoveryManager
     user_cache: LastGoodCache[int, User]
     errors: ErrorService
+    notifications: NotificationAdminService
 
 
 def create_app(
@@ -164,6 +166,7 @@ def create_app(
         recovery=recovery,
         user_cache=LastGoodCache(max_age=DEGRADED_USER_MAX_AGE, clock=monotonic),
         errors=ErrorService(sessionmaker, tx, clock),
+        notifications=NotificationAdminService(sessionmaker, tx, clock, outbox),
     )
 
 
@@ -179,6 +182,7 @@ def create_dispatcher(app: App, storage: BaseStorage | None = None) -> Dispatche
         outbox=app.outbox,
         recorder=app.recorder,
         errors=app.errors,
+        notifications=app.notifications,
     )
     # Outermost first: a failure anywhere below, the database included, reaches ErrorMiddleware.
     dp.update.outer_middleware(ErrorMiddleware(app.i18n, app.recorder, app.recovery))

@@ -4,13 +4,14 @@ from aiogram import Router
 
 
 def get_routers() -> list[Router]:
-    from handlers import admin_errors, approvals, common, fallback, requests
+    from handlers import admin_errors, admin_notifications, approvals, common, fallback, requests
 
     tables = [
         common.routes,
         requests.routes,
         approvals.routes,
         admin_errors.routes,
+        admin_notifications.routes,
         fallback.routes,
     ]
     return [table.create_router() for table in tables]

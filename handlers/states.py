@@ -9,3 +9,7 @@ class NewRequest(StatesGroup):
 
 class Rejecting(StatesGroup):
     entering_reason = State()
+
+
+class DiscardingNotifications(StatesGroup):
+    entering_reason = State()

@@ -106,3 +106,38 @@ async def test_blocked_by_the_user_is_dead_at_once(world: World) -> None:
     [row] = await outbox_rows(world)
     assert (row.status, row.attempts) == (NotificationStatus.DEAD, 1)
     assert row.last_error is not None and "bot was blocked" in row.last_error
+
+
+async def test_queue_limit_moves_the_oldest_waiting_rows_to_dead(
+    world: World, clock: FrozenClock
+) -> None:
+    from database.enums import DeadReason
+
+    user = await world.app.users.grant(77, Role.REQUESTER)
+    async with world.app.sessionmaker() as session, session.begin():
+        for n in range(5):
+            await enqueue(
+                session,
+                recipient_id=user.id,
+                kind="request_completed",
+                payload={"request_id": n, "workflow": "inventory_request"},
+                idempotency_key=f"q{n}",
+                now=clock.now(),
+            )
+    assert await world.app.notifications.enforce_limit(3) == 2
+    assert [(r.status, r.dead_reason) for r in await outbox_rows(world)] == [
+        (NotificationStatus.DEAD, DeadReason.QUEUE_FULL)
+    ] * 2 + [(NotificationStatus.PENDING, None)] * 3
+    assert await world.app.notifications.enforce_limit(3) == 0
+
+
+async def test_retention_deletes_only_finished_rows_past_it(
+    world: World, clock: FrozenClock
+) -> None:
+    await write_one(world, "old")
+    await world.deliver()
+    clock.advance(timedelta(days=31))
+    await write_one(world, "new")
+    assert await world.app.notifications.cleanup(timedelta(days=30)) == 1
+    [row] = await outbox_rows(world)
+    assert (row.idempotency_key, row.status) == ("new", NotificationStatus.PENDING)
