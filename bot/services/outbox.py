@@ -142,15 +142,17 @@ class OutboxSender:
                     return sent
 
     async def send_now(self, ids: Sequence[int]) -> list[Outcome]:
-        """Try these rows at once if they are due and unclaimed (the admin's "retry now")."""
-        async with self._lock:
-            outcomes: list[Outcome] = []
-            for start in range(0, len(ids), BATCH_SIZE):
-                done, stopped = await self._batch(ids[start : start + BATCH_SIZE])
-                outcomes += done
-                if stopped:
-                    break
-            return outcomes
+        """Try these rows at once if they are due and unclaimed (the admin's "retry now").
+
+        No lock: the claim keeps a running flush from sending the same rows, and an admin
+        should not wait for a long drain to finish."""
+        outcomes: list[Outcome] = []
+        for start in range(0, len(ids), BATCH_SIZE):
+            done, stopped = await self._batch(ids[start : start + BATCH_SIZE])
+            outcomes += done
+            if stopped:
+                break
+        return outcomes
 
     async def run(self, poll_seconds: float) -> None:
         """Deliver forever: on every kick, and every `poll_seconds` for rows that came due."""
