@@ -140,3 +140,27 @@ class ReconcileCallback(CallbackData, prefix="rc"):
     action: ReconcileAction
     # An item id for COUNT, a preset index for REASON; 0 otherwise.
     id: int = 0
+
+
+class NotificationAction(StrEnum):
+    HOME = "h"
+    LIST = "l"
+    ROW = "r"
+    RETRY = "rt"
+    DISCARD_ASK = "da"  # choose a reason
+    DISCARD = "d"  # with a preset reason (arg = its index)
+    DISCARD_TYPE = "dt"  # the admin types the reason
+    BULK_RETRY_ASK = "bra"
+    BULK_DISCARD_ASK = "bda"
+    BULK_RETRY = "br"  # arg = the highest id the preview covered, count = how many
+    BULK_DISCARD = "bd"  # with a preset reason (reason = its index)
+
+
+class NotificationsMenu(CallbackData, prefix="nq"):
+    action: NotificationAction
+    status: str = ""
+    page: int = 0
+    row_id: int = 0
+    arg: int = 0
+    count: int = 0
+    reason: int = 0

@@ -23,6 +23,7 @@ from bot.i18n import N_
 from bot.logs import configure_logging
 from bot.services.errors import ErrorService
 from bot.services.inventory import ImportFailed, InventoryService
+from bot.services.notification_admin import LISTED, NotificationAdminService
 from bot.services.recovery_actions import RecoveryActions
 from bot.services.requests import RequestService
 from bot.services.stuck import StuckFilter, StuckService
@@ -30,7 +31,7 @@ from bot.services.users import UserService
 from bot.transactions import TransactionalStateManager
 from bot.workflows import load_workflows
 from database.engine import create_engine, create_sessionmaker
-from database.enums import RecoveryAction, RecoveryOutcome, Role
+from database.enums import NotificationStatus, RecoveryAction, RecoveryOutcome, Role
 from utils.correlation import ErrorCorrelator
 from utils.masking import Masker
 
@@ -82,6 +83,53 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_parser("cleanup", help="delete resolved errors and transaction logs past retention")
 
+    add_stuck_commands(sub)
+    reconcile = sub.add_parser(
+        "reconcile",
+        help="check stock against the ledger (a dry run unless --apply)",
+        description="Find stock discrepancies; with --apply fix the safe ones and log them.",
+    )
+    reconcile.add_argument(
+        "--apply", action="store_true", help="apply the safe fixes (default: only report)"
+    )
+    reconcile.add_argument("--item", metavar="SKU", help="check only the item with this SKU")
+    notes = sub.add_parser("notifications", help="the notification queue: look, retry, discard")
+    notes_sub = notes.add_subparsers(dest="action", metavar="ACTION", required=True)
+    notes_sub.add_parser("stats", help="how many notifications are in each state")
+    listing = notes_sub.add_parser("list", help="notifications in one state, oldest first")
+    listing.add_argument("--status", type=listed_status, default=NotificationStatus.DEAD)
+    listing.add_argument("--limit", type=positive, default=20)
+    retry = notes_sub.add_parser("retry", help="send notifications again now")
+    retry.add_argument("ids", nargs="*", type=positive, help="notification ids")
+    retry.add_argument("--all-dead", action="store_true", help="every dead notification")
+    discard = notes_sub.add_parser("discard", help="give up on notifications, with a reason")
+    discard.add_argument("ids", nargs="+", type=positive, help="notification ids")
+    discard.add_argument("--reason", required=True, help="why they will not be sent")
+    return parser
+
+
+def listed_status(text: str) -> NotificationStatus:
+    try:
+        status = NotificationStatus(text.lower())
+    except ValueError:
+        status = None
+    if status not in LISTED:
+        valid = ", ".join(s.value for s in LISTED)
+        raise argparse.ArgumentTypeError(f"unknown status {text!r}; choose one of {valid}")
+    return status
+
+
+def positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def add_stuck_commands(sub: Any) -> None:
     stuck = sub.add_parser("stuck", help="stuck workflows, for when Telegram is unreachable")
     stuck_sub = stuck.add_subparsers(dest="action", metavar="ACTION", required=True)
     stuck_list = stuck_sub.add_parser("list", help="stuck requests, oldest first")
@@ -110,26 +158,6 @@ def build_parser() -> argparse.ArgumentParser:
             cmd.add_argument(
                 "--to", type=telegram_id, required=True, help="Telegram id of the new assignee"
             )
-    reconcile = sub.add_parser(
-        "reconcile",
-        help="check stock against the ledger (a dry run unless --apply)",
-        description="Find stock discrepancies; with --apply fix the safe ones and log them.",
-    )
-    reconcile.add_argument(
-        "--apply", action="store_true", help="apply the safe fixes (default: only report)"
-    )
-    reconcile.add_argument("--item", metavar="SKU", help="check only the item with this SKU")
-    return parser
-
-
-def positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def telegram_id(text: str) -> int:
@@ -190,6 +218,7 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         "cleanup": cleanup_command,
         "stuck": stuck_command,
         "reconcile": reconcile_command,
+        "notifications": notifications_command,
     }[command]
     return asyncio.run(with_database(settings, lambda s: handler(args, s)))
 
@@ -454,4 +483,49 @@ async def reconcile_command(args: argparse.Namespace, context: Any) -> int:
         print(report_text(report))
     if report.new_for_admin and args.apply:
         print("admins are alerted when the bot runs and delivers its outbox")
+    return EXIT_OK
+
+
+async def notifications_command(args: argparse.Namespace, context: Any) -> int:
+    """Without a running bot there is no sender here: a retry makes rows due at once and the
+    bot's sender delivers them within its next poll."""
+    settings, sessionmaker = context
+    service = NotificationAdminService(
+        sessionmaker, transactions(settings, sessionmaker), SystemClock(), None
+    )
+    if args.action == "stats":
+        for status, count in (await service.stats()).items():
+            print(f"{status.value}\t{count}")
+        return EXIT_OK
+    if args.action == "list":
+        page = await service.page(args.status, 0, args.limit)
+        if not page.rows:
+            print(f"no {args.status.value} notifications")
+        for row in page.rows:
+            error = (row.last_error or "").replace("\n", " ")[:120]
+            print(
+                f"{row.id}\t{row.recipient.telegram_id}\t{row.kind}\tattempts {row.attempts}\t"
+                f"next {row.next_attempt_at:%Y-%m-%d %H:%M}\t"
+                f"{row.dead_reason.value if row.dead_reason else '-'}\t{error}"
+            )
+        if page.total > len(page.rows):
+            print(f"... {page.total - len(page.rows)} more (use --limit)")
+        return EXIT_OK
+    try:
+        if args.action == "retry":
+            if bool(args.ids) == args.all_dead:
+                print("error: give notification ids or --all-dead (not both)", file=sys.stderr)
+                return EXIT_USAGE
+            ids = args.ids or await service.selection(NotificationStatus.DEAD, 2**62)
+            if not ids:
+                print("no dead notifications")
+                return EXIT_OK
+            outcomes = await service.retry(ids, None)
+            print(f"{len(outcomes)} notifications will be sent by the running bot now")
+        else:
+            count = await service.discard(args.ids, None, args.reason)
+            print(f"discarded {count} notifications")
+    except DomainError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK

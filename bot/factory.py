@@ -29,7 +29,8 @@ from bot.i18n import create_i18n
 from bot.notifications import Renderer
 from bot.services.errors import ErrorService
 from bot.services.inventory import InventoryService
-from bot.services.outbox import OutboxSender
+from bot.services.notification_admin import NotificationAdminService
+from bot.services.outbox import OutboxSender, SenderPolicy
 from bot.services.reconciliation import ReconciliationService
 from bot.services.recovery_actions import RecoveryActions
 from bot.services.recovery_log import RecoveryLogReader
@@ -49,6 +50,7 @@ from utils.circuit_breaker import BreakerRegistry
 from utils.correlation import ErrorCorrelator
 from utils.degradation import LastGoodCache
 from utils.masking import Masker
+from utils.rate_limit import RateLimiter
 from utils.recovery import RecoveryManager
 
 DEGRADED_USER_MAX_AGE = 3600.0  # seconds a cached user may stand in while the database is down
@@ -92,6 +94,7 @@ class App:
     actions: RecoveryActions
     recovery_log: RecoveryLogReader
     reconciliation: ReconciliationService
+    notifications: NotificationAdminService
 
 
 def create_app(
@@ -123,7 +126,21 @@ def create_app(
     sessionmaker = create_sessionmaker(engine)
     i18n = create_i18n(settings.default_locale)
     tx = TransactionalStateManager(sessionmaker, clock, masker)
-    outbox = OutboxSender(bot, sessionmaker, Renderer(i18n, workflows), clock)
+    outbox = OutboxSender(
+        bot,
+        sessionmaker,
+        Renderer(i18n, workflows),
+        clock,
+        policy=SenderPolicy(
+            max_attempts=settings.outbox_max_attempts,
+            backoff_base=settings.outbox_backoff_base_seconds,
+            backoff_cap=settings.outbox_backoff_cap_seconds,
+            claim_seconds=settings.outbox_claim_seconds,
+        ),
+        limiter=RateLimiter(
+            settings.outbox_rate_per_second, settings.outbox_per_chat_per_second, clock=monotonic
+        ),
+    )
     correlator = ErrorCorrelator(clock=monotonic)
     recorder = ErrorRecorder(
         sessionmaker,
@@ -175,6 +192,7 @@ def create_app(
             pending_max_age=timedelta(hours=settings.reconciliation_pending_max_age_hours),
             on_alert=outbox.kick,
         ),
+        notifications=NotificationAdminService(sessionmaker, tx, clock, outbox),
     )
 
 
@@ -194,6 +212,7 @@ def create_dispatcher(app: App, storage: BaseStorage | None = None) -> Dispatche
         actions=app.actions,
         recovery_log=app.recovery_log,
         reconciliation=app.reconciliation,
+        notifications=app.notifications,
     )
     # Outermost first: a failure anywhere below, the database included, reaches ErrorMiddleware.
     dp.update.outer_middleware(ErrorMiddleware(app.i18n, app.recorder, app.recovery))

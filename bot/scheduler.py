@@ -57,6 +57,25 @@ def create_scheduler(app: App) -> AsyncIOScheduler:
             result.transaction_log,
         )
 
+    async def deliver_due() -> None:
+        await app.notifications.enforce_limit(settings.outbox_max_queue)
+        await app.outbox.flush()
+
+    async def notification_retention() -> None:
+        await app.notifications.cleanup(timedelta(days=settings.outbox_retention_days))
+
+    scheduler.add_job(
+        guarded(app, "outbox", deliver_due),
+        "interval",
+        seconds=settings.outbox_job_seconds,
+        id="outbox",
+    )
+    scheduler.add_job(
+        guarded(app, "notification_cleanup", notification_retention),
+        "interval",
+        seconds=CLEANUP_INTERVAL.total_seconds(),
+        id="notification_cleanup",
+    )
     scheduler.add_job(
         guarded(app, "flush_error_spool", flush_spool),
         "interval",

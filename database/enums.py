@@ -48,10 +48,20 @@ class TransactionStatus(StrEnum):
 
 
 class NotificationStatus(StrEnum):
-    PENDING = "pending"
+    PENDING = "pending"  # never tried yet
+    RETRYING = "retrying"  # tried, failed, waiting for its next attempt
     SENT = "sent"
-    FAILED = "failed"
-    DEAD = "dead"
+    DEAD = "dead"  # gave up: permanent error or out of attempts; an operator decides
+    DISCARDED = "discarded"  # an operator decided not to send it
+
+
+class DeadReason(StrEnum):
+    BLOCKED = "blocked"  # 403: the user blocked the bot
+    CHAT_NOT_FOUND = "chat_not_found"
+    BAD_REQUEST = "bad_request"  # any other 400
+    ATTEMPTS_EXHAUSTED = "attempts_exhausted"
+    RENDER_FAILED = "render_failed"
+    QUEUE_FULL = "queue_full"
 
 
 def str_enum(cls: type[StrEnum]) -> Enum:

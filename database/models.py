@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from database.base import Base
 from database.enums import (
+    DeadReason,
     DiscrepancyKind,
     ErrorCategory,
     ErrorSeverity,
@@ -53,6 +54,8 @@ class User(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     telegram_language: Mapped[str | None] = mapped_column(String(16))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Telegram refused to deliver to this chat (blocked, chat gone); the person stays active.
+    unreachable_since: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
     roles: Mapped[list[UserRole]] = relationship(
@@ -206,8 +209,18 @@ class PendingNotification(Base):
     next_attempt_at: Mapped[datetime]
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    last_attempt_at: Mapped[datetime | None]
+    # A sender process owns the row until claimed_until; after that any process may take it.
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None]
+    dead_reason: Mapped[DeadReason | None] = mapped_column(str_enum(DeadReason))
+    dead_at: Mapped[datetime | None]
+    discarded_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    discard_reason: Mapped[str | None] = mapped_column(Text)
 
-    recipient: Mapped[User] = relationship(lazy="joined")
+    recipient: Mapped[User] = relationship(lazy="joined", foreign_keys=[recipient_id])
 
 
 class ErrorRecord(Base):

@@ -7,6 +7,7 @@ def get_routers() -> list[Router]:
     from handlers import (
         admin_errors,
         admin_inventory,
+        admin_notifications,
         admin_recovery,
         admin_recovery_views,
         approvals,
@@ -23,6 +24,7 @@ def get_routers() -> list[Router]:
         admin_recovery.routes,
         admin_recovery_views.routes,
         admin_inventory.routes,
+        admin_notifications.routes,
         fallback.routes,
     ]
     return [table.create_router() for table in tables]

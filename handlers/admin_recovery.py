@@ -48,6 +48,7 @@ from bot.workflows import WorkflowRegistry
 from database.enums import RecoveryAction, RecoveryOutcome
 from database.models import User
 from handlers.admin_inventory import home_button_data as inventory_home
+from handlers.admin_notifications import home_button_data as notifications_home
 from handlers.edits import safe_answer, safe_edit_text
 from handlers.recovery_texts import (
     ACTION_NAMES,
@@ -69,10 +70,6 @@ PLACEHOLDERS = {
     "health": N_(
         "System health is not built yet: it arrives with health monitoring. Meanwhile "
         "/error and `python -m bot errors list` show what fails."
-    ),
-    "notifications": N_(
-        "Notification retries are not built yet: they arrive with the delivery queue. "
-        "Meanwhile the runbook shows how to find dead notifications."
     ),
 }
 SECTIONS = frozenset({"home", *PLACEHOLDERS})
@@ -100,9 +97,7 @@ async def main_menu(stuck: StuckService) -> tuple[str, InlineKeyboardMarkup]:
     builder.button(text=_("System health"), callback_data=RecoveryMenu(section="health"))
     builder.button(text=_("Inventory reconciliation"), callback_data=inventory_home())
     builder.button(text=_("Error statistics"), callback_data=ErrorStatsView(period="d"))
-    builder.button(
-        text=_("Notification retries"), callback_data=RecoveryMenu(section="notifications")
-    )
+    builder.button(text=_("Notification retries"), callback_data=notifications_home())
     builder.button(
         text=_("Recovery log"), callback_data=RecoveryLogView(page=0, actor=0, request=0)
     )

@@ -21,3 +21,7 @@ class Counting(StatesGroup):
     entering_sku = State()
     entering_quantity = State()
     entering_reason = State()
+
+
+class DiscardingNotifications(StatesGroup):
+    entering_reason = State()

@@ -9,7 +9,7 @@ from aiogram.methods import SendMessage
 from sqlalchemy import select
 
 from bot.clock import FrozenClock
-from bot.services.outbox import MAX_ATTEMPTS, enqueue
+from bot.services.outbox import enqueue
 from database.enums import NotificationStatus, Role
 from database.models import PendingNotification
 from tests.conftest import World
@@ -48,10 +48,11 @@ async def test_failure_waits_then_retries_and_finally_dies(
     world: World, clock: FrozenClock
 ) -> None:
     await write_one(world)
+    world.app.outbox.random = lambda: 0.5  # no jitter: the exact schedule
     world.session.queue(TelegramServerError(method=None, message="Bad Gateway"))  # type: ignore[arg-type]
     assert await world.deliver() == 0
     [row] = await outbox_rows(world)
-    assert (row.status, row.attempts) == (NotificationStatus.FAILED, 1)
+    assert (row.status, row.attempts) == (NotificationStatus.RETRYING, 1)
     assert row.last_error == "TelegramServerError: Telegram server says - Bad Gateway"
     assert row.next_attempt_at == clock.now() + timedelta(seconds=30)
     assert await world.deliver() == 0  # not due yet: nothing is even tried
@@ -64,12 +65,12 @@ async def test_failure_waits_then_retries_and_finally_dies(
 
 async def test_dead_after_the_last_attempt(world: World, clock: FrozenClock) -> None:
     await write_one(world)
-    for _ in range(MAX_ATTEMPTS):
+    for _ in range(5):
         world.session.queue(TelegramServerError(method=None, message="Bad Gateway"))  # type: ignore[arg-type]
         await world.deliver()
         clock.advance(timedelta(hours=1))
     [row] = await outbox_rows(world)
-    assert (row.status, row.attempts) == (NotificationStatus.DEAD, MAX_ATTEMPTS)
+    assert (row.status, row.attempts) == (NotificationStatus.DEAD, 5)
     assert await world.deliver() == 0
 
 
@@ -87,7 +88,7 @@ async def test_429_waits_exactly_retry_after_without_using_an_attempt(
     )
     assert await world.deliver() == 0
     [row] = await outbox_rows(world)
-    assert (row.status, row.attempts) == (NotificationStatus.FAILED, 0)
+    assert (row.status, row.attempts) == (NotificationStatus.PENDING, 0)
     assert row.next_attempt_at == clock.now() + timedelta(seconds=7)
 
 
@@ -105,3 +106,38 @@ async def test_blocked_by_the_user_is_dead_at_once(world: World) -> None:
     [row] = await outbox_rows(world)
     assert (row.status, row.attempts) == (NotificationStatus.DEAD, 1)
     assert row.last_error is not None and "bot was blocked" in row.last_error
+
+
+async def test_queue_limit_moves_the_oldest_waiting_rows_to_dead(
+    world: World, clock: FrozenClock
+) -> None:
+    from database.enums import DeadReason
+
+    user = await world.app.users.grant(77, Role.REQUESTER)
+    async with world.app.sessionmaker() as session, session.begin():
+        for n in range(5):
+            await enqueue(
+                session,
+                recipient_id=user.id,
+                kind="request_completed",
+                payload={"request_id": n, "workflow": "inventory_request"},
+                idempotency_key=f"q{n}",
+                now=clock.now(),
+            )
+    assert await world.app.notifications.enforce_limit(3) == 2
+    assert [(r.status, r.dead_reason) for r in await outbox_rows(world)] == [
+        (NotificationStatus.DEAD, DeadReason.QUEUE_FULL)
+    ] * 2 + [(NotificationStatus.PENDING, None)] * 3
+    assert await world.app.notifications.enforce_limit(3) == 0
+
+
+async def test_retention_deletes_only_finished_rows_past_it(
+    world: World, clock: FrozenClock
+) -> None:
+    await write_one(world, "old")
+    await world.deliver()
+    clock.advance(timedelta(days=31))
+    await write_one(world, "new")
+    assert await world.app.notifications.cleanup(timedelta(days=30)) == 1
+    [row] = await outbox_rows(world)
+    assert (row.idempotency_key, row.status) == ("new", NotificationStatus.PENDING)

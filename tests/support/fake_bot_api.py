@@ -295,6 +295,12 @@ class FakeBotAPI:
             "supports_inline_queries": False,
         }
         self.max_poll_seconds = max_poll_seconds
+        # Slow responses: every non-polling call waits this long before it is answered.
+        self.latency = 0.0
+        # Telegram's flood limits, enforced with 429s when set: (overall per second, per chat).
+        self.limits: tuple[float, float] | None = None
+        self.limited: list[ApiCall] = []  # sendMessage calls answered 429 by the limits
+        self._sends: list[tuple[float, Any]] = []
         self.calls: list[ApiCall] = []
         self.updates: list[JsonDict] = []  # pushed and not yet confirmed by an offset
         self.messages: dict[tuple[int, int], JsonDict] = {}  # current state, edits applied
@@ -525,7 +531,17 @@ class FakeBotAPI:
     async def _answer(self, token: str, call: ApiCall) -> tuple[int, JsonDict]:
         if token != self.token:
             return 401, ApiError(401, "Unauthorized").body()
+        if self.latency and call.method.lower() != "getupdates":
+            await asyncio.sleep(self.latency)
         fault = self._take_fault(call.method, call.params)
+        if fault is None and call.method.lower() == "sendmessage" and self._over_limit(call):
+            self.limited.append(call)
+            return 429, {
+                "ok": False,
+                "error_code": 429,
+                "description": "Too Many Requests: retry after 1",
+                "parameters": {"retry_after": 1},
+            }
         if fault is not None:
             call.fault = fault
             fault.hits.append(call)
@@ -542,6 +558,19 @@ class FakeBotAPI:
         except ApiError as exc:
             return exc.error_code, exc.body()
         return 200, {"ok": True, "result": result}
+
+    def _over_limit(self, call: ApiCall) -> bool:
+        """A rolling one-second window per chat and overall, like Telegram's flood control."""
+        if self.limits is None:
+            return False
+        overall, per_chat = self.limits
+        now, chat = time.monotonic(), call.params.get("chat_id")
+        # 50 ms of slack for the network between two calls a sender spaced exactly.
+        self._sends = [(t, c) for t, c in self._sends if now - t < 0.95]
+        if len(self._sends) >= overall or sum(c == chat for _, c in self._sends) >= per_chat:
+            return True
+        self._sends.append((now, chat))
+        return False
 
     @staticmethod
     async def _read_params(request: web.Request) -> Params:

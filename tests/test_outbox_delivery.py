@@ -1,0 +1,272 @@
+"""The outbox sender against a local fake Bot API: 429, 5xx, blocked, slow answers, crashes,
+two senders sharing PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.clock import FrozenClock
+from bot.config import Settings
+from bot.factory import App, create_app, create_bot
+from bot.services.outbox import OutboxSender, enqueue
+from database.enums import DeadReason, NotificationStatus
+from database.models import PendingNotification, User
+from tests.support import db
+from tests.support.fake_bot_api import FakeBotAPI
+from utils.rate_limit import RateLimiter
+
+TOKEN = "123456:FAKE"
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotAPI]:
+    async with FakeBotAPI(TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+async def app(
+    api: FakeBotAPI, settings: Settings, engine: AsyncEngine, clock: FrozenClock
+) -> AsyncIterator[App]:
+    app = make_app(api, settings, engine, clock)
+    yield app
+    await app.recovery.shutdown()
+    await app.outbox.bot.session.close()
+
+
+def make_app(
+    api: FakeBotAPI,
+    settings: Settings,
+    engine: AsyncEngine,
+    clock: FrozenClock,
+    *,
+    real_time_limits: bool = False,
+) -> App:
+    live = settings.model_copy(
+        update={"bot_token": SecretStr(TOKEN), "telegram_api_url": api.base_url}
+    )
+    app = create_app(live, create_bot(live), clock=clock, engine=engine)
+    app.outbox.random = lambda: 0.5  # the exact backoff schedule
+    if not real_time_limits:
+        # A 429's pause follows the frozen clock, so the test moves time instead of waiting.
+        app.outbox.limiter = RateLimiter(
+            live.outbox_rate_per_second,
+            live.outbox_per_chat_per_second,
+            clock=lambda: clock.now().timestamp(),
+        )
+    return app
+
+
+async def write(app: App, count: int, *, chats: int = 1, first_chat: int = 500) -> None:
+    async with app.sessionmaker() as session, session.begin():
+        for chat in range(chats):
+            session.add(
+                User(
+                    telegram_id=first_chat + chat, full_name=f"U{chat}", created_at=app.clock.now()
+                )
+            )
+    async with app.sessionmaker() as session, session.begin():
+        users = list(
+            (await session.execute(select(User).where(User.telegram_id >= first_chat))).scalars()
+        )
+        for n in range(count):
+            await enqueue(
+                session,
+                recipient_id=users[n % len(users)].id,
+                kind="request_completed",
+                payload={"request_id": n + 1, "workflow": "inventory_request"},
+                idempotency_key=f"k{n}",
+                now=app.clock.now(),
+            )
+
+
+async def rows(app: App) -> list[PendingNotification]:
+    async with app.sessionmaker() as session:
+        found = await session.execute(select(PendingNotification).order_by(PendingNotification.id))
+        return list(found.unique().scalars())
+
+
+def sent_texts(api: FakeBotAPI) -> list[str]:
+    return [c.text for c in api.calls_of("sendMessage") if c.ok]
+
+
+async def test_429_waits_exactly_retry_after_and_uses_no_attempt(
+    api: FakeBotAPI, app: App, clock: FrozenClock
+) -> None:
+    await write(app, 1)
+    api.fail_next("sendMessage", 429, retry_after=17)
+    assert await app.outbox.flush() == 0
+    [row] = await rows(app)
+    assert (row.status, row.attempts, row.claimed_by) == (NotificationStatus.PENDING, 0, None)
+    assert row.next_attempt_at == clock.now() + timedelta(seconds=17)
+    assert row.last_error is not None
+    assert row.last_error.startswith("TelegramRetryAfter: Telegram server says - Flood control")
+    clock.advance(timedelta(seconds=16))
+    assert await app.outbox.flush() == 0
+    clock.advance(timedelta(seconds=1))
+    assert await app.outbox.flush() == 1
+    assert sent_texts(api) == ["Request #1 is completed."]
+
+
+async def test_5xx_backs_off_exponentially_then_dies(
+    api: FakeBotAPI, app: App, clock: FrozenClock
+) -> None:
+    await write(app, 1)
+    api.fail_next("sendMessage", 502, "Bad Gateway", times=5)
+    delays = []
+    for attempt in range(1, 6):
+        before = clock.now()
+        assert await app.outbox.flush() == 0
+        [row] = await rows(app)
+        assert row.attempts == attempt
+        if attempt < 5:
+            assert row.status is NotificationStatus.RETRYING
+            delays.append((row.next_attempt_at - before).total_seconds())
+            clock.advance(row.next_attempt_at - before)
+    assert delays == [30.0, 60.0, 120.0, 240.0]
+    assert (row.status, row.dead_reason) == (
+        NotificationStatus.DEAD,
+        DeadReason.ATTEMPTS_EXHAUSTED,
+    )
+    assert row.last_error is not None and "Bad Gateway" in row.last_error
+    clock.advance(timedelta(days=1))
+    assert await app.outbox.flush() == 0
+    assert len(api.calls_of("sendMessage")) == 5
+
+
+async def test_blocked_is_dead_at_once_and_the_user_unreachable(
+    api: FakeBotAPI, app: App, clock: FrozenClock
+) -> None:
+    await write(app, 2, chats=2)
+    api.fail_next(
+        "sendMessage",
+        403,
+        "Forbidden: bot was blocked by the user",
+        match=lambda p: p["chat_id"] == 500,
+    )
+    api.fail_next(
+        "sendMessage", 400, "Bad Request: chat not found", match=lambda p: p["chat_id"] == 501
+    )
+    assert await app.outbox.flush() == 0
+    first, second = await rows(app)
+    assert (first.status, first.dead_reason, first.attempts) == (
+        NotificationStatus.DEAD,
+        DeadReason.BLOCKED,
+        1,
+    )
+    assert (second.status, second.dead_reason) == (
+        NotificationStatus.DEAD,
+        DeadReason.CHAT_NOT_FOUND,
+    )
+    async with app.sessionmaker() as session:
+        users = (await session.execute(select(User).order_by(User.telegram_id))).scalars().all()
+        assert [(u.unreachable_since, u.is_active) for u in users] == [(clock.now(), True)] * 2
+
+
+async def test_slow_answers_are_still_recorded_once(api: FakeBotAPI, app: App) -> None:
+    api.latency = 0.05
+    await write(app, 6, chats=6)
+    assert await app.outbox.flush() == 6
+    assert sorted(sent_texts(api)) == sorted(f"Request #{n} is completed." for n in range(1, 7))
+    assert {r.status for r in await rows(app)} == {NotificationStatus.SENT}
+
+
+async def test_killed_mid_batch_loses_nothing(
+    api: FakeBotAPI, app: App, clock: FrozenClock, settings: Settings, engine: AsyncEngine
+) -> None:
+    api.latency = 0.05
+    await write(app, 40, chats=40)
+    task = asyncio.create_task(app.outbox.flush())
+    await api.wait_for(lambda c: c.method == "sendMessage", timeout=5)
+    await asyncio.sleep(0.08)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    first_run = len(api.calls_of("sendMessage"))
+    assert 0 < first_run < 40
+    # The crashed sender's claims expire; a new process takes over every row not recorded.
+    clock.advance(timedelta(seconds=settings.outbox_claim_seconds + 1))
+    # A new process: its own engine and breakers, the same database.
+    fresh = db.new_engine(engine.url.render_as_string(hide_password=False))
+    successor = make_app(api, settings, fresh, clock)
+    try:
+        assert await successor.outbox.flush() >= 40 - first_run
+        assert {r.status for r in await rows(successor)} == {NotificationStatus.SENT}
+    finally:
+        await successor.recovery.shutdown()
+        await successor.outbox.bot.session.close()
+        await fresh.dispose()
+    texts = sent_texts(api)
+    assert set(texts) == {f"Request #{n} is completed." for n in range(1, 41)}
+    # At most the rows in flight when it died went twice.
+    assert len(texts) - 40 <= 8
+
+
+# Several processes share one PostgreSQL database; on SQLite one process is the supported setup.
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_two_senders_never_send_a_row_twice(
+    api: FakeBotAPI,
+    app: App,
+    clock: FrozenClock,
+    settings: Settings,
+    engine: AsyncEngine,
+    backend: str,
+) -> None:
+    assert backend == "postgresql"
+    api.latency = 0.01
+    await write(app, 200, chats=200)
+    other = make_app(api, settings, engine, clock)
+    assert isinstance(other.outbox, OutboxSender)
+    try:
+        a, b = await asyncio.gather(app.outbox.flush(), other.outbox.flush())
+    finally:
+        await other.recovery.shutdown()
+        await other.outbox.bot.session.close()
+    texts = sent_texts(api)
+    assert (a + b, len(texts), len(set(texts))) == (200, 200, 200)
+    assert a > 0 and b > 0
+
+
+async def test_breaker_open_sends_nothing_and_keeps_every_row(
+    api: FakeBotAPI, app: App, clock: FrozenClock
+) -> None:
+    await write(app, 3, chats=3)
+    api.fail_next("sendMessage", 502, "Bad Gateway", times=100)
+    breaker = app.breakers.get("telegram")
+    for _ in range(settings_failures(app)):
+        breaker.record_failure()
+    before = len(api.calls)
+    assert await app.outbox.flush() == 0
+    assert len(api.calls) == before
+    assert [(r.status, r.attempts, r.claimed_by) for r in await rows(app)] == [
+        (NotificationStatus.PENDING, 0, None)
+    ] * 3
+
+
+def settings_failures(app: App) -> int:
+    return app.settings.telegram_breaker_failures
+
+
+async def test_burst_drains_at_the_limit_without_429(
+    api: FakeBotAPI, settings: Settings, engine: AsyncEngine, clock: FrozenClock
+) -> None:
+    api.limits = (30, 1)
+    limited = settings.model_copy(
+        update={"outbox_rate_per_second": 30.0, "outbox_per_chat_per_second": 1.0}
+    )
+    app = make_app(api, limited, engine, clock, real_time_limits=True)
+    try:
+        await write(app, 12, chats=6)  # two per chat: the second waits a second
+        assert await app.outbox.flush() == 12
+    finally:
+        await app.recovery.shutdown()
+        await app.outbox.bot.session.close()
+    assert api.limited == []
+    assert len(sent_texts(api)) == 12
