@@ -25,6 +25,9 @@ from bot.failures.classify import DATABASE_BREAKER
 from bot.failures.recorder import ErrorRecorder
 from bot.failures.spool import ErrorSpool
 from bot.failures.strategies import register_strategies
+from bot.health.jobs import JobMonitor
+from bot.health.metrics import Metrics
+from bot.health.service import HealthService
 from bot.i18n import create_i18n
 from bot.notifications import Renderer
 from bot.services.errors import ErrorService
@@ -43,10 +46,12 @@ from database.models import User
 from handlers import get_routers
 from middlewares.errors import ErrorMiddleware
 from middlewares.locale import LocaleMiddleware
+from middlewares.metrics import UpdateMetricsMiddleware
 from middlewares.user import UserMiddleware
 from utils.circuit_breaker import BreakerRegistry
 from utils.correlation import ErrorCorrelator
 from utils.degradation import LastGoodCache
+from utils.latency import LatencyTracker
 from utils.masking import Masker
 from utils.recovery import RecoveryManager
 
@@ -90,6 +95,10 @@ class App:
     stuck: StuckService
     actions: RecoveryActions
     recovery_log: RecoveryLogReader
+    metrics: Metrics
+    jobs: JobMonitor
+    telegram_latency: LatencyTracker
+    health: HealthService
 
 
 def create_app(
@@ -115,13 +124,26 @@ def create_app(
         reset_timeout=settings.telegram_breaker_reset_seconds,
         is_failure=telegram_unreachable,
     )
-    bot.session.middleware(BreakerRequestMiddleware(telegram_breaker))
+    metrics = Metrics()
+    telegram_latency = LatencyTracker()
+
+    def on_latency(method: str, seconds: float) -> None:
+        telegram_latency.observe(seconds)
+        metrics.telegram_latency.observe(seconds)
+
+    bot.session.middleware(BreakerRequestMiddleware(telegram_breaker, on_latency))
     engine = engine or create_engine(settings.database_url_value)
     guard_with_breaker(engine, db_breaker)
     sessionmaker = create_sessionmaker(engine)
     i18n = create_i18n(settings.default_locale)
     tx = TransactionalStateManager(sessionmaker, clock, masker)
-    outbox = OutboxSender(bot, sessionmaker, Renderer(i18n, workflows), clock)
+    outbox = OutboxSender(
+        bot,
+        sessionmaker,
+        Renderer(i18n, workflows),
+        clock,
+        on_outcome=lambda outcome: metrics.notifications.labels(outcome).inc(),
+    )
     correlator = ErrorCorrelator(clock=monotonic)
     recorder = ErrorRecorder(
         sessionmaker,
@@ -131,9 +153,24 @@ def create_app(
         correlator,
         alert_window=timedelta(minutes=settings.error_alert_window_minutes),
         on_alert=outbox.kick,
+        on_recorded=lambda f: metrics.errors.labels(f.category.value, f.severity.value).inc(),
     )
     recovery = RecoveryManager(max_concurrent=settings.max_concurrent_recoveries, clock=monotonic)
     register_strategies(recovery, engine, recorder, outbox.kick)
+    stuck = StuckService(sessionmaker, tx, workflows, clock, on_commit=outbox.kick)
+    jobs = JobMonitor(clock)
+    health = HealthService(
+        settings,
+        sessionmaker,
+        clock,
+        stuck_count=stuck.count,
+        telegram_breaker=telegram_breaker,
+        telegram_latency=telegram_latency,
+        jobs=jobs,
+        in_flight=recovery.in_flight,
+        recovery_capacity=settings.max_concurrent_recoveries,
+        on_alert=outbox.kick,
+    )
     return App(
         settings=settings,
         engine=engine,
@@ -155,7 +192,7 @@ def create_app(
         recovery=recovery,
         user_cache=LastGoodCache(max_age=DEGRADED_USER_MAX_AGE, clock=monotonic),
         errors=ErrorService(sessionmaker, tx, clock),
-        stuck=StuckService(sessionmaker, tx, workflows, clock, on_commit=outbox.kick),
+        stuck=stuck,
         actions=RecoveryActions(
             sessionmaker,
             tx,
@@ -163,8 +200,13 @@ def create_app(
             clock,
             on_commit=outbox.kick,
             bulk_per_second=settings.bulk_actions_per_second,
+            on_outcome=lambda a, o: metrics.recovery_actions.labels(a.value, o.value).inc(),
         ),
         recovery_log=RecoveryLogReader(sessionmaker),
+        metrics=metrics,
+        jobs=jobs,
+        telegram_latency=telegram_latency,
+        health=health,
     )
 
 
@@ -183,8 +225,10 @@ def create_dispatcher(app: App, storage: BaseStorage | None = None) -> Dispatche
         stuck=app.stuck,
         actions=app.actions,
         recovery_log=app.recovery_log,
+        health=app.health,
     )
     # Outermost first: a failure anywhere below, the database included, reaches ErrorMiddleware.
+    dp.update.outer_middleware(UpdateMetricsMiddleware(app.metrics))
     dp.update.outer_middleware(ErrorMiddleware(app.i18n, app.recorder, app.recovery))
     dp.update.outer_middleware(UserMiddleware(app.users, app.user_cache))
     dp.update.outer_middleware(LocaleMiddleware(app.i18n))

@@ -33,8 +33,9 @@ class Renderer:
     def _render(
         self, kind: str, p: dict[str, object], locale: str
     ) -> tuple[str, InlineKeyboardMarkup | None]:
-        if kind == "error_alert":
-            return self._error_alert(p), None
+        if kind in ("error_alert", "health_changed", "health_recovered"):
+            # Alerts for admins: not about one request.
+            return self._error_alert(p) if kind == "error_alert" else self._health(kind, p), None
         request_id = int(str(p["request_id"]))
         if kind == "approval_needed":
             stage = stage_title(self.workflows, str(p["workflow"]), str(p["stage"]), locale)
@@ -122,6 +123,25 @@ class Renderer:
             request_id=request_id,
             what=what,
             reason=escape(str(p["reason"])),
+        )
+
+    @staticmethod
+    def _health(kind: str, p: dict[str, object]) -> str:
+        from bot.health.texts import COMPONENT_NAMES, status_name
+
+        if kind == "health_recovered":
+            return _("✅ System health recovered: healthy again (was {previous}).").format(
+                previous=status_name(str(p["previous"]))
+            )
+        names = p.get("components") or []
+        assert isinstance(names, list)
+        return _(
+            "⚠️ System health changed from {previous} to {status}. Needs attention: "
+            "{components}. See /workflow_recovery → System health."
+        ).format(
+            previous=status_name(str(p["previous"])),
+            status=status_name(str(p["status"])),
+            components=", ".join(_(COMPONENT_NAMES[str(n)]) for n in names) or "-",
         )
 
     @staticmethod

@@ -6,6 +6,7 @@ from aiogram import Router
 def get_routers() -> list[Router]:
     from handlers import (
         admin_errors,
+        admin_health,
         admin_recovery,
         admin_recovery_views,
         approvals,
@@ -19,6 +20,7 @@ def get_routers() -> list[Router]:
         requests.routes,
         approvals.routes,
         admin_errors.routes,
+        admin_health.routes,
         admin_recovery.routes,
         admin_recovery_views.routes,
         fallback.routes,

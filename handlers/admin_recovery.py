@@ -33,6 +33,7 @@ from bot.callbacks import (
     StuckList,
 )
 from bot.errors import PermissionDenied, ValidationFailed
+from bot.health.service import HealthService
 from bot.i18n import N_
 from bot.keyboards import add_pager
 from bot.services.recovery_actions import (
@@ -47,6 +48,7 @@ from bot.services.stuck import StuckService
 from bot.workflows import WorkflowRegistry
 from database.enums import RecoveryAction, RecoveryOutcome
 from database.models import User
+from handlers.admin_health import health_screen
 from handlers.edits import safe_answer, safe_edit_text
 from handlers.recovery_texts import (
     ACTION_NAMES,
@@ -65,10 +67,6 @@ routes = RouteTable(__name__)
 
 PAGE_SIZE = 5
 PLACEHOLDERS = {
-    "health": N_(
-        "System health is not built yet: it arrives with health monitoring. Meanwhile "
-        "/error and `python -m bot errors list` show what fails."
-    ),
     "inventory": N_(
         "Inventory reconciliation is not built yet: it arrives with the reconciliation "
         "service. Meanwhile `python -m bot items import` corrects stock figures."
@@ -78,7 +76,7 @@ PLACEHOLDERS = {
         "Meanwhile the runbook shows how to find dead notifications."
     ),
 }
-SECTIONS = frozenset({"home", *PLACEHOLDERS})
+SECTIONS = frozenset({"home", "health", *PLACEHOLDERS})
 
 
 def require_staff(user: User) -> None:
@@ -129,6 +127,7 @@ async def menu_section(
     callback_data: RecoveryMenu,
     user: User,
     stuck: StuckService,
+    health: HealthService,
     state: FSMContext,
 ) -> None:
     require_staff(user)
@@ -138,6 +137,10 @@ async def menu_section(
     if callback_data.section == "home":
         await state.clear()
         text, markup = await main_menu(stuck)
+        await safe_edit_text(query.message, text, reply_markup=markup)
+        return
+    if callback_data.section == "health":
+        text, markup = await health_screen(health)
         await safe_edit_text(query.message, text, reply_markup=markup)
         return
     builder = InlineKeyboardBuilder()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -61,7 +62,9 @@ class OutboxSender:
         sessionmaker: async_sessionmaker[AsyncSession],
         renderer: Renderer,
         clock: Clock,
+        on_outcome: Callable[[str], None] = lambda outcome: None,
     ) -> None:
+        self.on_outcome = on_outcome  # "sent", "retry" or "dead": for the metrics
         self.bot = bot
         self.sessionmaker = sessionmaker
         self.renderer = renderer
@@ -142,15 +145,19 @@ class OutboxSender:
                 # Telegram said exactly when to come back; that is not a failed attempt.
                 row.status, row.last_error = NotificationStatus.FAILED, error
                 row.next_attempt_at = now + timedelta(seconds=retry_after)
+                self.on_outcome("retry")
                 return
             row.attempts += 1
             if error is None:
                 row.status, row.sent_at, row.last_error = NotificationStatus.SENT, now, None
+                self.on_outcome("sent")
                 return
             row.last_error = error[:2000]
             if permanent or row.attempts >= MAX_ATTEMPTS:
                 row.status = NotificationStatus.DEAD
                 logger.warning("notification %s is dead after %s attempts", row_id, row.attempts)
+                self.on_outcome("dead")
             else:
                 row.status = NotificationStatus.FAILED
                 row.next_attempt_at = now + RETRY_BASE * 2 ** (row.attempts - 1)
+                self.on_outcome("retry")
