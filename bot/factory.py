@@ -29,6 +29,7 @@ from bot.health.jobs import JobMonitor
 from bot.health.metrics import Metrics
 from bot.health.service import HealthService
 from bot.i18n import create_i18n
+from bot.locks import try_lock
 from bot.notifications import Renderer
 from bot.services.errors import ErrorService
 from bot.services.inventory import InventoryService
@@ -143,6 +144,7 @@ def create_app(
         Renderer(i18n, workflows),
         clock,
         on_outcome=lambda outcome: metrics.notifications.labels(outcome).inc(),
+        exclusive=lambda: try_lock(engine, "outbox"),
     )
     correlator = ErrorCorrelator(clock=monotonic)
     recorder = ErrorRecorder(

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from aiogram.methods import SendMessage
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -158,8 +159,8 @@ async def add_notifications(world: World, count: int, status: NotificationStatus
             session.add(
                 PendingNotification(
                     recipient_id=recipient,
-                    kind="error_alert",
-                    payload={},
+                    kind="health_recovered",
+                    payload={"status": "healthy", "previous": "degraded"},
                     idempotency_key=f"t:{start + i}",
                     status=status,
                     attempts=0,
@@ -479,3 +480,28 @@ async def test_advisory_lock_lets_one_replica_run_the_job(
     # Released afterwards: the next run takes it again.
     async with try_lock(world.app.engine, "detect_stuck") as got:
         assert got
+
+
+async def test_two_replicas_deliver_each_notification_once(
+    world: World, backend: str, settings: Settings, clock: FrozenClock
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("replicas share PostgreSQL")
+    other_engine: AsyncEngine = db.new_engine(str(world.app.engine.url.render_as_string(False)))
+    other = make_world(settings, other_engine, clock)
+    await add_notifications(world, 5, NotificationStatus.PENDING)
+    async with world.app.sessionmaker() as session, session.begin():
+        for row in (await session.scalars(select(PendingNotification))).all():
+            row.next_attempt_at = clock.now()
+    try:
+        sent = await asyncio.gather(world.app.outbox.flush(), other.app.outbox.flush())
+        sent_later = await asyncio.gather(world.app.outbox.flush(), other.app.outbox.flush())
+    finally:
+        await other.app.recovery.shutdown()
+        await other.dp.storage.close()
+        await other_engine.dispose()
+    assert sum(sent) + sum(sent_later) == 5
+    deliveries = len(world.session.calls_of(SendMessage)) + len(
+        other.session.calls_of(SendMessage)
+    )
+    assert deliveries == 5

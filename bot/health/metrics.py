@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from bot.health import checks
 from bot.health.jobs import JobOutcome
 from bot.health.model import Report, Status
-from database.enums import ErrorCategory, ErrorSeverity
+from database.enums import ErrorCategory, ErrorSeverity, RecoveryAction, RecoveryOutcome
 from utils.circuit_breaker import BreakerState, CircuitBreaker
 
 STATUS_VALUES = {Status.HEALTHY: 0, Status.DEGRADED: 1, Status.UNHEALTHY: 2, Status.UNKNOWN: -1}
@@ -88,6 +88,11 @@ class Metrics:
                 self.errors_last_hour.labels(category.value, severity.value)
         for outcome in ("sent", "retry", "dead"):
             self.notifications.labels(outcome)
+        for update_type in ("message", "callback_query"):
+            self.updates.labels(update_type)
+        for action in RecoveryAction:
+            for result in (RecoveryOutcome.APPLIED, RecoveryOutcome.STALE):
+                self.recovery_actions.labels(action.value, result.value)
 
     def job_finished(self, job_id: str, outcome: JobOutcome, at_unix: float) -> None:
         self.job_runs.labels(job_id, outcome.result.value).inc()
@@ -98,6 +103,7 @@ class Metrics:
     def watch_job(self, job_id: str, started_unix: float) -> None:
         """A job that has not succeeded yet counts from the start, so "not running" can fire."""
         self.job_last_success.labels(job_id).set(started_unix)
+        self.job_duration.labels(job_id)
         for result in ("ok", "failed", "skipped"):
             self.job_runs.labels(job_id, result)
 

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -63,7 +64,11 @@ class OutboxSender:
         renderer: Renderer,
         clock: Clock,
         on_outcome: Callable[[str], None] = lambda outcome: None,
+        exclusive: Callable[[], AbstractAsyncContextManager[bool]] | None = None,
     ) -> None:
+        # Several replicas share the table and rows are not claimed one by one: only the one
+        # holding the lock delivers, so nobody gets a message twice.
+        self.exclusive = exclusive
         self.on_outcome = on_outcome  # "sent", "retry" or "dead": for the metrics
         self.bot = bot
         self.sessionmaker = sessionmaker
@@ -78,6 +83,12 @@ class OutboxSender:
 
     async def flush(self) -> int:
         """Deliver every due row once; returns how many were sent."""
+        if self.exclusive is None:
+            return await self._flush()
+        async with self.exclusive() as got:
+            return await self._flush() if got else 0
+
+    async def _flush(self) -> int:
         async with self._lock:
             sent = 0
             while True:
