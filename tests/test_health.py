@@ -505,3 +505,56 @@ async def test_two_replicas_deliver_each_notification_once(
         other.session.calls_of(SendMessage)
     )
     assert deliveries == 5
+
+
+def test_job_monitor_counts_misfires_from_scheduler_events(clock: FrozenClock) -> None:
+    from apscheduler.events import (
+        EVENT_JOB_ERROR,
+        EVENT_JOB_EXECUTED,
+        EVENT_JOB_MISSED,
+        JobExecutionEvent,
+    )
+
+    from bot.health.texts import component_line
+    from bot.i18n import create_i18n
+
+    monitor = JobMonitor(clock)
+    monitor.watch("cleanup", 3600)
+    next_run = clock.now() + timedelta(minutes=30)
+    monitor.attach(lambda job_id: next_run)
+    now = clock.now()
+    monitor.on_event(JobExecutionEvent(EVENT_JOB_MISSED, "cleanup", None, now))
+    monitor.on_event(JobExecutionEvent(EVENT_JOB_MISSED, "cleanup", None, now))
+    outcome = JobOutcome(JobResult.OK, 0.5)
+    monitor.on_event(JobExecutionEvent(EVENT_JOB_EXECUTED, "cleanup", None, now, retval=outcome))
+    [state] = monitor.jobs()
+    assert (state.misfires, state.runs, state.last_result, state.last_duration) == (
+        2,
+        1,
+        JobResult.OK,
+        0.5,
+    )
+    # A job raising past guarded() (it cannot, but a job added without it could) is a failure.
+    monitor.on_event(JobExecutionEvent(EVENT_JOB_ERROR, "cleanup", None, now, RuntimeError()))
+    assert (state.last_result, state.failures_in_a_row) == (JobResult.FAILED, 1)
+    component = checks.check_scheduler(monitor, Settings(_env_file=None), clock.now())  # type: ignore[call-arg]
+    i18n = create_i18n("en")
+    with i18n.context(), i18n.use_locale("en"):
+        assert component_line(component) == (
+            "🟡 Background jobs: 1 job(s), 1 failed last time, 0 not running\n"
+            "    · cleanup: last run 12:00 (failed), next 12:30, 2 misfire(s)"
+        )
+
+
+async def test_half_open_telegram_breaker_is_degraded(settings: Settings) -> None:
+    from utils.circuit_breaker import CircuitBreaker
+
+    now = [0.0]
+    breaker = CircuitBreaker(
+        "telegram", failure_threshold=1, reset_timeout=10, clock=lambda: now[0]
+    )
+    breaker.record_failure()
+    assert checks.check_telegram(breaker, None, settings).status is U
+    now[0] = 11.0  # past the reset timeout: the next call is a trial
+    component = checks.check_telegram(breaker, None, settings)
+    assert (component.status, component.details["state"]) == (D, "half_open")

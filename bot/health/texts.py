@@ -60,7 +60,24 @@ def rollup_line(report: Report) -> str:
 
 def component_line(component: Component) -> str:
     icon, name = STATUS_ICONS[component.status], _(COMPONENT_NAMES[component.name])
-    return f"{icon} {name}: {component_message(component)}"
+    line = f"{icon} {name}: {component_message(component)}"
+    if component.name == checks.SCHEDULER and component.status is not Status.UNKNOWN:
+        line += "".join("\n    · " + job_line(job) for job in component.details["jobs"])
+    return line
+
+
+def _hhmm(value: str | None) -> str:
+    return value[11:16] if value else _("never")  # ISO timestamps in UTC: keep HH:MM
+
+
+def job_line(job: dict[str, Any]) -> str:
+    return _("{job}: last run {last} ({result}), next {next}, {misfires} misfire(s)").format(
+        job=job["id"],
+        last=_hhmm(job["last_run"]),
+        result=job["result"] or "-",
+        next=_hhmm(job["next_run"]),
+        misfires=job["misfires"],
+    )
 
 
 def component_message(c: Component) -> str:
