@@ -81,7 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
     errors_sub.add_parser(
         "flush-spool", help="write error records spooled while the database was down"
     )
-    sub.add_parser("cleanup", help="delete resolved errors and transaction logs past retention")
+    sub.add_parser(
+        "cleanup",
+        help="delete resolved errors, transaction logs and health snapshots past retention",
+    )
+    sub.add_parser(
+        "health",
+        help="print the health roll-up; exit code 0 healthy, 1 degraded, 2 unhealthy",
+    )
 
     add_stuck_commands(sub)
     reconcile = sub.add_parser(
@@ -202,14 +209,17 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         settings.require_token()
         load_workflows(settings.workflows_file)  # refuse to start on a bad file
         upgrade(settings.database_url_value)
-        from bot.runner import run_polling
+        from bot.runner import run_polling, run_webhook
 
-        asyncio.run(run_polling(settings))
+        asyncio.run(run_webhook(settings) if settings.webhook_mode else run_polling(settings))
         return EXIT_OK
     if command == "migrate":
         upgrade(settings.database_url_value)
         print("database is at the latest schema")
         return EXIT_OK
+    if command == "health":
+        # No migration first: an unreachable or outdated database is what this should report.
+        return asyncio.run(health_command(settings))
     upgrade(settings.database_url_value)
     handler = {
         "users": users_command,
@@ -221,6 +231,35 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         "notifications": notifications_command,
     }[command]
     return asyncio.run(with_database(settings, lambda s: handler(args, s)))
+
+
+HEALTH_EXIT_CODES = {"healthy": 0, "degraded": 1, "unhealthy": 2}
+
+
+async def health_command(settings: Settings) -> int:
+    """The same roll-up as the bot's System health screen, from outside the bot: what only
+    the running bot knows (Telegram latency, its jobs, recoveries in flight) reads "unknown"."""
+    from bot.health.service import HealthService
+    from bot.health.texts import report_lines
+    from bot.i18n import create_i18n
+
+    engine = create_engine(settings.database_url_value)
+    try:
+        sessionmaker = create_sessionmaker(engine)
+        stuck = StuckService(
+            sessionmaker,
+            transactions(settings, sessionmaker),
+            load_workflows(settings.workflows_file),
+            SystemClock(),
+        )
+        health = HealthService(settings, sessionmaker, SystemClock(), stuck_count=stuck.count)
+        report = await health.check()
+    finally:
+        await engine.dispose()
+    i18n = create_i18n(settings.default_locale)
+    with i18n.context(), i18n.use_locale(settings.default_locale):
+        print("\n".join(report_lines(report)))
+    return HEALTH_EXIT_CODES[report.status.value]
 
 
 async def with_database(settings: Settings, work: Callable[[Any], Awaitable[int]]) -> int:
@@ -345,10 +384,12 @@ async def cleanup_command(args: argparse.Namespace, context: Any) -> int:
         SystemClock(),
         error_retention=timedelta(days=settings.error_retention_days),
         transaction_log_retention=timedelta(days=settings.transaction_log_retention_days),
+        snapshot_retention=timedelta(days=settings.health_snapshot_retention_days),
     )
     print(
-        f"deleted {result.error_records} resolved error records and "
-        f"{result.transaction_log} transaction log rows"
+        f"deleted {result.error_records} resolved error records, "
+        f"{result.transaction_log} transaction log rows and "
+        f"{result.health_snapshots} health snapshots"
     )
     return EXIT_OK
 

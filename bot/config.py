@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -14,6 +16,11 @@ DEFAULT_WORKFLOWS_FILE = PROJECT_ROOT / "config" / "workflows.toml"
 LOCALES_DIR = PROJECT_ROOT / "locales"
 SUPPORTED_LOCALES = ("en", "ru", "es")
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+# Telegram accepts 1-256 characters of A-Z, a-z, 0-9, _ and - as a webhook secret token.
+WEBHOOK_SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+# A pair "degraded,unhealthy": a figure at or above the first degrades, the second is unhealthy.
+Thresholds = Annotated[tuple[float, float], NoDecode]
 
 
 class ConfigError(Exception):
@@ -31,7 +38,8 @@ class Settings(BaseSettings):
     admin_ids: Annotated[tuple[int, ...], NoDecode] = ()
     workflows_file: Path = DEFAULT_WORKFLOWS_FILE
     http_host: str = "127.0.0.1"
-    http_port: int = Field(default=8080, ge=1, le=65535)
+    # 0 = no HTTP server in polling mode (webhook mode needs one)
+    http_port: int = Field(default=8080, ge=0, le=65535)
     log_level: str = "INFO"
     redis_url: SecretStr | None = None
     default_locale: str = "en"
@@ -66,6 +74,100 @@ class Settings(BaseSettings):
     # Inventory reconciliation
     reconciliation_interval_minutes: int = Field(default=60, ge=1)
     reconciliation_pending_max_age_hours: int = Field(default=24, ge=1)
+    # Scheduler
+    cleanup_hours: float = Field(default=6.0, gt=0)
+    job_misfire_grace_seconds: int = Field(default=60, ge=1)
+    # Webhook mode: both set = webhook, both empty = long polling
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    # Health monitoring
+    health_snapshot_minutes: float = Field(default=5.0, gt=0)
+    health_snapshot_retention_days: int = Field(default=14, ge=1)
+    health_db_latency_ms: Thresholds = (200.0, 1000.0)
+    health_telegram_latency_ms: Thresholds = (1500.0, 5000.0)
+    health_queue_pending: Thresholds = (50.0, 200.0)
+    health_queue_oldest_minutes: Thresholds = (10.0, 60.0)
+    health_queue_dead: Thresholds = (1.0, 20.0)
+    health_errors_per_hour: Thresholds = (10.0, 50.0)
+    health_critical_errors_per_hour: Thresholds = (1.0, 5.0)
+    health_stuck_workflows: Thresholds = (5.0, 20.0)
+    health_inventory_findings: Thresholds = (1.0, 10.0)
+    health_recoveries_in_flight: Thresholds = (5.0, 10.0)
+    health_job_failures: Thresholds = (1.0, 3.0)
+
+    @field_validator(
+        "health_db_latency_ms",
+        "health_telegram_latency_ms",
+        "health_queue_pending",
+        "health_queue_oldest_minutes",
+        "health_queue_dead",
+        "health_errors_per_hour",
+        "health_critical_errors_per_hour",
+        "health_stuck_workflows",
+        "health_inventory_findings",
+        "health_recoveries_in_flight",
+        "health_job_failures",
+        mode="before",
+    )
+    @classmethod
+    def _split_thresholds(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.split(",")]
+            try:
+                value = tuple(float(part) for part in parts)
+            except ValueError:
+                value = ()
+        if not isinstance(value, tuple | list) or len(value) != 2:
+            msg = "must be two numbers 'degraded,unhealthy', e.g. 50,200"
+            raise ValueError(msg)
+        degraded, unhealthy = (float(v) for v in value)
+        if degraded < 0 or unhealthy < degraded:
+            msg = "must be 'degraded,unhealthy' with 0 <= degraded <= unhealthy, e.g. 50,200"
+            raise ValueError(msg)
+        return (degraded, unhealthy)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _check_webhook_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc or not parts.path.strip("/"):
+            msg = (
+                "must be the public https:// URL Telegram posts updates to, with a path, "
+                "e.g. https://bot.example.com/telegram/webhook"
+            )
+            raise ValueError(msg)
+        return value.strip()
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _check_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if not WEBHOOK_SECRET_PATTERN.fullmatch(value.get_secret_value()):
+            msg = "must be 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)"
+            raise ValueError(msg)
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_pair(self) -> Settings:
+        if (self.webhook_url is None) != (self.webhook_secret is None):
+            msg = (
+                "WEBHOOK_URL and WEBHOOK_SECRET go together: set both for webhook mode, "
+                "or neither for long polling"
+            )
+            raise ValueError(msg)
+        return self
+
+    @property
+    def webhook_mode(self) -> bool:
+        return self.webhook_url is not None
+
+    @property
+    def webhook_path(self) -> str:
+        """The local path the HTTP server takes updates at: the path of WEBHOOK_URL."""
+        return urlsplit(self.webhook_url or "").path or "/"
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -133,6 +235,8 @@ class Settings(BaseSettings):
     def secrets(self) -> list[str]:
         """Values to mask wherever they might appear: in logs, error records, audit rows."""
         values = [*self.sensitive_values]
+        if self.webhook_secret is not None:
+            values.append(self.webhook_secret.get_secret_value())
         if self.bot_token is not None:
             values.append(self.bot_token.get_secret_value())
         for url in (self.database_url, self.redis_url):

@@ -25,6 +25,9 @@ from bot.failures.classify import DATABASE_BREAKER
 from bot.failures.recorder import ErrorRecorder
 from bot.failures.spool import ErrorSpool
 from bot.failures.strategies import register_strategies
+from bot.health.jobs import JobMonitor
+from bot.health.metrics import Metrics
+from bot.health.service import HealthService
 from bot.i18n import create_i18n
 from bot.notifications import Renderer
 from bot.services.errors import ErrorService
@@ -45,10 +48,12 @@ from database.models import User
 from handlers import get_routers
 from middlewares.errors import ErrorMiddleware
 from middlewares.locale import LocaleMiddleware
+from middlewares.metrics import UpdateMetricsMiddleware
 from middlewares.user import UserMiddleware
 from utils.circuit_breaker import BreakerRegistry
 from utils.correlation import ErrorCorrelator
 from utils.degradation import LastGoodCache
+from utils.latency import LatencyTracker
 from utils.masking import Masker
 from utils.rate_limit import RateLimiter
 from utils.recovery import RecoveryManager
@@ -95,6 +100,10 @@ class App:
     recovery_log: RecoveryLogReader
     reconciliation: ReconciliationService
     notifications: NotificationAdminService
+    metrics: Metrics
+    jobs: JobMonitor
+    telegram_latency: LatencyTracker
+    health: HealthService
 
 
 def create_app(
@@ -120,7 +129,14 @@ def create_app(
         reset_timeout=settings.telegram_breaker_reset_seconds,
         is_failure=telegram_unreachable,
     )
-    bot.session.middleware(BreakerRequestMiddleware(telegram_breaker))
+    metrics = Metrics()
+    telegram_latency = LatencyTracker()
+
+    def on_latency(method: str, seconds: float) -> None:
+        telegram_latency.observe(seconds)
+        metrics.telegram_latency.observe(seconds)
+
+    bot.session.middleware(BreakerRequestMiddleware(telegram_breaker, on_latency))
     engine = engine or create_engine(settings.database_url_value)
     guard_with_breaker(engine, db_breaker)
     sessionmaker = create_sessionmaker(engine)
@@ -140,6 +156,7 @@ def create_app(
         limiter=RateLimiter(
             settings.outbox_rate_per_second, settings.outbox_per_chat_per_second, clock=monotonic
         ),
+        on_outcome=lambda outcome: metrics.notifications.labels(outcome).inc(),
     )
     correlator = ErrorCorrelator(clock=monotonic)
     recorder = ErrorRecorder(
@@ -150,9 +167,24 @@ def create_app(
         correlator,
         alert_window=timedelta(minutes=settings.error_alert_window_minutes),
         on_alert=outbox.kick,
+        on_recorded=lambda f: metrics.errors.labels(f.category.value, f.severity.value).inc(),
     )
     recovery = RecoveryManager(max_concurrent=settings.max_concurrent_recoveries, clock=monotonic)
     register_strategies(recovery, engine, recorder, outbox.kick)
+    stuck = StuckService(sessionmaker, tx, workflows, clock, on_commit=outbox.kick)
+    jobs = JobMonitor(clock)
+    health = HealthService(
+        settings,
+        sessionmaker,
+        clock,
+        stuck_count=stuck.count,
+        telegram_breaker=telegram_breaker,
+        telegram_latency=telegram_latency,
+        jobs=jobs,
+        in_flight=recovery.in_flight,
+        recovery_capacity=settings.max_concurrent_recoveries,
+        on_alert=outbox.kick,
+    )
     return App(
         settings=settings,
         engine=engine,
@@ -174,7 +206,7 @@ def create_app(
         recovery=recovery,
         user_cache=LastGoodCache(max_age=DEGRADED_USER_MAX_AGE, clock=monotonic),
         errors=ErrorService(sessionmaker, tx, clock),
-        stuck=StuckService(sessionmaker, tx, workflows, clock, on_commit=outbox.kick),
+        stuck=stuck,
         actions=RecoveryActions(
             sessionmaker,
             tx,
@@ -182,6 +214,7 @@ def create_app(
             clock,
             on_commit=outbox.kick,
             bulk_per_second=settings.bulk_actions_per_second,
+            on_outcome=lambda a, o: metrics.recovery_actions.labels(a.value, o.value).inc(),
         ),
         recovery_log=RecoveryLogReader(sessionmaker),
         reconciliation=ReconciliationService(
@@ -193,6 +226,10 @@ def create_app(
             on_alert=outbox.kick,
         ),
         notifications=NotificationAdminService(sessionmaker, tx, clock, outbox),
+        metrics=metrics,
+        jobs=jobs,
+        telegram_latency=telegram_latency,
+        health=health,
     )
 
 
@@ -213,8 +250,10 @@ def create_dispatcher(app: App, storage: BaseStorage | None = None) -> Dispatche
         recovery_log=app.recovery_log,
         reconciliation=app.reconciliation,
         notifications=app.notifications,
+        health=app.health,
     )
     # Outermost first: a failure anywhere below, the database included, reaches ErrorMiddleware.
+    dp.update.outer_middleware(UpdateMetricsMiddleware(app.metrics))
     dp.update.outer_middleware(ErrorMiddleware(app.i18n, app.recorder, app.recovery))
     dp.update.outer_middleware(UserMiddleware(app.users, app.user_cache))
     dp.update.outer_middleware(LocaleMiddleware(app.i18n))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
 
 from aiogram.types import InlineKeyboardMarkup
@@ -35,9 +36,19 @@ class Renderer:
         self, kind: str, p: dict[str, object], locale: str
     ) -> tuple[str, InlineKeyboardMarkup | None]:
         # Alerts to admins carry no request; everything else is about one request.
-        alerts = {"error_alert": self._error_alert, "reconciliation_alert": reconciliation_alert}
+        if kind in ("health_changed", "health_recovered"):
+            return self._health(kind, p), None
+        alerts: dict[str, Callable[[dict[str, object]], str]] = {
+            "error_alert": self._error_alert,
+            "reconciliation_alert": reconciliation_alert,
+        }
         if kind in alerts:
             return alerts[kind](p), None
+        return self._request_kinds(kind, p, locale)
+
+    def _request_kinds(
+        self, kind: str, p: dict[str, object], locale: str
+    ) -> tuple[str, InlineKeyboardMarkup | None]:
         request_id = int(str(p["request_id"]))
         if kind == "approval_needed":
             stage = stage_title(self.workflows, str(p["workflow"]), str(p["stage"]), locale)
@@ -125,6 +136,25 @@ class Renderer:
             request_id=request_id,
             what=what,
             reason=escape(str(p["reason"])),
+        )
+
+    @staticmethod
+    def _health(kind: str, p: dict[str, object]) -> str:
+        from bot.health.texts import COMPONENT_NAMES, status_name
+
+        if kind == "health_recovered":
+            return _("✅ System health recovered: healthy again (was {previous}).").format(
+                previous=status_name(str(p["previous"]))
+            )
+        names = p.get("components") or []
+        assert isinstance(names, list)
+        return _(
+            "⚠️ System health changed from {previous} to {status}. Needs attention: "
+            "{components}. See /workflow_recovery → System health."
+        ).format(
+            previous=status_name(str(p["previous"])),
+            status=status_name(str(p["status"])),
+            components=", ".join(_(COMPONENT_NAMES[str(n)]) for n in names) or "-",
         )
 
     @staticmethod

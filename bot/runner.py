@@ -1,17 +1,24 @@
-"""Long polling: how the bot runs in this version (webhook mode comes with the HTTP server)."""
+"""Running the app: long polling (one process) or webhooks (any number of replicas behind a
+load balancer, one PostgreSQL). Both serve the HTTP endpoints and run the same scheduler."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
+from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramAPIError, TelegramNetworkError
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
+from aiohttp import web
 
 from bot.config import Settings
-from bot.factory import create_app, create_bot, create_dispatcher, set_commands
+from bot.factory import App, create_app, create_bot, create_dispatcher, set_commands
+from bot.http import create_web_app, start_http
 from bot.scheduler import create_scheduler
 
 logger = logging.getLogger(__name__)
@@ -25,25 +32,40 @@ def create_storage(settings: Settings) -> BaseStorage:
     return RedisStorage.from_url(settings.redis_url.get_secret_value())
 
 
-async def run_polling(settings: Settings) -> None:
+@dataclass
+class Running:
+    bot: Bot
+    app: App
+    dp: Dispatcher
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[Running]:
+    """Everything but the way updates arrive: outbox sender, scheduler, HTTP server."""
     bot = create_bot(settings)
     app = create_app(settings, bot)
     dp = create_dispatcher(app, create_storage(settings))
     await app.users.ensure_admins()
     try:
         await set_commands(bot, app.i18n)
-        await bot.delete_webhook(drop_pending_updates=False)
     except (TelegramAPIError, TelegramNetworkError) as exc:
-        # Not fatal: polling retries the connection on its own; the menu is set next start.
-        logger.warning("could not register commands or clear the webhook: %s", exc)
+        # Not fatal: the menu is set next start.
+        logger.warning("could not register commands: %s", exc)
     sender = asyncio.create_task(app.outbox.run(settings.outbox_poll_seconds), name="outbox")
     scheduler = create_scheduler(app)
     scheduler.start()
     # Records spooled while the database was down (even before a restart) go in first.
     await scheduler.get_job("flush_error_spool").func()
+    http: web.AppRunner | None = None
     try:
-        await dp.start_polling(bot, allowed_updates=dp.resolve_used_update_types())
+        if settings.webhook_mode or settings.http_port:
+            web_app = create_web_app(app, dp, bot)
+            http = await start_http(web_app, settings.http_host, settings.http_port)
+            logger.info("HTTP server on %s:%s", settings.http_host, settings.http_port)
+        yield Running(bot, app, dp)
     finally:
+        if http is not None:
+            await http.cleanup()
         scheduler.shutdown(wait=False)
         await app.recovery.shutdown()
         await app.actions.shutdown()
@@ -53,3 +75,32 @@ async def run_polling(settings: Settings) -> None:
         await dp.storage.close()
         await bot.session.close()
         await app.engine.dispose()
+
+
+async def run_polling(settings: Settings) -> None:
+    async with running(settings) as run:
+        try:
+            await run.bot.delete_webhook(drop_pending_updates=False)
+        except (TelegramAPIError, TelegramNetworkError) as exc:
+            # Not fatal: polling retries the connection on its own.
+            logger.warning("could not clear the webhook: %s", exc)
+        await run.dp.start_polling(run.bot, allowed_updates=run.dp.resolve_used_update_types())
+
+
+async def run_webhook(settings: Settings) -> None:
+    assert settings.webhook_url is not None and settings.webhook_secret is not None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with running(settings) as run:
+        # Every replica sets the same URL and secret: repeating it is harmless.
+        await run.bot.set_webhook(
+            url=settings.webhook_url,
+            secret_token=settings.webhook_secret.get_secret_value(),
+            allowed_updates=run.dp.resolve_used_update_types(),
+            drop_pending_updates=False,
+        )
+        logger.info("webhook mode: updates arrive at %s", settings.webhook_path)
+        await stop.wait()
+        # The webhook stays set on purpose: other replicas keep taking updates.

@@ -1,87 +1,79 @@
-"""The background jobs on one APScheduler scheduler. A job that fails becomes an error record
-and the scheduler keeps going."""
+"""The background jobs on one APScheduler scheduler, built by `create_scheduler`.
+
+Every job has its interval in the settings, runs at most once at a time (`max_instances=1`),
+coalesces missed runs into one and may start up to the misfire grace late. Jobs that change
+shared rows take a PostgreSQL advisory lock first, so with several replicas only one runs
+them; a replica that finds the lock taken skips the run. A job that fails becomes an error
+record, shows in health (JobMonitor) and the scheduler keeps going."""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.factory import App
 from bot.failures.classify import FailureContext
 from bot.failures.cleanup import cleanup
+from bot.health.jobs import JobOutcome, JobResult
+from bot.locks import try_lock
 from bot.services.reconciliation import ReconciliationBusy
 
 logger = logging.getLogger(__name__)
 
-CLEANUP_INTERVAL = timedelta(hours=6)
+
+@dataclass(frozen=True)
+class JobSpec:
+    job_id: str
+    interval_seconds: float
+    work: Callable[[], Awaitable[Any]]
+    # True: at most one replica runs it (advisory lock on PostgreSQL).
+    exclusive: bool
 
 
 def guarded(
-    app: App, name: str, job: Callable[[], Awaitable[Any]]
-) -> Callable[[], Awaitable[None]]:
-    async def run() -> None:
+    app: App,
+    name: str,
+    job: Callable[[], Awaitable[Any]],
+    *,
+    exclusive: bool = False,
+    timer: Callable[[], float] = time.perf_counter,
+) -> Callable[[], Awaitable[JobOutcome]]:
+    """Run `job`, never raising: the outcome goes to APScheduler's event as its retval."""
+
+    async def run() -> JobOutcome:
+        started = timer()
+        result = JobResult.OK
         try:
-            await job()
+            if exclusive:
+                async with try_lock(app.engine, name) as got:
+                    if got:
+                        await job()
+                    else:
+                        result = JobResult.SKIPPED
+            else:
+                await job()
         except Exception as exc:
+            result = JobResult.FAILED
             await app.recorder.record(exc, FailureContext(source=f"job:{name}"))
+        return JobOutcome(result, timer() - started)
 
     run.__name__ = name
     return run
 
 
-def create_scheduler(app: App) -> AsyncIOScheduler:
+def job_specs(app: App) -> list[JobSpec]:
     settings = app.settings
-    scheduler = AsyncIOScheduler(
-        timezone="UTC",
-        job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 60},
-    )
 
     async def flush_spool() -> None:
         if app.recorder.spool.pending():
             await app.recorder.flush_spool()
-
-    async def retention() -> None:
-        result = await cleanup(
-            app.sessionmaker,
-            app.clock,
-            error_retention=timedelta(days=settings.error_retention_days),
-            transaction_log_retention=timedelta(days=settings.transaction_log_retention_days),
-        )
-        logger.info(
-            "cleanup removed %s error records, %s transaction log rows",
-            result.error_records,
-            result.transaction_log,
-        )
-
-    async def deliver_due() -> None:
-        await app.notifications.enforce_limit(settings.outbox_max_queue)
-        await app.outbox.flush()
-
-    async def notification_retention() -> None:
-        await app.notifications.cleanup(timedelta(days=settings.outbox_retention_days))
-
-    scheduler.add_job(
-        guarded(app, "outbox", deliver_due),
-        "interval",
-        seconds=settings.outbox_job_seconds,
-        id="outbox",
-    )
-    scheduler.add_job(
-        guarded(app, "notification_cleanup", notification_retention),
-        "interval",
-        seconds=CLEANUP_INTERVAL.total_seconds(),
-        id="notification_cleanup",
-    )
-    scheduler.add_job(
-        guarded(app, "flush_error_spool", flush_spool),
-        "interval",
-        seconds=settings.spool_flush_seconds,
-        id="flush_error_spool",
-    )
 
     async def detect_stuck() -> None:
         result = await app.stuck.detect()
@@ -92,12 +84,31 @@ def create_scheduler(app: App) -> AsyncIOScheduler:
             result.escalated,
         )
 
-    scheduler.add_job(
-        guarded(app, "detect_stuck", detect_stuck),
-        "interval",
-        minutes=settings.stuck_check_minutes,
-        id="detect_stuck",
-    )
+    async def retention() -> None:
+        result = await cleanup(
+            app.sessionmaker,
+            app.clock,
+            error_retention=timedelta(days=settings.error_retention_days),
+            transaction_log_retention=timedelta(days=settings.transaction_log_retention_days),
+            snapshot_retention=timedelta(days=settings.health_snapshot_retention_days),
+        )
+        logger.info(
+            "cleanup removed %s error records, %s transaction log rows, %s health snapshots",
+            result.error_records,
+            result.transaction_log,
+            result.health_snapshots,
+        )
+
+    async def health_snapshot() -> None:
+        result = await app.health.snapshot()
+        logger.info("health snapshot %s: %s", result.snapshot_id, result.status.value)
+
+    async def deliver_due() -> None:
+        await app.notifications.enforce_limit(settings.outbox_max_queue)
+        await app.outbox.flush()
+
+    async def notification_retention() -> None:
+        await app.notifications.cleanup(timedelta(days=settings.outbox_retention_days))
 
     async def reconcile() -> None:
         try:
@@ -115,16 +126,67 @@ def create_scheduler(app: App) -> AsyncIOScheduler:
             report.new_for_admin,
         )
 
-    scheduler.add_job(
-        guarded(app, "reconcile_inventory", reconcile),
-        "interval",
-        minutes=settings.reconciliation_interval_minutes,
-        id="reconcile_inventory",
+    return [
+        # The spool is a file of this process: every replica flushes its own.
+        JobSpec("flush_error_spool", settings.spool_flush_seconds, flush_spool, exclusive=False),
+        JobSpec("detect_stuck", settings.stuck_check_minutes * 60, detect_stuck, exclusive=True),
+        JobSpec("cleanup", settings.cleanup_hours * 3600, retention, exclusive=True),
+        # Replicas share the outbox safely: each claims its own rows (SKIP LOCKED).
+        JobSpec("outbox", settings.outbox_job_seconds, deliver_due, exclusive=False),
+        JobSpec(
+            "notification_cleanup",
+            settings.cleanup_hours * 3600,
+            notification_retention,
+            exclusive=True,
+        ),
+        # Reconciliation takes its own advisory lock and refuses a second run itself.
+        JobSpec(
+            "reconcile_inventory",
+            settings.reconciliation_interval_minutes * 60,
+            reconcile,
+            exclusive=False,
+        ),
+        JobSpec(
+            "health_snapshot",
+            settings.health_snapshot_minutes * 60,
+            health_snapshot,
+            exclusive=True,
+        ),
+    ]
+
+
+def create_scheduler(app: App) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(
+        timezone="UTC",
+        job_defaults={
+            "max_instances": 1,
+            "coalesce": True,
+            "misfire_grace_time": app.settings.job_misfire_grace_seconds,
+        },
     )
-    scheduler.add_job(
-        guarded(app, "cleanup", retention),
-        "interval",
-        seconds=CLEANUP_INTERVAL.total_seconds(),
-        id="cleanup",
+    started = app.clock.now().timestamp()
+    for spec in job_specs(app):
+        scheduler.add_job(
+            guarded(app, spec.job_id, spec.work, exclusive=spec.exclusive),
+            "interval",
+            seconds=spec.interval_seconds,
+            id=spec.job_id,
+        )
+        app.jobs.watch(spec.job_id, spec.interval_seconds)
+        app.metrics.watch_job(spec.job_id, started)
+
+    def next_run(job_id: str) -> Any:
+        job = scheduler.get_job(job_id)
+        # A job of a scheduler not started yet has no next run time at all.
+        return None if job is None else getattr(job, "next_run_time", None)
+
+    app.jobs.attach(next_run)
+    app.jobs.listeners.append(
+        lambda job_id, outcome: app.metrics.job_finished(
+            job_id, outcome, app.clock.now().timestamp()
+        )
+    )
+    scheduler.add_listener(
+        app.jobs.on_event, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED
     )
     return scheduler

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from aiogram import Bot
@@ -27,8 +29,15 @@ def telegram_unreachable(exc: BaseException) -> bool:
 
 
 class BreakerRequestMiddleware(BaseRequestMiddleware):
-    def __init__(self, breaker: CircuitBreaker) -> None:
+    def __init__(
+        self,
+        breaker: CircuitBreaker,
+        on_latency: Callable[[str, float], None] = lambda method, seconds: None,
+        timer: Callable[[], float] = time.perf_counter,
+    ) -> None:
         self.breaker = breaker
+        self.on_latency = on_latency  # (API method, seconds): health and /metrics read it
+        self.timer = timer
 
     async def __call__(
         self,
@@ -41,4 +50,9 @@ class BreakerRequestMiddleware(BaseRequestMiddleware):
             # Long polling has its own backoff and is how we notice Telegram is back.
             return await make_request(bot, method)
         async with self.breaker:
-            return await make_request(bot, method)
+            started = self.timer()
+            try:
+                return await make_request(bot, method)
+            finally:
+                # Failed calls count too: a Telegram that answers slowly with errors is slow.
+                self.on_latency(type(method).__name__, self.timer() - started)

@@ -6,6 +6,7 @@ from aiogram import Router
 def get_routers() -> list[Router]:
     from handlers import (
         admin_errors,
+        admin_health,
         admin_inventory,
         admin_notifications,
         admin_recovery,
@@ -21,6 +22,7 @@ def get_routers() -> list[Router]:
         requests.routes,
         approvals.routes,
         admin_errors.routes,
+        admin_health.routes,
         admin_recovery.routes,
         admin_recovery_views.routes,
         admin_inventory.routes,

@@ -33,6 +33,7 @@ from bot.callbacks import (
     StuckList,
 )
 from bot.errors import PermissionDenied, ValidationFailed
+from bot.health.service import HealthService
 from bot.i18n import N_
 from bot.keyboards import add_pager
 from bot.services.recovery_actions import (
@@ -47,6 +48,7 @@ from bot.services.stuck import StuckService
 from bot.workflows import WorkflowRegistry
 from database.enums import RecoveryAction, RecoveryOutcome
 from database.models import User
+from handlers.admin_health import health_screen
 from handlers.admin_inventory import home_button_data as inventory_home
 from handlers.admin_notifications import home_button_data as notifications_home
 from handlers.edits import safe_answer, safe_edit_text
@@ -66,13 +68,7 @@ from handlers.states import Recovery
 routes = RouteTable(__name__)
 
 PAGE_SIZE = 5
-PLACEHOLDERS = {
-    "health": N_(
-        "System health is not built yet: it arrives with health monitoring. Meanwhile "
-        "/error and `python -m bot errors list` show what fails."
-    ),
-}
-SECTIONS = frozenset({"home", *PLACEHOLDERS})
+SECTIONS = frozenset({"home", "health"})
 
 
 def require_staff(user: User) -> None:
@@ -119,6 +115,7 @@ async def menu_section(
     callback_data: RecoveryMenu,
     user: User,
     stuck: StuckService,
+    health: HealthService,
     state: FSMContext,
 ) -> None:
     require_staff(user)
@@ -130,11 +127,8 @@ async def menu_section(
         text, markup = await main_menu(stuck)
         await safe_edit_text(query.message, text, reply_markup=markup)
         return
-    builder = InlineKeyboardBuilder()
-    back_row(builder)
-    await safe_edit_text(
-        query.message, _(PLACEHOLDERS[callback_data.section]), reply_markup=builder.as_markup()
-    )
+    text, markup = await health_screen(health)  # the only other section kept here
+    await safe_edit_text(query.message, text, reply_markup=markup)
 
 
 # -- stuck workflows ------------------------------------------------------------------------

@@ -18,6 +18,10 @@ ENV_NAMES = [
     "HTTP_PORT",
     "WORKFLOWS_FILE",
     "MAX_QUANTITY",
+    "WEBHOOK_URL",
+    "WEBHOOK_SECRET",
+    "HEALTH_QUEUE_PENDING",
+    "HEALTH_SNAPSHOT_MINUTES",
 ]
 
 
@@ -66,6 +70,13 @@ def test_env_file_is_read(tmp_path: Path) -> None:
         ("HTTP_PORT", "99999", "HTTP_PORT: Input should be less than or equal to 65535"),
         ("TELEGRAM_API_URL", "localhost:8081", "TELEGRAM_API_URL: Value error, must be an http"),
         ("MAX_QUANTITY", "0", "MAX_QUANTITY: Input should be greater than or equal to 1"),
+        ("WEBHOOK_URL", "bot.example.com", "WEBHOOK_URL: Value error, must be the public"),
+        ("WEBHOOK_URL", "https://bot.example.com", "WEBHOOK_URL: Value error, must be the public"),
+        ("WEBHOOK_SECRET", "has space", "WEBHOOK_SECRET: Value error, must be 1-256 characters"),
+        ("HEALTH_QUEUE_PENDING", "50", "HEALTH_QUEUE_PENDING: Value error, must be two numbers"),
+        ("HEALTH_QUEUE_PENDING", "a,b", "HEALTH_QUEUE_PENDING: Value error, must be two numbers"),
+        ("HEALTH_QUEUE_PENDING", "200,50", "HEALTH_QUEUE_PENDING: Value error, must be 'degraded"),
+        ("HEALTH_SNAPSHOT_MINUTES", "0", "HEALTH_SNAPSHOT_MINUTES: Input should be greater than"),
     ],
 )
 def test_bad_values_name_the_variable(
@@ -160,3 +171,22 @@ def test_logs_are_masked(capsys: pytest.CaptureFixture[str]) -> None:
     assert "calling with ***" in err
     assert "SECRET-TOKEN" not in err and "ann@example.com" not in err
     assert "RuntimeError" in err
+
+
+def test_webhook_url_and_secret_go_together(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEBHOOK_URL", "https://bot.example.com/telegram/webhook")
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+    assert "WEBHOOK_URL and WEBHOOK_SECRET go together" in str(error.value)
+    monkeypatch.setenv("WEBHOOK_SECRET", "abc_DEF-123")
+    settings = load_settings()
+    assert (settings.webhook_mode, settings.webhook_path) == (True, "/telegram/webhook")
+    assert "abc_DEF-123" in settings.secrets()  # masked in logs like the token
+
+
+def test_health_thresholds_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEALTH_QUEUE_PENDING", " 10 , 40 ")
+    settings = load_settings()
+    assert settings.health_queue_pending == (10.0, 40.0)
+    assert settings.health_db_latency_ms == (200.0, 1000.0)
+    assert (settings.health_snapshot_minutes, settings.webhook_mode) == (5.0, False)

@@ -67,6 +67,8 @@ SETTING_NAMES = (
     "MAX_QUANTITY",
     "ITEMS_PAGE_SIZE",
     "OUTBOX_POLL_SECONDS",
+    "WEBHOOK_URL",
+    "WEBHOOK_SECRET",
 )
 
 
@@ -152,6 +154,7 @@ async def running_bot(
         DATABASE_URL=database_url,
         ADMIN_IDS=str(ADMIN_ID),
         LOG_LEVEL="INFO",
+        HTTP_PORT="0",  # no HTTP server: port 8080 may be taken on a shared machine
     )
     bot = BotProcess(env, tmp_path)
     try:

@@ -110,7 +110,7 @@ async def test_staff_only_and_the_main_menu(world: World, clock: FrozenClock) ->
         await admin.click("« Back")
     assert admin.last_reply() == "Workflow recovery. What needs attention?"
     await admin.click("System health")
-    assert admin.last_reply().startswith("System health is not built yet")
+    assert admin.last_reply().startswith("🟢 System health: healthy.")
     menu_edits = admin.replies()
     await admin.click("« Back")
     assert admin.last_reply() == "Workflow recovery. What needs attention?"

@@ -1,4 +1,5 @@
-"""Retention: resolved error records and old transaction-log rows are deleted after a while."""
+"""Retention: resolved error records, old transaction-log rows and health snapshots are
+deleted after a while."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
-from database.models import ErrorRecord, TransactionLog
+from database.models import ErrorRecord, SystemHealthSnapshot, TransactionLog
 
 
 @dataclass(frozen=True)
 class CleanupResult:
     error_records: int
     transaction_log: int
+    health_snapshots: int = 0
 
 
 async def cleanup(
@@ -24,6 +26,7 @@ async def cleanup(
     *,
     error_retention: timedelta,
     transaction_log_retention: timedelta,
+    snapshot_retention: timedelta | None = None,
 ) -> CleanupResult:
     """Open error records are kept whatever their age: somebody still has to look at them."""
     now = clock.now()
@@ -39,7 +42,16 @@ async def cleanup(
                 TransactionLog.created_at < now - transaction_log_retention
             )
         )
+        snapshots = 0
+        if snapshot_retention is not None:
+            result = await session.execute(
+                delete(SystemHealthSnapshot).where(
+                    SystemHealthSnapshot.taken_at < now - snapshot_retention
+                )
+            )
+            snapshots = int(getattr(result, "rowcount", 0) or 0)
     return CleanupResult(
         error_records=int(getattr(errors, "rowcount", 0) or 0),
         transaction_log=int(getattr(logs, "rowcount", 0) or 0),
+        health_snapshots=snapshots,
     )

@@ -63,7 +63,9 @@ class ErrorRecorder:
         correlator: ErrorCorrelator,
         alert_window: timedelta,
         on_alert: Callable[[], None] = lambda: None,
+        on_recorded: Callable[[Failure], None] = lambda failure: None,
     ) -> None:
+        self.on_recorded = on_recorded  # metrics count errors by category and severity
         self.sessionmaker = sessionmaker
         self.clock = clock
         self.masker = masker
@@ -78,6 +80,7 @@ class ErrorRecorder:
         if not failure.recorded:
             return Recorded(failure, None)
         occurrence = self._occurrence(exc, context, failure)
+        self.on_recorded(failure)
         logger.log(
             LOG_LEVELS[failure.severity],
             "%s %s/%s in %s: %s",

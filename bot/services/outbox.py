@@ -115,6 +115,7 @@ class OutboxSender:
         limiter: RateLimiter | None = None,
         random: Callable[[], float] = random.random,
         sender_id: str | None = None,
+        on_outcome: Callable[[str], None] = lambda outcome: None,
     ) -> None:
         self.bot = bot
         self.sessionmaker = sessionmaker
@@ -124,6 +125,7 @@ class OutboxSender:
         self.limiter = limiter or RateLimiter(30.0, 1.0)
         self.random = random
         self.sender_id = sender_id or new_sender_id()
+        self.on_outcome = on_outcome  # "sent", "retry" or "dead": for the metrics
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
 
@@ -266,6 +268,7 @@ class OutboxSender:
             last_attempt_at=now,
             last_error=None,
         )
+        self.on_outcome("sent")
         return Outcome(row.id, NotificationStatus.SENT)
 
     async def _wait(self, row: PendingNotification, error: str, seconds: float) -> None:
@@ -279,6 +282,7 @@ class OutboxSender:
             last_attempt_at=now,
             next_attempt_at=now + timedelta(seconds=seconds),
         )
+        self.on_outcome("retry")
 
     async def _failed(self, row: PendingNotification, error: str) -> Outcome:
         attempts = row.attempts + 1
@@ -300,6 +304,7 @@ class OutboxSender:
             last_attempt_at=now,
             next_attempt_at=now + timedelta(seconds=delay),
         )
+        self.on_outcome("retry")
         return Outcome(row.id, NotificationStatus.RETRYING, error)
 
     async def _dead(
@@ -315,6 +320,7 @@ class OutboxSender:
             dead_reason=reason,
             dead_at=now,
         )
+        self.on_outcome("dead")
         return Outcome(row.id, NotificationStatus.DEAD, error)
 
 

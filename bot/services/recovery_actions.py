@@ -115,7 +115,9 @@ class RecoveryActions:
         on_commit: Callable[[], None] = lambda: None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         bulk_per_second: float = 5.0,
+        on_outcome: Callable[[RecoveryAction, RecoveryOutcome], None] = lambda a, o: None,
     ) -> None:
+        self.on_outcome = on_outcome  # metrics count actions by kind and outcome
         self.sessionmaker = sessionmaker
         self.tx = tx
         self.workflows = workflows
@@ -266,8 +268,10 @@ class RecoveryActions:
             await self._log_outcome(
                 request_id, action, actor_id, reason, job_id, RecoveryOutcome.STALE
             )
+            self.on_outcome(action, RecoveryOutcome.STALE)
             return Applied(RecoveryOutcome.STALE, await self._fresh(request_id))
         self.on_commit()
+        self.on_outcome(action, RecoveryOutcome.APPLIED)
         return Applied(RecoveryOutcome.APPLIED, await self._fresh(request_id))
 
     async def _execute(

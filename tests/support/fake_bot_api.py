@@ -307,6 +307,7 @@ class FakeBotAPI:
         self.callback_answers: dict[str, list[Params]] = {}  # query id -> answers received
         self.faults: list[Fault] = []
         self.allowed_updates: list[str] | None = None
+        self.webhook: Params | None = None  # what setWebhook was given, until deleteWebhook
         self.users: dict[int, FakeUser] = {}
         self._update_ids = itertools.count(1)
         self._query_ids = itertools.count(1)
@@ -318,6 +319,8 @@ class FakeBotAPI:
         self._handlers: dict[str, Callable[[Params], Any]] = {
             "getme": self._get_me,
             "deletewebhook": self._delete_webhook,
+            "setwebhook": self._set_webhook,
+            "getwebhookinfo": self._get_webhook_info,
             "setmycommands": lambda params: True,
             "sendmessage": self._send_message,
             "editmessagetext": self._edit_message_text,
@@ -607,9 +610,30 @@ class FakeBotAPI:
     def _delete_webhook(self, params: Params) -> bool:
         if params.get("drop_pending_updates") is True:
             self.updates.clear()
+        self.webhook = None
         return True
 
+    def _set_webhook(self, params: Params) -> bool:
+        # Like Telegram: with a webhook set, getUpdates is refused (see _get_updates).
+        self.webhook = dict(params)
+        return True
+
+    def _get_webhook_info(self, params: Params) -> JsonDict:
+        webhook = self.webhook or {}
+        return {
+            "url": webhook.get("url", ""),
+            "has_custom_certificate": False,
+            "pending_update_count": len(self.updates),
+            "allowed_updates": webhook.get("allowed_updates"),
+        }
+
     async def _get_updates(self, params: Params) -> list[JsonDict]:
+        if self.webhook is not None:
+            raise ApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
         offset = params.get("offset")
         limit = int(params.get("limit") or 100)
         timeout = min(float(params.get("timeout") or 0), self.max_poll_seconds)

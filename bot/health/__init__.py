@@ -1,0 +1,1 @@
+"""Health monitoring: component checks, the roll-up, snapshots, alerts and metrics."""
