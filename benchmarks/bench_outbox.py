@@ -19,12 +19,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script,
 
 from pydantic import SecretStr
 
-from bot.config import Settings
 from bot.factory import create_app, create_bot
-from bot.services.outbox import enqueue
+from core.settings import Settings
 from database.base import Base
 from database.engine import create_engine
 from database.models import User
+from outbox.repository import enqueue
 from tests.support.fake_bot_api import FakeBotAPI
 
 TOKEN = "123456:BENCH"

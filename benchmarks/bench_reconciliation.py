@@ -25,11 +25,11 @@ import asyncpg
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from bot.clock import SystemClock
-from bot.services.reconciliation import ReconciliationService, Report
-from bot.transactions import TransactionalStateManager
+from core.clock import SystemClock
 from database.base import Base
 from database.engine import create_engine, create_sessionmaker
+from services.reconciliation.service import ReconciliationService, Report
+from services.transactions import TransactionalStateManager
 from utils.masking import Masker
 
 ITEMS = 1_000

@@ -15,10 +15,10 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
-from bot.config import LOCALES_DIR, PROJECT_ROOT, SUPPORTED_LOCALES
-from bot.i18n import po_path
+from core.i18n import po_path
+from core.settings import LOCALES_DIR, PROJECT_ROOT, SUPPORTED_LOCALES
 
-PACKAGES = ("bot", "handlers", "middlewares", "utils", "database")
+PACKAGES = ("bot", "core", "database", "handlers", "middlewares", "outbox", "services", "utils")
 KEYWORDS = {**DEFAULT_KEYWORDS, "__": None}
 
 

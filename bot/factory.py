@@ -19,37 +19,38 @@ from aiogram.types import BotCommand, BotCommandScopeDefault
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.clock import Clock, SystemClock
-from bot.config import SUPPORTED_LOCALES, Settings
-from bot.failures.classify import DATABASE_BREAKER
-from bot.failures.recorder import ErrorRecorder
-from bot.failures.spool import ErrorSpool
-from bot.failures.strategies import register_strategies
-from bot.health.jobs import JobMonitor
-from bot.health.metrics import Metrics
-from bot.health.service import HealthService
-from bot.i18n import create_i18n
-from bot.notifications import Renderer
-from bot.services.errors import ErrorService
-from bot.services.inventory import InventoryService
-from bot.services.notification_admin import NotificationAdminService
-from bot.services.outbox import OutboxSender, SenderPolicy
-from bot.services.reconciliation import ReconciliationService
-from bot.services.recovery_actions import RecoveryActions
-from bot.services.recovery_log import RecoveryLogReader
-from bot.services.requests import RequestService
-from bot.services.stuck import StuckService
-from bot.services.users import UserService
-from bot.telegram_guard import TELEGRAM_BREAKER, BreakerRequestMiddleware, telegram_unreachable
-from bot.transactions import TransactionalStateManager
-from bot.workflows import WorkflowRegistry, load_workflows
+from bot.telegram import TELEGRAM_BREAKER, BreakerRequestMiddleware, telegram_unreachable
+from core.clock import Clock, SystemClock
+from core.i18n import create_i18n
+from core.settings import SUPPORTED_LOCALES, Settings
+from core.workflows import WorkflowRegistry, load_workflows
 from database.engine import create_engine, create_sessionmaker, guard_with_breaker
 from database.models import User
 from handlers import get_routers
-from middlewares.errors import ErrorMiddleware
+from handlers.keyboards import decision_keyboard
+from middlewares.error_handling import ErrorMiddleware
 from middlewares.locale import LocaleMiddleware
 from middlewares.metrics import UpdateMetricsMiddleware
 from middlewares.user import UserMiddleware
+from outbox.render import Renderer
+from outbox.sender import OutboxSender, SenderPolicy
+from services.error_records import ErrorService
+from services.failures.classify import DATABASE_BREAKER
+from services.failures.recorder import ErrorRecorder
+from services.failures.spool import ErrorSpool
+from services.failures.strategies import register_strategies
+from services.health.jobs import JobMonitor
+from services.health.metrics import Metrics
+from services.health.service import HealthService
+from services.inventory import InventoryService
+from services.notification_admin import NotificationAdminService
+from services.reconciliation.service import ReconciliationService
+from services.recovery.actions import RecoveryActions
+from services.recovery.log import RecoveryLogReader
+from services.requests import RequestService
+from services.stuck import StuckService
+from services.transactions import TransactionalStateManager
+from services.users import UserService
 from utils.circuit_breaker import BreakerRegistry
 from utils.correlation import ErrorCorrelator
 from utils.degradation import LastGoodCache
@@ -145,7 +146,7 @@ def create_app(
     outbox = OutboxSender(
         bot,
         sessionmaker,
-        Renderer(i18n, workflows),
+        Renderer(i18n, workflows, decision_keyboard),
         clock,
         policy=SenderPolicy(
             max_attempts=settings.outbox_max_attempts,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.config import Settings
+from core.settings import Settings
 from utils.masking import Masker, MaskingFilter
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -16,10 +16,10 @@ from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiohttp import web
 
-from bot.config import Settings
 from bot.factory import App, create_app, create_bot, create_dispatcher, set_commands
 from bot.http import create_web_app, start_http
 from bot.scheduler import create_scheduler
+from core.settings import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -19,11 +19,11 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MI
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.factory import App
-from bot.failures.classify import FailureContext
-from bot.failures.cleanup import cleanup
-from bot.health.jobs import JobOutcome, JobResult
-from bot.locks import try_lock
-from bot.services.reconciliation import ReconciliationBusy
+from database.locks import try_lock
+from services.failures.classify import FailureContext
+from services.health.jobs import JobOutcome, JobResult
+from services.reconciliation.service import ReconciliationBusy
+from services.retention import cleanup
 
 logger = logging.getLogger(__name__)
 

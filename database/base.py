@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, MetaData
+from sqlalchemy import DateTime, Dialect, Enum, MetaData
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -44,3 +45,9 @@ class UTCDateTime(TypeDecorator[datetime]):
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime()}  # noqa: RUF012
+
+
+def str_enum(cls: type[StrEnum]) -> Enum:
+    """A portable VARCHAR column holding the enum's values (no native PG enum to migrate)."""
+    values: Any = lambda members: [m.value for m in members]  # noqa: E731
+    return Enum(cls, native_enum=False, length=32, values_callable=values, validate_strings=True)

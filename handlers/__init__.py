@@ -4,29 +4,26 @@ from aiogram import Router
 
 
 def get_routers() -> list[Router]:
-    from handlers import (
-        admin_errors,
-        admin_health,
-        admin_inventory,
-        admin_notifications,
-        admin_recovery,
-        admin_recovery_views,
-        approvals,
-        common,
-        fallback,
-        requests,
+    from handlers import approvals, common, fallback, requests
+    from handlers.admin import (
+        error_lookup,
+        health,
+        inventory,
+        notifications,
+        recovery,
+        recovery_views,
     )
 
     tables = [
         common.routes,
         requests.routes,
         approvals.routes,
-        admin_errors.routes,
-        admin_health.routes,
-        admin_recovery.routes,
-        admin_recovery_views.routes,
-        admin_inventory.routes,
-        admin_notifications.routes,
+        error_lookup.routes,
+        health.routes,
+        recovery.routes,
+        recovery_views.routes,
+        inventory.routes,
+        notifications.routes,
         fallback.routes,
     ]
     return [table.create_router() for table in tables]

@@ -11,16 +11,16 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
-from bot.callbacks import Decision, DecisionCallback
-from bot.errors import DomainError, ValidationFailed
-from bot.services.requests import RequestService
-from bot.texts import stage_title, status_name
-from bot.workflows import WorkflowRegistry
-from database.enums import RequestStatus
+from core.enums import RequestStatus
+from core.exceptions import DomainError, ValidationFailed
+from core.names import stage_title, status_name
+from core.workflows import WorkflowRegistry
 from database.models import Request, User
+from handlers.callbacks import Decision, DecisionCallback
 from handlers.edits import safe_answer, safe_edit_text
 from handlers.routes import RouteTable
 from handlers.states import Rejecting
+from services.requests import RequestService
 
 routes = RouteTable(__name__)
 

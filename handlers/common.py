@@ -10,15 +10,15 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.callbacks import LanguageCallback
-from bot.config import SUPPORTED_LOCALES
-from bot.keyboards import LANGUAGE_NAMES, language_keyboard
-from bot.services.users import UserService
-from bot.texts import role_name
-from database.enums import Role
+from core.enums import Role
+from core.names import role_name
+from core.settings import SUPPORTED_LOCALES
 from database.models import User
+from handlers.callbacks import LanguageCallback
 from handlers.edits import safe_answer, safe_edit_text
+from handlers.keyboards import LANGUAGE_NAMES, language_keyboard
 from handlers.routes import RouteTable
+from services.users import UserService
 
 routes = RouteTable(__name__)
 

@@ -12,17 +12,17 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
-from bot.callbacks import DraftAction, DraftCallback, ItemPage, ItemPick, MyRequestsPage
-from bot.config import Settings
-from bot.keyboards import draft_keyboard, items_keyboard, my_requests_keyboard
-from bot.services.inventory import InventoryService
-from bot.services.requests import MAX_LINES, Line, RequestService
-from bot.texts import item_lines, stage_title, status_name
-from bot.workflows import WorkflowRegistry
+from core.names import item_lines, stage_title, status_name
+from core.settings import Settings
+from core.workflows import WorkflowRegistry
 from database.models import User
+from handlers.callbacks import DraftAction, DraftCallback, ItemPage, ItemPick, MyRequestsPage
 from handlers.edits import safe_answer, safe_edit_text
+from handlers.keyboards import draft_keyboard, items_keyboard, my_requests_keyboard
 from handlers.routes import RouteTable
 from handlers.states import NewRequest
+from services.inventory import InventoryService
+from services.requests import MAX_LINES, Line, RequestService
 
 routes = RouteTable(__name__)
 

@@ -10,7 +10,7 @@ from aiogram.types import TelegramObject
 from aiogram.types import User as TgUser
 from aiogram.utils.i18n import I18n
 
-from bot.i18n import pick_locale
+from core.i18n import pick_locale
 from database.models import User
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update
 
-from bot.health.metrics import Metrics
+from services.health.metrics import Metrics
 
 
 class UpdateMetricsMiddleware(BaseMiddleware):

@@ -12,11 +12,11 @@ from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject
 from aiogram.types import User as TgUser
 
-from bot.errors import PermissionDenied
-from bot.failures.classify import database_unreachable
-from bot.i18n import N_
-from bot.services.users import TelegramProfile, UserService
+from core.exceptions import PermissionDenied
+from core.i18n import N_
 from database.models import User
+from services.failures.classify import database_unreachable
+from services.users import TelegramProfile, UserService
 from utils.degradation import LastGoodCache
 
 

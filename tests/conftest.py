@@ -9,9 +9,9 @@ import pytest
 from aiogram import Bot, Dispatcher
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.clock import FrozenClock
-from bot.config import Settings
 from bot.factory import App, create_app, create_bot, create_dispatcher
+from core.clock import FrozenClock
+from core.settings import Settings
 from database.engine import create_sessionmaker
 from tests.support import db
 from tests.support.client import TelegramClient

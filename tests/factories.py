@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.services.inventory import ImportRow
-from database.enums import Role
+from core.enums import Role
+from services.inventory import ImportRow
 from tests.conftest import World
 
 

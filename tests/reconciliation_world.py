@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from database.enums import RequestStatus, Role, TransactionKind, TransactionStatus
+from core.enums import RequestStatus, Role, TransactionKind, TransactionStatus
 from database.models import (
     InventoryItem,
     InventoryTransaction,

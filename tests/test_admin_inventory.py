@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.callbacks import ReconcileAction, ReconcileCallback
-from database.enums import FindingStatus, Role, TransactionKind
+from core.enums import FindingStatus, Role, TransactionKind
 from database.models import InventoryTransaction, ReconciliationLog
-from handlers.admin_inventory import home_button_data
+from handlers.admin.inventory import home_button_data
+from handlers.callbacks import ReconcileAction, ReconcileCallback
 from tests.conftest import ADMIN_TG_ID, World
 from tests.factories import person
 from tests.reconciliation_world import build_discrepancies, stocks

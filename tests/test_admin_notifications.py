@@ -6,11 +6,11 @@ from aiogram.exceptions import TelegramForbiddenError, TelegramServerError
 from aiogram.methods import SendMessage
 from sqlalchemy import select
 
-from bot.callbacks import NotificationAction, NotificationsMenu
-from bot.services.outbox import enqueue
-from database.enums import DeadReason, NotificationStatus, Role
+from core.enums import DeadReason, NotificationStatus, Role
 from database.models import PendingNotification, TransactionLog, User
-from handlers.admin_notifications import home_button_data
+from handlers.admin.notifications import home_button_data
+from handlers.callbacks import NotificationAction, NotificationsMenu
+from outbox.repository import enqueue
 from tests.conftest import ADMIN_TG_ID, World
 
 SUPPORT_TG_ID = 901

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.cli import main
+from core.enums import DeadReason, NotificationStatus
 from database.engine import create_engine, create_sessionmaker
-from database.enums import DeadReason, NotificationStatus
 from database.models import PendingNotification, TransactionLog, User
 from tests.support import db
 

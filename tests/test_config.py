@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, load_settings
-from bot.workflows import load_workflows
+from core.settings import ConfigError, load_settings
+from core.workflows import load_workflows
 
 ENV_NAMES = [
     "BOT_TOKEN",

@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
-from bot.clock import FrozenClock
-from bot.config import Settings
-from bot.services.requests import RequestService
-from database.enums import ErrorCategory, ErrorSeverity, Role
+from core.clock import FrozenClock
+from core.enums import ErrorCategory, ErrorSeverity, Role
+from core.settings import Settings
 from database.models import ErrorOccurrence, ErrorRecord, Request, TransactionLog
+from services.requests import RequestService
 from tests.conftest import make_world
 from tests.factories import person, stock
 from tests.support import db
@@ -168,7 +168,7 @@ async def test_the_recovery_strategy_writes_the_spool_once_the_database_is_back(
     monotonic.now += 31  # the breaker lets a trial connection through after its timeout
     await world.client(1).send("/start")  # works again: the user is registered now
     assert world.client(1).last_reply().startswith("Hello")
-    from bot.failures.classify import FailureContext
+    from services.failures.classify import FailureContext
     from utils.recovery import RecoveryContext
 
     done = await world.app.recovery.run(

@@ -17,10 +17,10 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from bot.errors import InsufficientStock, InvalidTransition
-from bot.failures.cleanup import cleanup
-from database.enums import ErrorCategory, ErrorSeverity, Role
+from core.enums import ErrorCategory, ErrorSeverity, Role
+from core.exceptions import InsufficientStock, InvalidTransition
 from database.models import ErrorOccurrence, ErrorRecord, PendingNotification, TransactionLog
+from services.retention import cleanup
 from tests.conftest import ADMIN_TG_ID, World
 from tests.factories import person, stock
 from tests.support.client import reference_in, strip_reference
@@ -273,7 +273,7 @@ async def test_a_refused_change_rolls_back_completely_and_logs_it(world: World) 
     await person(world, 3, Role.STOREKEEPER)
     await person(world, 1, Role.REQUESTER)
     ids = {u.telegram_id: u.id for u in await world.app.users.list_users()}
-    from bot.services.requests import Line
+    from services.requests import Line
 
     request = await world.app.requests.create(ids[1], [Line(1, 1)])
     request = await world.app.requests.approve(request.id, ids[2], request.version)
@@ -311,8 +311,8 @@ async def test_concurrent_edits_one_wins_and_the_loser_is_logged(world: World) -
     for tg, role in ((1, Role.REQUESTER), (2, Role.MANAGER), (3, Role.MANAGER)):
         await person(world, tg, role)
     ids = {u.telegram_id: u.id for u in await world.app.users.list_users()}
-    from bot.errors import StaleVersion
-    from bot.services.requests import Line
+    from core.exceptions import StaleVersion
+    from services.requests import Line
 
     request = await world.app.requests.create(ids[1], [Line(1, 1)])
     results = await asyncio.gather(
@@ -356,7 +356,7 @@ async def test_cleanup_keeps_open_errors_and_recent_logs(world: World, clock: An
 
 
 def _ctx(handler: str) -> Any:
-    from bot.failures.classify import FailureContext
+    from services.failures.classify import FailureContext
 
     return FailureContext(handler=handler)
 
@@ -405,7 +405,7 @@ async def test_notification_failures_trigger_a_tracked_recovery(
 
 async def test_outbox_keeps_rows_while_the_telegram_breaker_is_open(world: World) -> None:
     user = await world.app.users.grant(77, Role.REQUESTER)
-    from bot.services.outbox import enqueue
+    from outbox.repository import enqueue
 
     async with world.app.sessionmaker() as session, session.begin():
         for i in range(8):

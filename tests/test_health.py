@@ -13,19 +13,17 @@ from aiogram.methods import SendMessage
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.clock import FrozenClock
-from bot.config import Settings
-from bot.failures.cleanup import cleanup
-from bot.health import checks
-from bot.health.jobs import JobMonitor, JobOutcome, JobResult
-from bot.health.model import Component, Report, Status, grade, worst
-from bot.locks import try_lock
 from bot.scheduler import create_scheduler, guarded
-from database.enums import (
+from core.clock import FrozenClock
+from core.enums import (
     ErrorCategory,
     ErrorSeverity,
+    HealthComponent,
+    HealthStatus,
     NotificationStatus,
 )
+from core.settings import Settings
+from database.locks import try_lock
 from database.models import (
     ErrorOccurrence,
     ErrorRecord,
@@ -33,10 +31,19 @@ from database.models import (
     SystemHealthSnapshot,
     User,
 )
+from services.health import checks
+from services.health.jobs import JobMonitor, JobOutcome, JobResult
+from services.health.model import Component, Report, grade, worst
+from services.retention import cleanup
 from tests.conftest import ADMIN_TG_ID, World, make_world
 from tests.support import db
 
-H, D, U, X = Status.HEALTHY, Status.DEGRADED, Status.UNHEALTHY, Status.UNKNOWN
+H, D, U, X = (
+    HealthStatus.HEALTHY,
+    HealthStatus.DEGRADED,
+    HealthStatus.UNHEALTHY,
+    HealthStatus.UNKNOWN,
+)
 
 
 def tuned(settings: Settings, **thresholds: tuple[float, float]) -> Settings:
@@ -74,7 +81,7 @@ def test_grade_uses_both_bounds_inclusively() -> None:
 def test_roll_up_is_the_worst_counted_component() -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
 
-    def report(*statuses: Status) -> Report:
+    def report(*statuses: HealthStatus) -> Report:
         return Report(now, tuple(Component(f"c{i}", s, 1) for i, s in enumerate(statuses)))
 
     assert report(H, H, X).status is H  # unknown is not counted
@@ -265,7 +272,7 @@ async def test_error_rate_by_category_and_severity(
 
 
 @pytest.mark.parametrize(("count", "status"), [(0, H), (5, D), (19, D), (20, U)])
-async def test_stuck_workflows(settings: Settings, count: int, status: Status) -> None:
+async def test_stuck_workflows(settings: Settings, count: int, status: HealthStatus) -> None:
     async def stuck() -> int:
         return count
 
@@ -275,7 +282,7 @@ async def test_stuck_workflows(settings: Settings, count: int, status: Status) -
 
 async def test_inventory_is_pluggable(world: World) -> None:
     report = await world.app.health.check()
-    inventory = report.get(checks.INVENTORY)
+    inventory = report.get(HealthComponent.INVENTORY)
     assert (inventory.status, inventory.details) == (X, {"available": False})
     findings = [3]
 
@@ -284,13 +291,13 @@ async def test_inventory_is_pluggable(world: World) -> None:
 
     world.app.health.register_inventory_provider(provider)
     report = await world.app.health.check()
-    assert (report.get(checks.INVENTORY).status, report.status) == (D, D)
+    assert (report.get(HealthComponent.INVENTORY).status, report.status) == (D, D)
     findings[0] = 10
     assert (await world.app.health.check()).status is U
 
 
 @pytest.mark.parametrize(("running", "status"), [(0, H), (5, D), (10, U)])
-def test_recoveries_in_flight(settings: Settings, running: int, status: Status) -> None:
+def test_recoveries_in_flight(settings: Settings, running: int, status: HealthStatus) -> None:
     component = checks.check_recovery(running, 10, settings)
     assert (component.status, component.details) == (status, {"count": running, "capacity": 10})
     assert checks.check_recovery(None, 10, settings).status is X
@@ -298,7 +305,7 @@ def test_recoveries_in_flight(settings: Settings, running: int, status: Status) 
 
 async def test_full_report_names_every_component(world: World) -> None:
     report = await world.app.health.check()
-    assert [c.name for c in report.components] == list(checks.COMPONENTS)
+    assert [c.name for c in report.components] == list(HealthComponent)
     assert report.status is H
 
 
@@ -433,7 +440,7 @@ async def test_failing_job_becomes_an_error_record_and_shows_in_health(world: Wo
     async with world.app.sessionmaker() as session:
         [record] = (await session.scalars(select(ErrorRecord))).all()
     assert (record.handler, record.message) == ("job:broken", "job broke")
-    component = (await world.app.health.check()).get(checks.SCHEDULER)
+    component = (await world.app.health.check()).get(HealthComponent.SCHEDULER)
     assert (component.status, component.details["failing"]) == (D, 1)
     metrics = world.app.metrics.render().decode()
     assert 'bot_job_runs_total{job="broken",result="failed"} 1.0' in metrics
@@ -518,8 +525,8 @@ def test_job_monitor_counts_misfires_from_scheduler_events(clock: FrozenClock) -
         JobExecutionEvent,
     )
 
-    from bot.health.texts import component_line
-    from bot.i18n import create_i18n
+    from core.i18n import create_i18n
+    from handlers.admin.health_texts import component_line
 
     monitor = JobMonitor(clock)
     monitor.watch("cleanup", 3600)

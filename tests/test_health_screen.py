@@ -10,8 +10,8 @@ import pytest
 from aiogram.methods import EditMessageText, SendMessage
 
 from bot.cli import main
-from bot.clock import FrozenClock
-from database.enums import Role
+from core.clock import FrozenClock
+from core.enums import Role
 from tests.conftest import ADMIN_TG_ID, World
 from tests.factories import person
 from tests.support.client import strip_reference

@@ -15,10 +15,10 @@ from aiogram.methods import SendMessage
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.clock import FrozenClock
-from bot.config import Settings
 from bot.http import bound_port, create_web_app, start_http
 from bot.scheduler import create_scheduler
+from core.clock import FrozenClock
+from core.settings import Settings
 from database.migrate import upgrade
 from tests.conftest import World, make_world
 from tests.support import db
@@ -115,7 +115,7 @@ async def test_metrics_count_what_happens(served: str, world: World) -> None:
     assert metric_value(text, 'bot_notifications_total{outcome="sent"}') == 0.0
     assert metric_value(text, "bot_telegram_api_latency_seconds_count") == 1.0  # the reply
     # An error and a delivered notification move their counters.
-    from bot.failures.classify import FailureContext
+    from services.failures.classify import FailureContext
 
     await world.app.recorder.record(RuntimeError("boom"), FailureContext(source="test"))
     _, text = await get(f"{served}/metrics")

@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from bot.catalogs import problems
 from bot.factory import set_commands
-from bot.i18n import pick_locale
-from database.enums import Role
+from core.enums import Role
+from core.i18n import pick_locale
 from database.models import User
 from tests.conftest import World
 from tests.factories import person, stock

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.services.inventory import ImportRow
 from database.models import InventoryItem, InventoryTransaction
+from services.inventory import ImportRow
 from tests.conftest import World
 
 

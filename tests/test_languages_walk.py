@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from aiogram.utils.i18n import gettext as _
 
-from database.enums import Role
+from core.enums import Role
 from tests.conftest import World
 from tests.factories import person, stock
 

@@ -8,10 +8,10 @@ from aiogram.exceptions import TelegramServerError
 from aiogram.methods import SendMessage
 from sqlalchemy import select
 
-from bot.clock import FrozenClock
-from bot.services.outbox import enqueue
-from database.enums import NotificationStatus, Role
+from core.clock import FrozenClock
+from core.enums import NotificationStatus, Role
 from database.models import PendingNotification
+from outbox.repository import enqueue
 from tests.conftest import World
 
 
@@ -111,7 +111,7 @@ async def test_blocked_by_the_user_is_dead_at_once(world: World) -> None:
 async def test_queue_limit_moves_the_oldest_waiting_rows_to_dead(
     world: World, clock: FrozenClock
 ) -> None:
-    from database.enums import DeadReason
+    from core.enums import DeadReason
 
     user = await world.app.users.grant(77, Role.REQUESTER)
     async with world.app.sessionmaker() as session, session.begin():

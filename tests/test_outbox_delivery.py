@@ -12,12 +12,13 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.clock import FrozenClock
-from bot.config import Settings
 from bot.factory import App, create_app, create_bot
-from bot.services.outbox import OutboxSender, enqueue
-from database.enums import DeadReason, NotificationStatus
+from core.clock import FrozenClock
+from core.enums import DeadReason, NotificationStatus
+from core.settings import Settings
 from database.models import PendingNotification, User
+from outbox.repository import enqueue
+from outbox.sender import OutboxSender
 from tests.support import db
 from tests.support.fake_bot_api import FakeBotAPI
 from utils.rate_limit import RateLimiter

@@ -10,23 +10,21 @@ from typing import Any
 import pytest
 from sqlalchemy import func, insert, select, update
 
-from bot.clock import FrozenClock
 from bot.scheduler import create_scheduler
-from bot.services.reconciliation import ReconciliationBusy, ReconciliationService
-from bot.transactions import TransactionalStateManager
-from database.engine import create_engine, create_sessionmaker
-from database.enums import (
+from core.clock import FrozenClock
+from core.enums import (
     DiscrepancyKind as K,
 )
-from database.enums import (
+from core.enums import (
     FindingStatus,
     Role,
     TransactionKind,
     TransactionStatus,
 )
-from database.enums import (
+from core.enums import (
     ReconciliationAction as A,
 )
+from database.engine import create_engine, create_sessionmaker
 from database.models import (
     InventoryItem,
     InventoryTransaction,
@@ -35,6 +33,8 @@ from database.models import (
     ReconciliationRun,
     TransactionLog,
 )
+from services.reconciliation.service import ReconciliationBusy, ReconciliationService
+from services.transactions import TransactionalStateManager
 from tests.conftest import ADMIN_TG_ID, World
 from tests.factories import person, stock
 from tests.reconciliation_world import build_discrepancies, item_ids, stocks
@@ -240,7 +240,7 @@ async def test_manual_override_posts_the_difference_and_settles_negative_stock(
 
 async def test_override_refuses_bad_input(world: World) -> None:
     ids = await build_discrepancies(world)
-    from bot.errors import NotFound, ValidationFailed
+    from core.exceptions import NotFound, ValidationFailed
 
     with pytest.raises(ValidationFailed):
         await world.app.reconciliation.set_counted(ids["B"], -1, "x", None)
@@ -256,7 +256,7 @@ async def test_item_scope_checks_only_that_item(world: World) -> None:
     report = await world.app.reconciliation.run_for_sku("C", apply=True, trigger="cli")
     assert summary(report) == [EXPECTED[2]]
     assert (await stocks(world))["A"] == 7  # outside the scope: untouched
-    from bot.errors import NotFound
+    from core.exceptions import NotFound
 
     with pytest.raises(NotFound):
         await world.app.reconciliation.run_for_sku("NOPE", apply=False, trigger="cli")
@@ -367,7 +367,7 @@ async def test_a_failed_run_rolls_back_and_frees_the_lock(
     def broken(*_: Any) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("bot.services.reconciliation._reversal", broken)
+    monkeypatch.setattr("services.reconciliation.service._reversal", broken)
     with pytest.raises(RuntimeError):
         await service.run(apply=True)
     after = await snapshot(world)
@@ -381,9 +381,9 @@ async def test_a_failed_run_rolls_back_and_frees_the_lock(
 
 
 def test_a_long_report_stays_under_telegrams_limit() -> None:
-    from bot.i18n import create_i18n
-    from bot.reconciliation_texts import report_text
-    from bot.services.reconciliation import Finding, Report
+    from core.i18n import create_i18n
+    from handlers.admin.inventory_texts import report_text
+    from services.reconciliation.service import Finding, Report
 
     findings = [
         Finding(K.STOCK_MISMATCH, i, "S" * 64, f"stock_mismatch:item:{i}", A.RECOMPUTE_STOCK, 1, 2)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from database.enums import RequestStatus, Role, TransactionKind, TransitionAction
+from core.enums import RequestStatus, Role, TransactionKind, TransitionAction
 from database.models import (
     InventoryItem,
     InventoryTransaction,

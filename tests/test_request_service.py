@@ -7,10 +7,10 @@ import asyncio
 import pytest
 from sqlalchemy import func, select
 
-from bot.errors import NotFound, StaleVersion, ValidationFailed
-from bot.services.requests import Line
-from database.enums import RequestStatus, Role
+from core.enums import RequestStatus, Role
+from core.exceptions import NotFound, StaleVersion, ValidationFailed
 from database.models import PendingNotification, Request, RequestTransition, User
+from services.requests import Line
 from tests.conftest import World
 from tests.factories import person, stock
 

@@ -10,10 +10,8 @@ import pytest
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy import select
 
-from bot.clock import FrozenClock
-from bot.failures.classify import FailureContext
-from bot.services.requests import Line
-from database.enums import (
+from core.clock import FrozenClock
+from core.enums import (
     ErrorCategory,
     RecoveryAction,
     RecoveryOutcome,
@@ -29,6 +27,8 @@ from database.models import (
     TransactionLog,
     WorkflowRecoveryLog,
 )
+from services.failures.classify import FailureContext
+from services.requests import Line
 from tests.conftest import ADMIN_TG_ID, World
 from tests.factories import person, stock
 from tests.support.client import TelegramClient, strip_reference

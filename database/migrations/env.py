@@ -19,7 +19,7 @@ def database_url() -> str:
     url = config.attributes.get("database_url")
     if url:
         return str(url)
-    from bot.config import load_settings
+    from core.settings import load_settings
 
     return load_settings().database_url_value
 

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from database.enums import TransactionStatus
+from core.enums import TransactionStatus
 from database.models import InventoryItem, InventoryTransaction
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from database.enums import FindingStatus, RequestStatus, TransactionKind, TransactionStatus
+from core.enums import FindingStatus, RequestStatus, TransactionKind, TransactionStatus
 from database.models import (
     InventoryItem,
     InventoryTransaction,

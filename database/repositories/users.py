@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from database.enums import RequestStatus, Role
+from core.enums import RequestStatus, Role
 from database.models import Request, User, UserRole
 
 

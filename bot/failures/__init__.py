@@ -1,1 +1,0 @@
-"""What happens when something fails: classification, error records, the local spool."""

@@ -1,1 +1,0 @@
-"""Services own the transactions; handlers and the CLI call them."""

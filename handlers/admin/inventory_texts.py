@@ -1,0 +1,136 @@
+"""Reconciliation reports in the current locale: the admin screens, the alerts and the command
+line all print the same words."""
+
+from __future__ import annotations
+
+from collections import Counter
+from html import escape
+from typing import TYPE_CHECKING
+
+from aiogram.utils.i18n import gettext as _
+
+from core.enums import DiscrepancyKind, ReconciliationAction
+from core.i18n import N_
+from core.names import kind_name
+
+if TYPE_CHECKING:  # the service imports the outbox, which renders with this module
+    from database.models import ReconciliationLog, ReconciliationRun
+    from services.reconciliation.service import Finding, Report
+
+ACTION_NAMES = {
+    ReconciliationAction.RECOMPUTE_STOCK: N_("recompute the stock figure"),
+    ReconciliationAction.REVERSE_MOVEMENT: N_("reverse the movement"),
+    ReconciliationAction.LEAVE_FOR_ADMIN: N_("needs an admin"),
+    ReconciliationAction.POST_ADJUSTMENT: N_("adjustment posted"),
+}
+
+MAX_LINES = 20
+MAX_TEXT = 3900  # Telegram refuses messages over 4096 characters
+
+
+def finding_line(f: Finding) -> str:
+    values = ""
+    if f.expected is not None or f.actual is not None:
+        values = " " + _("(expected {expected}, actual {actual})").format(
+            expected=_none(f.expected), actual=_none(f.actual)
+        )
+    movement = ""
+    if f.transaction_id is not None:
+        movement = " " + _("movement #{id}").format(id=f.transaction_id)
+    new = "" if f.is_new or not f.needs_admin else " " + _("[already open]")
+    return (
+        f"• {escape(f.sku)}: {kind_name(f.kind)}{movement}{values} → "
+        f"{_(ACTION_NAMES[f.action])}{new}"
+    )
+
+
+def report_text(report: Report) -> str:
+    if report.applied:
+        head = _("Reconciliation run #{run_id} applied.").format(run_id=report.run_id)
+    else:
+        head = _("Preview (dry run): nothing was changed.")
+    if not report.findings:
+        lines = [head, _("No discrepancies found.")]
+        if report.resolved:
+            lines.append(_("Findings no longer present: {count}.").format(count=report.resolved))
+        return "\n".join(lines)
+    lines = [head, "", _("Found by kind:")]
+    lines += [f"• {kind_name(k)}: {n}" for k, n in _in_order(report.by_kind())]
+    lines.append("")
+    if report.applied:
+        lines.append(
+            _("Fixed: {fixed}. Left for an admin: {admin} ({new} new).").format(
+                fixed=report.fixes, admin=report.needs_admin, new=report.new_for_admin
+            )
+        )
+    else:
+        lines.append(
+            _("Applying would fix {fixed} and leave {admin} for an admin ({new} new).").format(
+                fixed=report.fixes, admin=report.needs_admin, new=report.new_for_admin
+            )
+        )
+    if report.resolved:
+        lines.append(_("Findings no longer present: {count}.").format(count=report.resolved))
+    lines.append("")
+    head_text = "\n".join(lines)
+    details = [finding_line(f) for f in report.findings[:MAX_LINES]]
+    while details and len(head_text) + sum(len(d) + 1 for d in details) > MAX_TEXT:
+        details.pop()  # long SKUs: show fewer lines rather than have the message refused
+    more = len(report.findings) - len(details)
+    if more:
+        details.append(_("… and {count} more.").format(count=more))
+    return "\n".join([head_text, *details])
+
+
+def plan_counts(report: Report) -> str:
+    """What Apply will do, in numbers, for the confirmation question."""
+    actions = report.by_action()
+    return _(
+        "Apply will recompute {recompute} stock figure(s), reverse {reverse} movement(s) "
+        "and leave {admin} finding(s) for an admin. Apply now?"
+    ).format(
+        recompute=actions[ReconciliationAction.RECOMPUTE_STOCK],
+        reverse=actions[ReconciliationAction.REVERSE_MOVEMENT],
+        admin=actions[ReconciliationAction.LEAVE_FOR_ADMIN],
+    )
+
+
+def run_line(run: ReconciliationRun) -> str:
+    return _(
+        "#{run_id} {when} UTC ({trigger}): {findings} found, {fixed} fixed, {admin} for an admin"
+    ).format(
+        run_id=run.id,
+        when=run.started_at.strftime("%Y-%m-%d %H:%M"),
+        trigger=escape(run.trigger),
+        findings=run.findings,
+        fixed=run.fixed,
+        admin=run.needs_admin,
+    )
+
+
+def last_run_text(last: tuple[ReconciliationRun, Counter[DiscrepancyKind]] | None) -> str:
+    if last is None:
+        return _("No reconciliation has been applied yet.")
+    run, kinds = last
+    lines = [_("Last run:") + " " + run_line(run)]
+    lines += [f"• {kind_name(k)}: {n}" for k, n in _in_order(kinds)]
+    return "\n".join(lines)
+
+
+def open_finding_line(row: ReconciliationLog, sku: str) -> str:
+    values = _("(expected {expected}, actual {actual})").format(
+        expected=_none(row.expected), actual=_none(row.actual)
+    )
+    movement = ""
+    if row.transaction_id is not None:
+        movement = " " + _("movement #{id}").format(id=row.transaction_id)
+    return f"• {escape(sku)}: {kind_name(row.kind)}{movement} {values}"
+
+
+def _none(value: object) -> str:
+    return "—" if value is None else str(value)
+
+
+def _in_order(counts: Counter[DiscrepancyKind]) -> list[tuple[DiscrepancyKind, int]]:
+    order = list(DiscrepancyKind)
+    return sorted(counts.items(), key=lambda kv: order.index(kv[0]))

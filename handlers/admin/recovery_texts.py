@@ -1,0 +1,174 @@
+"""Text pieces of the /workflow_recovery screens, in the admin's language."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from html import escape
+
+from aiogram.utils.i18n import gettext as _
+
+from core.enums import RecoveryAction, RecoveryOutcome, RequestStatus, Risk
+from core.i18n import N_
+from core.names import status_name
+from core.workflows import WorkflowRegistry
+from database.models import Request, RequestTransition, User, WorkflowRecoveryLog
+from services.recovery.actions import Plan
+from services.stuck import StuckEntry
+
+ACTION_NAMES = {
+    RecoveryAction.NUDGE: N_("Nudge the assignee"),
+    RecoveryAction.REASSIGN: N_("Reassign"),
+    RecoveryAction.RESET: N_("Reset to the previous stage"),
+    RecoveryAction.FORCE_TRANSITION: N_("Force to the next stage"),
+    RecoveryAction.FORCE_COMPLETE: N_("Force complete"),
+    RecoveryAction.ESCALATE: N_("Escalated to admins"),
+}
+RISK_NAMES = {Risk.LOW: N_("low risk"), Risk.MEDIUM: N_("medium risk"), Risk.HIGH: N_("high risk")}
+OUTCOME_NAMES = {
+    RecoveryOutcome.APPLIED: N_("applied"),
+    RecoveryOutcome.STALE: N_("not applied: changed meanwhile"),
+    RecoveryOutcome.REFUSED: N_("refused"),
+    RecoveryOutcome.FAILED: N_("failed"),
+}
+REASON_PRESETS = (
+    N_("Assignee is away"),
+    N_("Decided outside the bot"),
+    N_("Duplicate or mistaken request"),
+    N_("Wrong stage"),
+)
+NOTE_PRESETS = (
+    N_("Fixed"),
+    N_("Expected behaviour"),
+    N_("Could not reproduce"),
+)
+
+
+def duration(delta: timedelta) -> str:
+    minutes = max(0, int(delta.total_seconds() // 60))
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return _("{days} d {hours} h").format(days=days, hours=hours)
+    if hours:
+        return _("{hours} h {minutes} min").format(hours=hours, minutes=minutes)
+    return _("{minutes} min").format(minutes=minutes)
+
+
+def stage_name(workflows: WorkflowRegistry, request: Request, locale: str) -> str:
+    if request.stage is None:
+        return "—"
+    workflow = workflows.get(request.workflow)
+    stage = workflow.stage(request.stage) if workflow else None
+    if stage is None:
+        return escape(request.stage) + " " + _("(not in the workflow file)")
+    return escape(stage.display(locale))
+
+
+def who(user: User | None) -> str:
+    return escape(user.display_name) if user else _("nobody")
+
+
+def entry_line(entry: StuckEntry, workflows: WorkflowRegistry, locale: str) -> str:
+    request = entry.request
+    line = _("#{request_id} {requester} · {stage} · with {assignee}").format(
+        request_id=request.id,
+        requester=escape(request.requester.display_name),
+        stage=stage_name(workflows, request, locale),
+        assignee=who(request.assignee),
+    )
+    waited = _("waiting {waited} (limit {limit})").format(
+        waited=duration(entry.waiting), limit=duration(entry.threshold)
+    )
+    flags = [waited]
+    if entry.assignee_gone:
+        flags.append(_("⚠️ assignee gone"))
+    return line + "\n   " + ", ".join(flags)
+
+
+def state_line(request: Request, workflows: WorkflowRegistry, locale: str) -> str:
+    if request.status is not RequestStatus.ACTIVE:
+        return _("Request #{request_id}: {status}.").format(
+            request_id=request.id, status=status_name(request.status)
+        )
+    return _("Request #{request_id}: {status}, at {stage}, with {assignee}.").format(
+        request_id=request.id,
+        status=status_name(request.status),
+        stage=stage_name(workflows, request, locale),
+        assignee=who(request.assignee),
+    )
+
+
+def history_lines(transitions: list[RequestTransition], names: dict[int, str]) -> list[str]:
+    lines = []
+    for t in transitions[-8:]:  # the latest moves; the full history is in the database
+        lines.append(
+            "• {at} {action}: {frm} → {to} ({actor}){reason}".format(
+                at=t.created_at.strftime("%m-%d %H:%M"),
+                action=escape(t.action.value),
+                frm=escape(t.from_stage or "—"),
+                to=escape(t.to_stage or t.to_status.value),
+                actor=escape(names.get(t.actor_id or 0, _("system"))),
+                reason=f" — {escape(t.reason)}" if t.reason else "",
+            )
+        )
+    return lines
+
+
+def action_button(action: RecoveryAction) -> str:
+    from services.recovery.actions import RISK
+
+    return f"{_(ACTION_NAMES[action])} · {_(RISK_NAMES[RISK[action]])}"
+
+
+def plan_text(plan: Plan, workflows: WorkflowRegistry, locale: str, reason: str) -> str:
+    workflow = workflows.get(plan.workflow)
+
+    def title(key: str | None) -> str:
+        stage = workflow.stage(key) if workflow and key else None
+        return escape(stage.display(locale)) if stage else escape(key or "—")
+
+    action = plan.action
+    if action is RecoveryAction.NUDGE:
+        what = _("{assignee} gets a reminder with the Approve and Reject buttons.").format(
+            assignee=who(plan.to_assignee)
+        )
+    elif action is RecoveryAction.FORCE_COMPLETE:
+        what = _("Request #{request_id} will be marked completed.").format(
+            request_id=plan.request_id
+        )
+    elif action is RecoveryAction.REASSIGN:
+        what = _("Request #{request_id} will be given to {assignee}, at {stage}.").format(
+            request_id=plan.request_id,
+            assignee=who(plan.to_assignee),
+            stage=title(plan.to_stage),
+        )
+    else:
+        what = _("Request #{request_id} will move from {old} to {new}, with {assignee}.").format(
+            request_id=plan.request_id,
+            old=title(plan.from_stage),
+            new=title(plan.to_stage),
+            assignee=who(plan.to_assignee),
+        )
+    lines = [
+        _("Please confirm: {action} ({risk}).").format(
+            action=_(ACTION_NAMES[action]), risk=_(RISK_NAMES[plan.risk])
+        ),
+        what,
+    ]
+    if plan.skips_stock_issue:
+        lines.append(_("The items will NOT be issued from stock."))
+    if action is not RecoveryAction.NUDGE:
+        lines.append(_("The requester and the new assignee are told."))
+    lines.append(_("Reason: {reason}").format(reason=escape(reason)))
+    return "\n".join(lines)
+
+
+def log_line(row: WorkflowRecoveryLog) -> str:
+    return _("{at} · #{request_id} · {action} by {actor}: {outcome}\n   {reason}").format(
+        at=row.created_at.strftime("%Y-%m-%d %H:%M"),
+        request_id=row.request_id,
+        action=_(ACTION_NAMES[row.action]),
+        actor=escape(row.actor.display_name) if row.actor else _("system"),
+        outcome=_(OUTCOME_NAMES[row.outcome]),
+        reason=escape(row.reason),
+    )

@@ -1,0 +1,203 @@
+"""The outbox table's queries, and `enqueue`: how a service writes a notification.
+
+A notification is written in the caller's transaction, next to the change that causes it;
+`wrote_outbox(session)` tells whoever commits that transaction that the sender has work."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.enums import NotificationStatus
+from database.models import PendingNotification
+
+WAITING = (NotificationStatus.PENDING, NotificationStatus.RETRYING)
+FINISHED = (NotificationStatus.SENT, NotificationStatus.DEAD, NotificationStatus.DISCARDED)
+
+
+OUTBOX_ROWS = "outbox_rows"  # session.info key: rows this transaction wrote
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    recipient_id: int,
+    kind: str,
+    payload: dict[str, Any],
+    idempotency_key: str,
+    now: datetime,
+) -> int | None:
+    """Write one notification in the caller's transaction; a repeated key writes nothing."""
+    row_id = await NotificationRepository(session).add(
+        recipient_id=recipient_id,
+        kind=kind,
+        payload=payload,
+        idempotency_key=idempotency_key,
+        now=now,
+    )
+    if row_id is not None:
+        session.info[OUTBOX_ROWS] = session.info.get(OUTBOX_ROWS, 0) + 1
+    return row_id
+
+
+def wrote_outbox(session: AsyncSession) -> bool:
+    """Whether the session's transaction wrote notifications (read it after the commit)."""
+    return bool(session.info.get(OUTBOX_ROWS))
+
+
+class NotificationRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @property
+    def dialect(self) -> str:
+        return self.session.bind.dialect.name if self.session.bind else "sqlite"
+
+    async def add(
+        self,
+        *,
+        recipient_id: int,
+        kind: str,
+        payload: dict[str, Any],
+        idempotency_key: str,
+        now: datetime,
+    ) -> int | None:
+        """Insert one outbox row; a key written before is left alone (returns None)."""
+        values = {
+            "recipient_id": recipient_id,
+            "kind": kind,
+            "payload": payload,
+            "idempotency_key": idempotency_key,
+            "status": NotificationStatus.PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        statement = (
+            insert(PendingNotification)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(PendingNotification.id)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    @staticmethod
+    def _due(now: datetime) -> ColumnElement[bool]:
+        # An expired claim belongs to a sender that died or hung: the row is free again.
+        return (
+            PendingNotification.status.in_(WAITING)
+            & (PendingNotification.next_attempt_at <= now)
+            & or_(
+                PendingNotification.claimed_until.is_(None),
+                PendingNotification.claimed_until <= now,
+            )
+        )
+
+    async def due(self, now: datetime, limit: int) -> Sequence[PendingNotification]:
+        query = (
+            select(PendingNotification)
+            .where(self._due(now))
+            .order_by(PendingNotification.id)
+            .limit(limit)
+        )
+        return (await self.session.execute(query)).unique().scalars().all()
+
+    async def claim(
+        self, *, owner: str, now: datetime, until: datetime, limit: int, ids: Sequence[int] = ()
+    ) -> list[int]:
+        """Mark up to `limit` due rows as ours until `until`; returns their ids.
+
+        PostgreSQL skips rows another sender has locked, so two senders never take the same
+        row; SQLite serialises writers, which is why one process is its supported setup.
+        """
+        query = select(PendingNotification.id).where(self._due(now))
+        if ids:
+            query = query.where(PendingNotification.id.in_(ids))
+        query = query.order_by(PendingNotification.id).limit(limit)
+        if self.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        claimed = list((await self.session.execute(query)).scalars())
+        if claimed:
+            await self.session.execute(
+                update(PendingNotification)
+                .where(PendingNotification.id.in_(claimed))
+                .values(claimed_by=owner, claimed_until=until)
+            )
+        return claimed
+
+    async def load(self, ids: Sequence[int]) -> Sequence[PendingNotification]:
+        query = (
+            select(PendingNotification)
+            .where(PendingNotification.id.in_(ids))
+            .order_by(PendingNotification.id)
+        )
+        return (await self.session.execute(query)).unique().scalars().all()
+
+    async def release(self, owner: str, ids: Sequence[int]) -> None:
+        await self.session.execute(
+            update(PendingNotification)
+            .where(PendingNotification.id.in_(ids), PendingNotification.claimed_by == owner)
+            .values(claimed_by=None, claimed_until=None)
+        )
+
+    async def counts(self) -> dict[NotificationStatus, int]:
+        rows = await self.session.execute(
+            select(PendingNotification.status, func.count()).group_by(PendingNotification.status)
+        )
+        found = {NotificationStatus(status): int(count) for status, count in rows.all()}
+        return {status: found.get(status, 0) for status in NotificationStatus}
+
+    @staticmethod
+    def filtered(status: NotificationStatus) -> Select[Any]:
+        return select(PendingNotification).where(PendingNotification.status == status)
+
+    async def page(
+        self, status: NotificationStatus, offset: int, limit: int
+    ) -> Sequence[PendingNotification]:
+        query = self.filtered(status).order_by(PendingNotification.id).offset(offset).limit(limit)
+        found: Sequence[PendingNotification] = (
+            (await self.session.execute(query)).unique().scalars().all()
+        )
+        return found
+
+    async def count(self, status: NotificationStatus) -> int:
+        query = select(func.count()).where(PendingNotification.status == status)
+        return int(await self.session.scalar(query.select_from(PendingNotification)) or 0)
+
+    async def ids_with_status(self, status: NotificationStatus) -> list[int]:
+        query = (
+            select(PendingNotification.id)
+            .where(PendingNotification.status == status)
+            .order_by(PendingNotification.id)
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    async def overflow(self, keep: int) -> list[int]:
+        """Waiting rows beyond the newest `keep`: the oldest are the ones let go first."""
+        query = (
+            select(PendingNotification.id)
+            .where(PendingNotification.status.in_(WAITING))
+            .order_by(PendingNotification.id.desc())
+            .offset(keep)
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    async def delete_finished(self, before: datetime) -> int:
+        finished_at = func.coalesce(
+            PendingNotification.sent_at,
+            PendingNotification.dead_at,
+            PendingNotification.created_at,
+        )
+        result = await self.session.execute(
+            delete(PendingNotification).where(
+                PendingNotification.status.in_(FINISHED), finished_at < before
+            )
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,0 +1,242 @@
+"""Storing failures as error records: grouped by fingerprint, masked, alerted once.
+
+Every recorded failure gets its own reference code (what the person is shown); repeats of an
+open fingerprint add to one `error_records` row. A new critical problem alerts the admins
+through the outbox, and repeats inside the alert window only raise the count. When the
+database cannot take the record it goes to the local spool and is written when it is back.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.clock import Clock
+from core.enums import ErrorCategory, ErrorSeverity, Role
+from database.models import ErrorOccurrence, ErrorRecord
+from database.repositories.users import UserRepository
+from outbox.repository import enqueue
+from services.failures.classify import Failure, FailureContext, classify
+from services.failures.spool import ErrorSpool
+from utils.correlation import ErrorCorrelator
+from utils.masking import Masker
+
+logger = logging.getLogger(__name__)
+
+REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L to misread
+MAX_TRACE = 20_000
+LOG_LEVELS = {
+    ErrorSeverity.LOW: logging.INFO,
+    ErrorSeverity.MEDIUM: logging.WARNING,
+    ErrorSeverity.HIGH: logging.ERROR,
+    ErrorSeverity.CRITICAL: logging.CRITICAL,
+}
+
+
+def new_reference() -> str:
+    return "E-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(6))
+
+
+@dataclass(frozen=True)
+class Recorded:
+    failure: Failure
+    reference: str | None  # None: not kept (input feedback)
+    spooled: bool = False
+
+
+class ErrorRecorder:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        masker: Masker,
+        spool: ErrorSpool,
+        correlator: ErrorCorrelator,
+        alert_window: timedelta,
+        on_alert: Callable[[], None] = lambda: None,
+        on_recorded: Callable[[Failure], None] = lambda failure: None,
+    ) -> None:
+        self.on_recorded = on_recorded  # metrics count errors by category and severity
+        self.sessionmaker = sessionmaker
+        self.clock = clock
+        self.masker = masker
+        self.spool = spool
+        self.correlator = correlator
+        self.alert_window = alert_window
+        self.on_alert = on_alert  # wakes the outbox sender after an alert row is written
+
+    async def record(self, exc: BaseException, context: FailureContext) -> Recorded:
+        """Never raises: a failure to record is itself spooled, never lost."""
+        failure = classify(exc, context, self._storming)
+        if not failure.recorded:
+            return Recorded(failure, None)
+        occurrence = self._occurrence(exc, context, failure)
+        self.on_recorded(failure)
+        logger.log(
+            LOG_LEVELS[failure.severity],
+            "%s %s/%s in %s: %s",
+            occurrence["reference"],
+            failure.category.value,
+            failure.severity.value,
+            occurrence["handler"] or context.source,
+            occurrence["message"],
+        )
+        if failure.database_down:
+            # Do not knock on a database we know is down: spool straight away.
+            return self._spool(failure, occurrence)
+        try:
+            await self.store([occurrence])
+        except Exception:
+            logger.warning("could not store error %s; spooled", occurrence["reference"])
+            return self._spool(failure, occurrence)
+        return Recorded(failure, occurrence["reference"])
+
+    async def flush_spool(self) -> int:
+        """Write spooled records to the database; returns how many (0 if still down)."""
+        written = await self.spool.drain(self.store)
+        if written:
+            logger.info("wrote %s spooled error records", written)
+        return written
+
+    async def store(self, occurrences: Sequence[dict[str, Any]]) -> None:
+        alerted = False
+        async with self.sessionmaker() as session, session.begin():
+            for occurrence in occurrences:
+                alerted = await self._store_one(session, occurrence) or alerted
+        if alerted:
+            self.on_alert()
+
+    async def count_retry(self, fingerprint: str) -> None:
+        """An automatic recovery ran for this problem."""
+        async with self.sessionmaker() as session, session.begin():
+            await session.execute(
+                update(ErrorRecord)
+                .where(ErrorRecord.fingerprint == fingerprint, ErrorRecord.resolved_at.is_(None))
+                .values(retry_count=ErrorRecord.retry_count + 1)
+            )
+
+    def _storming(self, category: ErrorCategory, fingerprint: str) -> bool:
+        self.correlator.record(category.value, fingerprint)
+        return self.correlator.is_storm(fingerprint)
+
+    def _spool(self, failure: Failure, occurrence: dict[str, Any]) -> Recorded:
+        try:
+            self.spool.append(occurrence)
+        except OSError:
+            # Nowhere left to keep it: the log line above is the last trace of it.
+            logger.critical("could not spool error %s", occurrence["reference"], exc_info=True)
+        return Recorded(failure, occurrence["reference"], spooled=True)
+
+    def _occurrence(
+        self, exc: BaseException, context: FailureContext, failure: Failure
+    ) -> dict[str, Any]:
+        trace = "".join(traceback.format_exception(exc))[-MAX_TRACE:]
+        return {
+            "reference": new_reference(),
+            "fingerprint": failure.fingerprint,
+            "category": failure.category.value,
+            "severity": failure.severity.value,
+            "exception_type": failure.exception_type[:200],
+            "message": self.masker.text(str(exc))[:2000],
+            "stack_trace": self.masker.text(trace),
+            "handler": (context.handler or context.source)[:200],
+            "context": self.masker.data(context.as_dict()),
+            "at": self.clock.now().isoformat(),
+        }
+
+    async def _store_one(self, session: AsyncSession, occurrence: dict[str, Any]) -> bool:
+        """Add one occurrence to its open record; True when admins were alerted."""
+        at = datetime.fromisoformat(occurrence["at"])
+        record = await self._open_record(session, occurrence["fingerprint"])
+        if record is None:
+            record = ErrorRecord(
+                reference=occurrence["reference"],
+                fingerprint=occurrence["fingerprint"],
+                category=ErrorCategory(occurrence["category"]),
+                severity=ErrorSeverity(occurrence["severity"]),
+                exception_type=occurrence["exception_type"],
+                message=occurrence["message"],
+                stack_trace=occurrence["stack_trace"],
+                handler=occurrence["handler"],
+                context=occurrence["context"],
+                count=1,
+                first_seen=at,
+                last_seen=at,
+                retry_count=0,
+            )
+            try:
+                async with session.begin_nested():
+                    session.add(record)
+            except IntegrityError:
+                # Another process opened the same fingerprint first: add to theirs.
+                record = await self._open_record(session, occurrence["fingerprint"])
+                assert record is not None
+                self._repeat(record, occurrence, at)
+        else:
+            self._repeat(record, occurrence, at)
+        session.add(
+            ErrorOccurrence(
+                error_id=record.id,
+                reference=occurrence["reference"],
+                occurred_at=at,
+                context=occurrence["context"],
+            )
+        )
+        return await self._alert_if_due(session, record)
+
+    async def _open_record(self, session: AsyncSession, fingerprint: str) -> ErrorRecord | None:
+        query = (
+            select(ErrorRecord)
+            .where(ErrorRecord.fingerprint == fingerprint, ErrorRecord.resolved_at.is_(None))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return (await session.execute(query)).scalar_one_or_none()
+
+    @staticmethod
+    def _repeat(record: ErrorRecord, occurrence: dict[str, Any], at: datetime) -> None:
+        record.count += 1
+        severity = ErrorSeverity(occurrence["severity"])
+        if severity.rank > record.severity.rank:
+            record.severity = severity
+        if at >= record.last_seen:  # spooled records may arrive late
+            record.last_seen = at
+            record.context = occurrence["context"]
+            record.message = occurrence["message"]
+            record.stack_trace = occurrence["stack_trace"]
+
+    async def _alert_if_due(self, session: AsyncSession, record: ErrorRecord) -> bool:
+        if record.severity is not ErrorSeverity.CRITICAL:
+            return False
+        now = self.clock.now()
+        if record.alerted_at is not None and now - record.alerted_at < self.alert_window:
+            return False  # already told within the window: the count keeps growing silently
+        await session.flush()
+        record.alerted_at = now
+        admins = await UserRepository(session).active_holders(Role.ADMIN)
+        for admin in admins:
+            await enqueue(
+                session,
+                recipient_id=admin.id,
+                kind="error_alert",
+                payload={
+                    "reference": record.reference,
+                    "category": record.category.value,
+                    "severity": record.severity.value,
+                    "count": record.count,
+                    "where": record.handler,
+                    "exception": record.exception_type.rsplit(".", 1)[-1],
+                },
+                idempotency_key=f"error-alert:{record.id}:{record.count}:{admin.id}",
+                now=now,
+            )
+        return bool(admins)

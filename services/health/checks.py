@@ -1,0 +1,191 @@
+"""One function per component: measure, then grade the figure by the configured thresholds."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.enums import ErrorSeverity, HealthComponent, HealthStatus, NotificationStatus
+from core.settings import Settings
+from database.models import ErrorOccurrence, ErrorRecord, PendingNotification
+from services.health.jobs import JobMonitor, JobResult
+from services.health.model import Component, grade, worst
+from utils.circuit_breaker import BreakerState, CircuitBreaker
+from utils.latency import LatencyTracker
+
+ERROR_WINDOW = timedelta(hours=1)
+# A job is "not running" when its last run is this many intervals (plus the grace) behind.
+OVERDUE_INTERVALS = 3
+
+
+async def check_database(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    monotonic: Callable[[], float] = time.perf_counter,
+) -> Component:
+    try:
+        async with sessionmaker() as session:
+            # Connecting is not the round trip: a fresh pool connection would look slow.
+            await session.connection()
+            started = monotonic()
+            await session.execute(text("SELECT 1"))
+            ms = round((monotonic() - started) * 1000, 1)
+    except Exception as exc:
+        return Component(
+            HealthComponent.DATABASE, HealthStatus.UNHEALTHY, None, {"error": type(exc).__name__}
+        )
+    return Component(
+        HealthComponent.DATABASE, grade(ms, settings.health_db_latency_ms), ms, {"ms": ms}
+    )
+
+
+def check_telegram(
+    breaker: CircuitBreaker | None, latency: LatencyTracker | None, settings: Settings
+) -> Component:
+    if breaker is None:
+        return Component(
+            HealthComponent.TELEGRAM, HealthStatus.UNKNOWN, None, {"state": "unknown"}
+        )
+    state = breaker.state
+    ms = None if latency is None or latency.last is None else round(latency.average * 1000, 1)
+    by_state = {
+        BreakerState.CLOSED: HealthStatus.HEALTHY,
+        BreakerState.HALF_OPEN: HealthStatus.DEGRADED,
+        BreakerState.OPEN: HealthStatus.UNHEALTHY,
+    }[state]
+    by_latency = (
+        HealthStatus.HEALTHY if ms is None else grade(ms, settings.health_telegram_latency_ms)
+    )
+    return Component(
+        HealthComponent.TELEGRAM, worst(by_state, by_latency), ms, {"state": state.value, "ms": ms}
+    )
+
+
+def check_scheduler(monitor: JobMonitor | None, settings: Settings, now: datetime) -> Component:
+    if monitor is None or not monitor.running:
+        return Component(HealthComponent.SCHEDULER, HealthStatus.UNKNOWN, None, {"jobs": []})
+    jobs = []
+    failing = overdue = 0
+    for job in monitor.jobs():
+        next_run = monitor.next_run(job.job_id)
+        late = timedelta(
+            seconds=job.interval_seconds * OVERDUE_INTERVALS + settings.job_misfire_grace_seconds
+        )
+        is_overdue = next_run is not None and now - next_run > late
+        failing += job.last_result is JobResult.FAILED
+        overdue += is_overdue
+        jobs.append(
+            {
+                "id": job.job_id,
+                "last_run": job.last_run.isoformat() if job.last_run else None,
+                "result": job.last_result.value if job.last_result else None,
+                "next_run": next_run.isoformat() if next_run else None,
+                "misfires": job.misfires,
+                "overdue": is_overdue,
+            }
+        )
+    status = grade(failing, settings.health_job_failures)
+    if overdue:
+        status = HealthStatus.UNHEALTHY  # a job that stopped running is worse than one that failed
+    return Component(
+        HealthComponent.SCHEDULER,
+        status,
+        failing,
+        {"jobs": jobs, "failing": failing, "overdue": overdue},
+    )
+
+
+async def check_queue(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, now: datetime
+) -> Component:
+    statuses = (NotificationStatus.PENDING, NotificationStatus.RETRYING, NotificationStatus.DEAD)
+    async with sessionmaker() as session:
+        rows = await session.execute(
+            select(PendingNotification.status, func.count())
+            .where(PendingNotification.status.in_(statuses))
+            .group_by(PendingNotification.status)
+        )
+        counts = {status.value: 0 for status in statuses}
+        counts.update({str(status): int(n) for status, n in rows.all()})
+        oldest = await session.scalar(
+            select(func.min(PendingNotification.created_at)).where(
+                PendingNotification.status.in_(statuses[:2])
+            )
+        )
+    age_minutes = 0.0 if oldest is None else max(0.0, (now - oldest).total_seconds() / 60)
+    waiting = counts["pending"] + counts["retrying"]
+    status = worst(
+        grade(waiting, settings.health_queue_pending),
+        grade(age_minutes, settings.health_queue_oldest_minutes),
+        grade(counts["dead"], settings.health_queue_dead),
+    )
+    details = {**counts, "oldest_minutes": round(age_minutes, 1)}
+    return Component(HealthComponent.QUEUE, status, waiting, details)
+
+
+async def check_errors(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, now: datetime
+) -> Component:
+    async with sessionmaker() as session:
+        rows = await session.execute(
+            select(ErrorRecord.category, ErrorRecord.severity, func.count(ErrorOccurrence.id))
+            .select_from(ErrorOccurrence)
+            .join(ErrorRecord, ErrorRecord.id == ErrorOccurrence.error_id)
+            .where(ErrorOccurrence.occurred_at >= now - ERROR_WINDOW)
+            .group_by(ErrorRecord.category, ErrorRecord.severity)
+        )
+        breakdown: list[dict[str, Any]] = [
+            {"category": str(category), "severity": str(severity), "count": int(n)}
+            for category, severity, n in rows.all()
+        ]
+    total = sum(row["count"] for row in breakdown)
+    critical = sum(
+        row["count"] for row in breakdown if row["severity"] == ErrorSeverity.CRITICAL.value
+    )
+    status = worst(
+        grade(total, settings.health_errors_per_hour),
+        grade(critical, settings.health_critical_errors_per_hour),
+    )
+    details = {"total": total, "critical": critical, "breakdown": breakdown}
+    return Component(HealthComponent.ERRORS, status, total, details)
+
+
+async def check_stuck(count: Callable[[], Awaitable[int]], settings: Settings) -> Component:
+    stuck = await count()
+    return Component(
+        HealthComponent.STUCK,
+        grade(stuck, settings.health_stuck_workflows),
+        stuck,
+        {"count": stuck},
+    )
+
+
+async def check_inventory(
+    provider: Callable[[], Awaitable[int]] | None, settings: Settings
+) -> Component:
+    if provider is None:
+        # Reconciliation is a separate feature; until it registers itself nothing is known.
+        return Component(
+            HealthComponent.INVENTORY, HealthStatus.UNKNOWN, None, {"available": False}
+        )
+    findings = await provider()
+    status = grade(findings, settings.health_inventory_findings)
+    return Component(
+        HealthComponent.INVENTORY, status, findings, {"available": True, "count": findings}
+    )
+
+
+def check_recovery(in_flight: int | None, capacity: int, settings: Settings) -> Component:
+    if in_flight is None:
+        return Component(
+            HealthComponent.RECOVERY, HealthStatus.UNKNOWN, None, {"capacity": capacity}
+        )
+    status = grade(in_flight, settings.health_recoveries_in_flight)
+    return Component(
+        HealthComponent.RECOVERY, status, in_flight, {"count": in_flight, "capacity": capacity}
+    )

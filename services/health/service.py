@@ -1,0 +1,189 @@
+"""The health service: runs every check, stores snapshots and tells admins about changes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.clock import Clock
+from core.enums import HealthComponent, HealthStatus, Role
+from core.settings import Settings
+from database.models import SystemHealthSnapshot
+from database.repositories.users import UserRepository
+from outbox.repository import enqueue
+from services.health import checks
+from services.health.jobs import JobMonitor
+from services.health.model import Component, Report
+from utils.circuit_breaker import CircuitBreaker
+from utils.latency import LatencyTracker
+
+InventoryProvider = Callable[[], Awaitable[int]]
+TREND_WINDOW = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class SnapshotResult:
+    snapshot_id: int
+    status: HealthStatus
+    previous: HealthStatus | None
+    alerted: int  # admins told about the change (0: no change)
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    taken_at: datetime
+    status: HealthStatus
+    errors: float | None
+    queue: float | None
+
+
+class HealthService:
+    def __init__(
+        self,
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        *,
+        stuck_count: Callable[[], Awaitable[int]],
+        telegram_breaker: CircuitBreaker | None = None,
+        telegram_latency: LatencyTracker | None = None,
+        jobs: JobMonitor | None = None,
+        in_flight: Callable[[], int] | None = None,
+        recovery_capacity: int = 0,
+        on_alert: Callable[[], None] = lambda: None,
+        timer: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.settings = settings
+        self.sessionmaker = sessionmaker
+        self.clock = clock
+        self.stuck_count = stuck_count
+        self.telegram_breaker = telegram_breaker
+        self.telegram_latency = telegram_latency
+        self.jobs = jobs
+        self.in_flight = in_flight
+        self.recovery_capacity = recovery_capacity
+        self.on_alert = on_alert  # wakes the outbox sender after alert rows are written
+        self.timer = timer
+        self.inventory_provider: InventoryProvider | None = None
+
+    def register_inventory_provider(self, provider: InventoryProvider | None) -> None:
+        """Reconciliation plugs in here: `provider()` returns the open findings count."""
+        self.inventory_provider = provider
+
+    async def check(self) -> Report:
+        now = self.clock.now()
+        s = self.settings
+
+        async def guarded(name: HealthComponent, work: Awaitable[Component]) -> Component:
+            # One broken check must not hide the others: it reads as unhealthy, with its cause.
+            try:
+                return await work
+            except Exception as exc:
+                return Component(name, HealthStatus.UNHEALTHY, None, {"error": type(exc).__name__})
+
+        database = await checks.check_database(self.sessionmaker, s, self.timer)
+        db_down = database.status is HealthStatus.UNHEALTHY and database.value is None
+        if db_down:
+            # Every other database-backed check would only repeat the same failure slowly.
+            down = {"error": "database"}
+            queue = Component(HealthComponent.QUEUE, HealthStatus.UNKNOWN, None, down)
+            errors = Component(HealthComponent.ERRORS, HealthStatus.UNKNOWN, None, down)
+            stuck = Component(HealthComponent.STUCK, HealthStatus.UNKNOWN, None, down)
+        else:
+            queue, errors, stuck = await asyncio.gather(
+                guarded(HealthComponent.QUEUE, checks.check_queue(self.sessionmaker, s, now)),
+                guarded(HealthComponent.ERRORS, checks.check_errors(self.sessionmaker, s, now)),
+                guarded(HealthComponent.STUCK, checks.check_stuck(self.stuck_count, s)),
+            )
+        inventory = await guarded(
+            HealthComponent.INVENTORY, checks.check_inventory(self.inventory_provider, s)
+        )
+        in_flight = None if self.in_flight is None else self.in_flight()
+        return Report(
+            taken_at=now,
+            components=(
+                database,
+                checks.check_telegram(self.telegram_breaker, self.telegram_latency, s),
+                checks.check_scheduler(self.jobs, s, now),
+                queue,
+                errors,
+                stuck,
+                inventory,
+                checks.check_recovery(in_flight, self.recovery_capacity, s),
+            ),
+        )
+
+    async def snapshot(self, report: Report | None = None) -> SnapshotResult:
+        """Store the report; when the overall status changed since the last one, tell admins
+        (once per change: the next snapshot with the same status says nothing)."""
+        report = report or await self.check()
+        status = report.status
+        async with self.sessionmaker() as session, session.begin():
+            previous_row = await session.scalar(
+                select(SystemHealthSnapshot)
+                .order_by(SystemHealthSnapshot.taken_at.desc(), SystemHealthSnapshot.id.desc())
+                .limit(1)
+            )
+            previous = HealthStatus(previous_row.status) if previous_row else None
+            row = SystemHealthSnapshot(
+                taken_at=report.taken_at, status=status.value, components=report.as_json()
+            )
+            session.add(row)
+            await session.flush()
+            alerted = 0
+            # The very first snapshot has nothing to compare with; a healthy start is no news.
+            if status != (previous or HealthStatus.HEALTHY):
+                alerted = await self._alert(session, row.id, previous, report)
+        if alerted:
+            self.on_alert()
+        return SnapshotResult(row.id, status, previous, alerted)
+
+    async def _alert(
+        self,
+        session: AsyncSession,
+        snapshot_id: int,
+        previous: HealthStatus | None,
+        report: Report,
+    ) -> int:
+        status = report.status
+        kind = "health_recovered" if status is HealthStatus.HEALTHY else "health_changed"
+        failing = [c.name for c in report.components if c.status.rank > HealthStatus.HEALTHY.rank]
+        admins = await UserRepository(session).active_holders(Role.ADMIN)
+        for admin in admins:
+            await enqueue(
+                session,
+                recipient_id=admin.id,
+                kind=kind,
+                payload={
+                    "status": status.value,
+                    "previous": (previous or HealthStatus.HEALTHY).value,
+                    "components": failing,
+                },
+                idempotency_key=f"health:{snapshot_id}:{admin.id}",
+                now=report.taken_at,
+            )
+        return len(admins)
+
+    async def trend(self, window: timedelta = TREND_WINDOW) -> list[TrendPoint]:
+        since = self.clock.now() - window
+        async with self.sessionmaker() as session:
+            rows = await session.scalars(
+                select(SystemHealthSnapshot)
+                .where(SystemHealthSnapshot.taken_at >= since)
+                .order_by(SystemHealthSnapshot.taken_at)
+            )
+            return [
+                TrendPoint(
+                    taken_at=row.taken_at,
+                    status=HealthStatus(row.status),
+                    errors=row.components.get(HealthComponent.ERRORS, {}).get("value"),
+                    queue=row.components.get(HealthComponent.QUEUE, {}).get("value"),
+                )
+                for row in rows
+            ]

@@ -1,0 +1,168 @@
+"""What operators do with the notification queue: look, retry, discard, keep it bounded.
+
+Every change goes through the transactional state manager, so each is in the transaction log
+with the person who did it. Retrying hands the rows straight to the sender and reports back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.clock import Clock
+from core.enums import DeadReason, NotificationStatus
+from core.exceptions import NotFound, ValidationFailed
+from core.i18n import N_
+from database.models import PendingNotification
+from outbox.repository import WAITING, NotificationRepository
+from outbox.sender import OutboxSender, Outcome
+from services.transactions import Change, TransactionalStateManager
+
+logger = logging.getLogger(__name__)
+
+MAX_REASON = 500
+# Rows an operator may act on: a sent or discarded row is history.
+ACTIONABLE = (*WAITING, NotificationStatus.DEAD)
+LISTED = ACTIONABLE
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: Sequence[PendingNotification]
+    total: int
+    page: int
+    pages: int
+
+
+class NotificationAdminService:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        tx: TransactionalStateManager,
+        clock: Clock,
+        sender: OutboxSender | None,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.tx = tx
+        self.clock = clock
+        self.sender = sender
+
+    async def stats(self) -> dict[NotificationStatus, int]:
+        async with self.sessionmaker() as session:
+            return await NotificationRepository(session).counts()
+
+    async def page(self, status: NotificationStatus, page: int, size: int) -> Page:
+        async with self.sessionmaker() as session:
+            repo = NotificationRepository(session)
+            total = await repo.count(status)
+            pages = max(1, -(-total // size))
+            page = min(max(page, 0), pages - 1)
+            rows = await repo.page(status, page * size, size)
+        return Page(rows, total, page, pages)
+
+    async def get(self, row_id: int) -> PendingNotification | None:
+        async with self.sessionmaker() as session:
+            found = await NotificationRepository(session).load([row_id])
+            return found[0] if found else None
+
+    async def selection(self, status: NotificationStatus, up_to_id: int) -> list[int]:
+        """The rows a bulk action covers: what the filter showed when the preview was made."""
+        async with self.sessionmaker() as session:
+            ids = await NotificationRepository(session).ids_with_status(status)
+        return [i for i in ids if i <= up_to_id]
+
+    async def retry(self, ids: Sequence[int], actor_id: int | None) -> list[Outcome]:
+        """Make the rows due now with a fresh attempt budget, then try to send them at once."""
+        now = self.clock.now()
+
+        async def work(change: Change) -> list[int]:
+            rows = await self._actionable(change.session, ids)
+            change.entity_id = rows[0].id if len(rows) == 1 else None
+            change.before = {"ids": [r.id for r in rows], "status": [r.status for r in rows]}
+            for row in rows:
+                row.status, row.attempts, row.next_attempt_at = NotificationStatus.PENDING, 0, now
+                row.dead_reason, row.dead_at = None, None
+                row.claimed_by, row.claimed_until = None, None
+            change.after = {"status": NotificationStatus.PENDING.value}
+            return [r.id for r in rows]
+
+        retried = await self.tx.run("retry_notification", "notification", work, actor_id=actor_id)
+        if self.sender is None:
+            return [Outcome(i, NotificationStatus.PENDING) for i in retried]
+        outcomes = {o.row_id: o for o in await self.sender.send_now(retried)}
+        return [outcomes.get(i, Outcome(i, NotificationStatus.PENDING)) for i in retried]
+
+    async def discard(self, ids: Sequence[int], actor_id: int | None, reason: str) -> int:
+        reason = reason.strip()
+        if not reason:
+            raise ValidationFailed(N_("Please give a reason for discarding."))
+        if len(reason) > MAX_REASON:
+            raise ValidationFailed(
+                N_("The reason is too long: at most {limit} characters."), limit=MAX_REASON
+            )
+        now = self.clock.now()
+
+        async def work(change: Change) -> int:
+            rows = await self._actionable(change.session, ids)
+            change.entity_id = rows[0].id if len(rows) == 1 else None
+            change.before = {"ids": [r.id for r in rows], "status": [r.status for r in rows]}
+            for row in rows:
+                row.status, row.dead_at = NotificationStatus.DISCARDED, now
+                row.discarded_by_id, row.discard_reason = actor_id, reason
+                row.claimed_by, row.claimed_until = None, None
+            change.after = {"status": NotificationStatus.DISCARDED.value, "reason": reason}
+            return len(rows)
+
+        return await self.tx.run("discard_notification", "notification", work, actor_id=actor_id)
+
+    async def enforce_limit(self, max_queue: int) -> int:
+        """Move waiting rows beyond `max_queue` (oldest first) to dead as queue_full.
+
+        They stay visible and retryable; a write is never refused, because the change that
+        caused the notification has already committed."""
+        now = self.clock.now()
+        async with self.sessionmaker() as session, session.begin():
+            repo = NotificationRepository(session)
+            overflow = await repo.overflow(max_queue)
+            if overflow:
+                await session.execute(
+                    update(PendingNotification)
+                    .where(PendingNotification.id.in_(overflow))
+                    .values(
+                        status=NotificationStatus.DEAD,
+                        dead_reason=DeadReason.QUEUE_FULL,
+                        dead_at=now,
+                        claimed_by=None,
+                        claimed_until=None,
+                    )
+                )
+        if overflow:
+            logger.warning(
+                "notification queue over %s: %s rows moved to dead", max_queue, len(overflow)
+            )
+        return len(overflow)
+
+    async def cleanup(self, retention: timedelta) -> int:
+        async with self.sessionmaker() as session, session.begin():
+            removed = await NotificationRepository(session).delete_finished(
+                self.clock.now() - retention
+            )
+        logger.info("deleted %s finished notifications older than %s", removed, retention)
+        return removed
+
+    @staticmethod
+    async def _actionable(session: AsyncSession, ids: Sequence[int]) -> list[PendingNotification]:
+        query = (
+            select(PendingNotification)
+            .where(PendingNotification.id.in_(ids), PendingNotification.status.in_(ACTIONABLE))
+            .order_by(PendingNotification.id)
+        )
+        rows = list((await session.execute(query)).unique().scalars())
+        if not rows:
+            raise NotFound(N_("Those notifications are no longer waiting or dead."))
+        return rows

@@ -1,0 +1,1 @@
+"""Inventory reconciliation against the committed ledger."""

@@ -1,0 +1,541 @@
+"""Inventory reconciliation: the committed ledger is the source of truth for stock.
+
+A run detects discrepancies with a few set-based queries, and when applying fixes the safe ones
+(stock figure recomputed from the ledger; an orphaned or duplicated movement reversed by a
+compensating row, history never deleted) and leaves the rest for an admin. Two runs never
+overlap: an asyncio lock in this process and, on PostgreSQL, a session advisory lock shared by
+every process (SQLite's BEGIN IMMEDIATE already serialises writers across processes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Callable, Collection
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from core.clock import Clock
+from core.enums import (
+    DiscrepancyKind,
+    FindingStatus,
+    ReconciliationAction,
+    Role,
+    TransactionKind,
+    TransactionStatus,
+)
+from core.exceptions import DomainError, NotFound, ValidationFailed
+from core.i18n import N_
+from database.models import (
+    InventoryItem,
+    InventoryTransaction,
+    ReconciliationLog,
+    ReconciliationRun,
+)
+from database.repositories.inventory import InventoryRepository
+from database.repositories.reconciliation import Movement, ReconciliationRepository
+from database.repositories.users import UserRepository
+from outbox.repository import enqueue
+from services.transactions import Change, TransactionalStateManager
+
+logger = logging.getLogger(__name__)
+
+# pg_advisory_lock key shared by every process running reconciliation ("recon" in ASCII).
+ADVISORY_LOCK_KEY = 0x7265636F6E
+MAX_REASON = 500
+FIX = ReconciliationAction
+K = DiscrepancyKind
+
+
+class ReconciliationBusy(DomainError):
+    message = N_("A reconciliation run is already in progress. Try again in a minute.")
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: DiscrepancyKind
+    item_id: int
+    sku: str
+    fingerprint: str
+    action: ReconciliationAction
+    expected: int | None = None
+    actual: int | None = None
+    transaction_id: int | None = None
+    detail: str = ""
+    is_new: bool = True
+
+    @property
+    def needs_admin(self) -> bool:
+        return self.action is FIX.LEAVE_FOR_ADMIN
+
+
+@dataclass
+class Report:
+    applied: bool
+    findings: list[Finding] = field(default_factory=list)
+    run_id: int | None = None
+    resolved: int = 0  # open findings that are gone now (applied runs only)
+
+    def by_kind(self) -> Counter[DiscrepancyKind]:
+        return Counter(f.kind for f in self.findings)
+
+    def by_action(self) -> Counter[ReconciliationAction]:
+        return Counter(f.action for f in self.findings)
+
+    @property
+    def fixes(self) -> int:
+        return sum(1 for f in self.findings if not f.needs_admin)
+
+    @property
+    def needs_admin(self) -> int:
+        return sum(1 for f in self.findings if f.needs_admin)
+
+    @property
+    def new_for_admin(self) -> int:
+        return sum(1 for f in self.findings if f.needs_admin and f.is_new)
+
+
+@dataclass(frozen=True)
+class Override:
+    item_id: int
+    sku: str
+    ledger_balance: int
+    counted: int
+    adjustment: int
+    transaction_id: int | None
+
+
+class ReconciliationService:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        engine: AsyncEngine,
+        tx: TransactionalStateManager,
+        clock: Clock,
+        pending_max_age: timedelta,
+        on_alert: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.engine = engine
+        self.tx = tx
+        self.clock = clock
+        self.pending_max_age = pending_max_age
+        self.on_alert = on_alert  # wakes the outbox sender after alerts were written
+        self._lock = asyncio.Lock()
+
+    # -- running ----------------------------------------------------------------------------
+
+    async def run(
+        self,
+        *,
+        apply: bool = False,
+        item_id: int | None = None,
+        actor_id: int | None = None,
+        trigger: str = "admin",
+    ) -> Report:
+        """Refuses at once (ReconciliationBusy) while another run holds the lock."""
+        async with self.exclusive():
+            if not apply:
+                return await self._preview(item_id)
+            report = await self.tx.run(
+                "reconcile_inventory",
+                "inventory",
+                lambda change: self._apply(change, item_id, actor_id, trigger),
+                actor_id=actor_id,
+            )
+        if report.new_for_admin:
+            self.on_alert()
+        return report
+
+    async def run_for_sku(self, sku: str, *, apply: bool, trigger: str) -> Report:
+        async with self.sessionmaker() as session:
+            item = await ReconciliationRepository(session).item_by_sku(sku)
+        if item is None:
+            raise NotFound(N_("No item with SKU {sku}."), sku=sku)
+        return await self.run(apply=apply, item_id=item.id, trigger=trigger)
+
+    @asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[None]:
+        if self._lock.locked():
+            raise ReconciliationBusy()
+        async with self._lock:
+            if self.engine.dialect.name != "postgresql":
+                yield
+                return
+            # A session-level advisory lock on a connection of its own, held for the whole
+            # run (which spans several transactions); PostgreSQL frees it if we die.
+            async with self.engine.connect() as conn:
+                got = await conn.scalar(select(func.pg_try_advisory_lock(ADVISORY_LOCK_KEY)))
+                await conn.commit()
+                if not got:
+                    raise ReconciliationBusy()
+                try:
+                    yield
+                finally:
+                    await conn.scalar(select(func.pg_advisory_unlock(ADVISORY_LOCK_KEY)))
+                    await conn.commit()
+
+    async def _preview(self, item_id: int | None) -> Report:
+        async with self.sessionmaker() as session:
+            findings = await self._detect(session, _scope(item_id))
+            return Report(applied=False, findings=findings)
+
+    async def _apply(
+        self, change: Change, item_id: int | None, actor_id: int | None, trigger: str
+    ) -> Report:
+        session, now = change.session, self.clock.now()
+        repo = ReconciliationRepository(session)
+        first = await self._detect(session, _scope(item_id))
+        affected = sorted({f.item_id for f in first})
+        # Lock what is about to change, then look again: a request issued meanwhile has
+        # committed by now and its movement is counted (PostgreSQL reads committed data).
+        items = await InventoryRepository(session).lock_items(affected) if affected else {}
+        findings = await self._detect(session, affected) if affected else []
+        run = ReconciliationRun(
+            trigger=trigger,
+            actor_id=actor_id,
+            item_id=item_id,
+            findings=len(findings),
+            fixed=sum(1 for f in findings if not f.needs_admin),
+            needs_admin=sum(1 for f in findings if f.needs_admin),
+            started_at=now,
+            finished_at=now,
+        )
+        session.add(run)
+        await session.flush()
+        reversed_by_item: defaultdict[int, int] = defaultdict(int)
+        for f in findings:
+            if f.action is FIX.REVERSE_MOVEMENT:
+                assert f.transaction_id is not None and f.actual is not None
+                session.add(_reversal(f, run.id, actor_id, now))
+                reversed_by_item[f.item_id] -= f.actual
+        for item_id_, delta in reversed_by_item.items():
+            items[item_id_].stock += delta
+        for f in findings:
+            if f.action is FIX.RECOMPUTE_STOCK:
+                assert f.expected is not None
+                items[f.item_id].stock = f.expected + reversed_by_item[f.item_id]
+            if f.action is FIX.RECOMPUTE_STOCK or f.action is FIX.REVERSE_MOVEMENT:
+                items[f.item_id].updated_at = now
+        open_rows = await repo.open_findings(_scope(item_id))
+        seen = {f.fingerprint for f in findings}
+        gone = [r.id for r in open_rows if r.fingerprint not in seen]
+        await repo.resolve(gone, now)
+        new_rows = [
+            _log_row(f, run.id, actor_id, now) for f in findings if f.is_new or not f.needs_admin
+        ]
+        session.add_all(new_rows)
+        await session.flush()
+        await self._alert(session, [r for r in new_rows if r.status is FindingStatus.NEEDS_ADMIN])
+        run.finished_at = self.clock.now()
+        change.entity_id = run.id
+        change.after = {
+            "run_id": run.id,
+            "item_id": item_id,
+            "by_kind": {k.value: n for k, n in Counter(f.kind for f in findings).items()},
+            "fixed": run.fixed,
+            "needs_admin": run.needs_admin,
+            "resolved": len(gone),
+        }
+        return Report(applied=True, findings=findings, run_id=run.id, resolved=len(gone))
+
+    async def _alert(self, session: AsyncSession, rows: list[ReconciliationLog]) -> None:
+        if not rows:
+            return
+        admins = await UserRepository(session).active_holders(Role.ADMIN)
+        skus = await _skus(session, {r.item_id for r in rows if r.item_id is not None})
+        for row in rows:
+            for admin in admins:
+                # One alert per new discrepancy per admin, however often it is seen again.
+                await enqueue(
+                    session,
+                    recipient_id=admin.id,
+                    kind="reconciliation_alert",
+                    payload={
+                        "finding_id": row.id,
+                        "kind": row.kind.value,
+                        "sku": skus.get(row.item_id or 0, "?"),
+                        "expected": row.expected,
+                        "actual": row.actual,
+                        "transaction_id": row.transaction_id,
+                    },
+                    idempotency_key=f"reconciliation:{row.id}:{admin.id}",
+                    now=self.clock.now(),
+                )
+
+    # -- detection --------------------------------------------------------------------------
+
+    async def _detect(
+        self, session: AsyncSession, item_ids: Collection[int] | None
+    ) -> list[Finding]:
+        repo = ReconciliationRepository(session)
+        findings: list[Finding] = []
+        orphans = await repo.orphans(item_ids)
+        orphan_ids = {m.id for m in orphans}
+        for m in orphans:
+            missing = m.request_status is None
+            findings.append(
+                Finding(
+                    kind=K.ORPHAN_MISSING_REQUEST if missing else K.ORPHAN_CLOSED_REQUEST,
+                    item_id=m.item_id,
+                    sku=m.sku,
+                    fingerprint=f"orphan:tx:{m.id}",
+                    action=FIX.REVERSE_MOVEMENT,
+                    actual=m.quantity,
+                    transaction_id=m.id,
+                    detail=f"request #{m.request_id} "
+                    + ("does not exist" if missing else f"is {m.request_status}"),
+                )
+            )
+        findings += _duplicates(
+            [m for m in await repo.duplicate_issues(item_ids) if m.id not in orphan_ids]
+        )
+        for m in await repo.stale_pending(self.clock.now() - self.pending_max_age, item_ids):
+            findings.append(
+                Finding(
+                    kind=K.STALE_PENDING,
+                    item_id=m.item_id,
+                    sku=m.sku,
+                    fingerprint=f"stale_pending:tx:{m.id}",
+                    action=FIX.LEAVE_FOR_ADMIN,
+                    actual=m.quantity,
+                    transaction_id=m.id,
+                    detail=f"pending since {m.created_at:%Y-%m-%d %H:%M} UTC",
+                )
+            )
+        reversals: defaultdict[int, int] = defaultdict(int)
+        for f in findings:
+            if f.action is FIX.REVERSE_MOVEMENT and f.actual is not None:
+                reversals[f.item_id] -= f.actual
+        for item_id, sku, stock, balance in await repo.balances(item_ids, reversals.keys()):
+            if stock != balance:
+                findings.append(
+                    Finding(
+                        kind=K.STOCK_MISMATCH,
+                        item_id=item_id,
+                        sku=sku,
+                        fingerprint=f"stock_mismatch:item:{item_id}",
+                        action=FIX.RECOMPUTE_STOCK,
+                        expected=int(balance),
+                        actual=stock,
+                    )
+                )
+            after = int(balance) + reversals[item_id]
+            if after < 0:
+                findings.append(
+                    Finding(
+                        kind=K.NEGATIVE_STOCK,
+                        item_id=item_id,
+                        sku=sku,
+                        fingerprint=f"negative_stock:item:{item_id}",
+                        action=FIX.LEAVE_FOR_ADMIN,
+                        expected=0,
+                        actual=after,
+                    )
+                )
+        opened = {r.fingerprint for r in await repo.open_findings(item_ids)}
+        findings = [replace(f, is_new=f.fingerprint not in opened) for f in findings]
+        return sorted(findings, key=lambda f: (f.item_id, list(K).index(f.kind), f.fingerprint))
+
+    # -- people -----------------------------------------------------------------------------
+
+    async def set_counted(
+        self, item_id: int, counted: int, reason: str, actor_id: int | None
+    ) -> Override:
+        """Post an adjustment so the ledger says what was physically counted."""
+        reason = reason.strip()
+        if counted < 0:
+            raise ValidationFailed(N_("The counted quantity must be a whole number, 0 or more."))
+        if not reason or len(reason) > MAX_REASON:
+            raise ValidationFailed(
+                N_("Please give a reason of 1 to {limit} characters."), limit=MAX_REASON
+            )
+
+        async def work(change: Change) -> Override:
+            session, now = change.session, self.clock.now()
+            items = await InventoryRepository(session).lock_items([item_id])
+            item = items.get(item_id)
+            if item is None:
+                raise NotFound(N_("That item no longer exists."))
+            repo = ReconciliationRepository(session)
+            balance = await repo.ledger_balance(item_id)
+            delta = counted - balance
+            change.entity_id = item_id
+            change.before = {"stock": item.stock, "ledger_balance": balance}
+            movement: InventoryTransaction | None = None
+            if delta:
+                movement = InventoryTransaction(
+                    item_id=item_id,
+                    kind=TransactionKind.ADJUSTMENT,
+                    quantity=delta,
+                    status=TransactionStatus.COMMITTED,
+                    actor_id=actor_id,
+                    reason=f"counted {counted}: {reason}",
+                    created_at=now,
+                    committed_at=now,
+                )
+                session.add(movement)
+            item.stock, item.updated_at = counted, now
+            settled = [
+                r.id for r in await repo.open_for_item(item_id) if r.kind is K.NEGATIVE_STOCK
+            ]
+            await repo.resolve(settled, now)
+            await session.flush()
+            session.add(
+                ReconciliationLog(
+                    item_id=item_id,
+                    transaction_id=movement.id if movement else None,
+                    kind=K.MANUAL_COUNT,
+                    fingerprint=f"manual_count:item:{item_id}",
+                    expected=balance,
+                    actual=counted,
+                    action=FIX.POST_ADJUSTMENT,
+                    status=FindingStatus.FIXED,
+                    actor_id=actor_id,
+                    detail=reason,
+                    created_at=now,
+                    resolved_at=now,
+                )
+            )
+            change.after = {"stock": counted, "adjustment": delta, "reason": reason}
+            return Override(
+                item_id, item.sku, balance, counted, delta, movement.id if movement else None
+            )
+
+        return await self.tx.run("set_counted_quantity", "inventory_item", work, actor_id=actor_id)
+
+    # -- looking ----------------------------------------------------------------------------
+
+    async def open_findings(self, limit: int = 20) -> list[tuple[ReconciliationLog, str]]:
+        async with self.sessionmaker() as session:
+            rows = await ReconciliationRepository(session).open_findings(limit=limit)
+            skus = await _skus(session, {r.item_id for r in rows if r.item_id is not None})
+        return [(r, skus.get(r.item_id or 0, "?")) for r in rows]
+
+    async def open_count(self) -> int:
+        async with self.sessionmaker() as session:
+            return await ReconciliationRepository(session).open_count()
+
+    async def history(self, limit: int = 10) -> list[ReconciliationRun]:
+        async with self.sessionmaker() as session:
+            return list(await ReconciliationRepository(session).runs(limit))
+
+    async def last_run(self) -> tuple[ReconciliationRun, Counter[DiscrepancyKind]] | None:
+        async with self.sessionmaker() as session:
+            repo = ReconciliationRepository(session)
+            runs = await repo.runs(1)
+            if not runs:
+                return None
+            return runs[0], Counter(r.kind for r in await repo.run_log(runs[0].id))
+
+    async def item_by_sku(self, sku: str) -> tuple[InventoryItem, int] | None:
+        async with self.sessionmaker() as session:
+            item = await ReconciliationRepository(session).item_by_sku(sku)
+        return None if item is None else await self.item(item.id)
+
+    async def item(self, item_id: int) -> tuple[InventoryItem, int] | None:
+        async with self.sessionmaker() as session:
+            item = await session.get(InventoryItem, item_id)
+            if item is None:
+                return None
+            return item, await ReconciliationRepository(session).ledger_balance(item_id)
+
+
+def _scope(item_id: int | None) -> list[int] | None:
+    return None if item_id is None else [item_id]
+
+
+def _duplicates(rows: list[Movement]) -> list[Finding]:
+    """Extra issue rows of one request line: reversing them is safe when every row is exactly
+    the line's quantity (a double commit); otherwise nobody can tell which one is right."""
+    by_line: defaultdict[int, list[Movement]] = defaultdict(list)
+    for m in rows:
+        assert m.request_item_id is not None
+        by_line[m.request_item_id].append(m)
+    findings = []
+    for line, group in by_line.items():
+        if len(group) < 2:
+            continue
+        first, extra = group[0], group[1:]
+        exact = first.line_quantity is not None and all(
+            m.quantity == -first.line_quantity for m in group
+        )
+        if exact:
+            findings += [
+                Finding(
+                    kind=K.DUPLICATE_MOVEMENT,
+                    item_id=m.item_id,
+                    sku=m.sku,
+                    fingerprint=f"duplicate:tx:{m.id}",
+                    action=FIX.REVERSE_MOVEMENT,
+                    expected=first.quantity,
+                    actual=m.quantity,
+                    transaction_id=m.id,
+                    detail=f"request line {line} already issued by movement #{first.id}",
+                )
+                for m in extra
+            ]
+        else:
+            findings.append(
+                Finding(
+                    kind=K.DUPLICATE_MOVEMENT,
+                    item_id=first.item_id,
+                    sku=first.sku,
+                    fingerprint=f"duplicate:line:{line}",
+                    action=FIX.LEAVE_FOR_ADMIN,
+                    expected=-first.line_quantity if first.line_quantity else None,
+                    actual=sum(m.quantity for m in group),
+                    transaction_id=first.id,
+                    detail="movements " + ", ".join(f"#{m.id} ({m.quantity:+d})" for m in group),
+                )
+            )
+    return findings
+
+
+def _reversal(
+    f: Finding, run_id: int, actor_id: int | None, now: datetime
+) -> InventoryTransaction:
+    assert f.actual is not None
+    return InventoryTransaction(
+        item_id=f.item_id,
+        kind=TransactionKind.REVERSAL,
+        quantity=-f.actual,
+        status=TransactionStatus.COMMITTED,
+        actor_id=actor_id,
+        reason=f"reconciliation run #{run_id}: {f.kind.value}, {f.detail}",
+        reverses_id=f.transaction_id,
+        created_at=now,
+        committed_at=now,
+    )
+
+
+def _log_row(f: Finding, run_id: int, actor_id: int | None, now: datetime) -> ReconciliationLog:
+    return ReconciliationLog(
+        run_id=run_id,
+        item_id=f.item_id,
+        transaction_id=f.transaction_id,
+        kind=f.kind,
+        fingerprint=f.fingerprint,
+        expected=f.expected,
+        actual=f.actual,
+        action=f.action,
+        status=FindingStatus.NEEDS_ADMIN if f.needs_admin else FindingStatus.FIXED,
+        actor_id=actor_id,
+        detail=f.detail or None,
+        created_at=now,
+        resolved_at=None if f.needs_admin else now,
+    )
+
+
+async def _skus(session: AsyncSession, item_ids: set[int]) -> dict[int, str]:
+    if not item_ids:
+        return {}
+    rows = await session.execute(
+        select(InventoryItem.id, InventoryItem.sku).where(InventoryItem.id.in_(item_ids))
+    )
+    return {int(i): str(s) for i, s in rows}

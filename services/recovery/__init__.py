@@ -1,0 +1,1 @@
+"""Stuck-workflow recovery: admin actions on requests, bulk runs and the audit log."""

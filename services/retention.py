@@ -1,0 +1,57 @@
+"""Retention: resolved error records, old transaction-log rows and health snapshots are
+deleted after a while."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.clock import Clock
+from database.models import ErrorRecord, SystemHealthSnapshot, TransactionLog
+
+
+@dataclass(frozen=True)
+class CleanupResult:
+    error_records: int
+    transaction_log: int
+    health_snapshots: int = 0
+
+
+async def cleanup(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    *,
+    error_retention: timedelta,
+    transaction_log_retention: timedelta,
+    snapshot_retention: timedelta | None = None,
+) -> CleanupResult:
+    """Open error records are kept whatever their age: somebody still has to look at them."""
+    now = clock.now()
+    async with sessionmaker() as session, session.begin():
+        errors = await session.execute(
+            delete(ErrorRecord).where(
+                ErrorRecord.resolved_at.is_not(None),
+                ErrorRecord.resolved_at < now - error_retention,
+            )
+        )
+        logs = await session.execute(
+            delete(TransactionLog).where(
+                TransactionLog.created_at < now - transaction_log_retention
+            )
+        )
+        snapshots = 0
+        if snapshot_retention is not None:
+            result = await session.execute(
+                delete(SystemHealthSnapshot).where(
+                    SystemHealthSnapshot.taken_at < now - snapshot_retention
+                )
+            )
+            snapshots = int(getattr(result, "rowcount", 0) or 0)
+    return CleanupResult(
+        error_records=int(getattr(errors, "rowcount", 0) or 0),
+        transaction_log=int(getattr(logs, "rowcount", 0) or 0),
+        health_snapshots=snapshots,
+    )

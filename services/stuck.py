@@ -1,0 +1,270 @@
+"""Finding stuck requests and alerting about them once per stuck period.
+
+A request is stuck when it has waited in its stage longer than the stage's `stuck_after`, when
+its assignee is gone (none, deactivated, or no longer holding the stage's role), or when its
+stage is no longer in the workflow file. One query finds them all, whatever their number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
+
+from core.clock import Clock
+from core.enums import RecoveryAction, RecoveryOutcome, RequestStatus, Risk, Role
+from core.workflows import Stage, WorkflowRegistry
+from database.models import Request, StuckMark, User, UserRole, WorkflowRecoveryLog
+from database.repositories.users import UserRepository
+from outbox.repository import enqueue
+from services.transactions import Change, TransactionalStateManager
+
+SYSTEM_REASON = "stuck detector"
+
+
+@dataclass(frozen=True)
+class StuckFilter:
+    workflow: str | None = None
+    stage: str | None = None
+
+
+@dataclass(frozen=True)
+class StuckEntry:
+    request: Request
+    stage: Stage | None  # None: the stage is no longer in the workflow file
+    waiting: timedelta
+    threshold: timedelta
+    assignee_gone: bool
+
+    @property
+    def overdue(self) -> bool:
+        return self.waiting >= self.threshold
+
+
+@dataclass(frozen=True)
+class DetectionResult:
+    new: int
+    nudged: int
+    escalated: int
+    assignee_gone: int
+
+
+class StuckService:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        tx: TransactionalStateManager,
+        workflows: WorkflowRegistry,
+        clock: Clock,
+        on_commit: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.tx = tx
+        self.workflows = workflows
+        self.clock = clock
+        self.on_commit = on_commit
+
+    def stage_of(self, request: Request) -> Stage | None:
+        workflow = self.workflows.get(request.workflow)
+        return workflow.stage(request.stage) if workflow and request.stage else None
+
+    def _where(self, now: datetime, selected: StuckFilter) -> ColumnElement[bool]:
+        assignee = aliased(User)
+        known: list[ColumnElement[bool]] = []
+        stuck: list[ColumnElement[bool]] = []
+        for workflow in self.workflows.workflows:
+            if selected.workflow and workflow.key != selected.workflow:
+                continue
+            for stage in workflow.stages:
+                if selected.stage and stage.key != selected.stage:
+                    continue
+                here = and_(Request.workflow == workflow.key, Request.stage == stage.key)
+                holds_role = exists().where(
+                    UserRole.user_id == Request.assignee_id, UserRole.role == stage.role
+                )
+                active = (
+                    select(assignee.is_active)
+                    .where(assignee.id == Request.assignee_id)
+                    .scalar_subquery()
+                )
+                gone = or_(Request.assignee_id.is_(None), active.is_(False), not_(holds_role))
+                late = Request.stage_entered_at <= now - stage.stuck_after
+                stuck.append(and_(here, or_(late, gone)))
+            known.append(
+                and_(
+                    Request.workflow == workflow.key,
+                    Request.stage.in_([s.key for s in workflow.stages]),
+                )
+            )
+        if not selected.stage:
+            # A stage (or workflow) that was removed from the file: nobody can act on it.
+            stuck.append(not_(or_(*known)) if known else Request.id.is_not(None))
+        return and_(Request.status == RequestStatus.ACTIVE, or_(false(), *stuck))
+
+    def _entry(self, request: Request, now: datetime) -> StuckEntry:
+        stage = self.stage_of(request)
+        assignee = request.assignee
+        gone = stage is not None and (
+            assignee is None or not assignee.is_active or stage.role not in assignee.role_set
+        )
+        return StuckEntry(
+            request=request,
+            stage=stage,
+            waiting=now - request.stage_entered_at,
+            threshold=stage.stuck_after if stage else timedelta(0),
+            assignee_gone=gone,
+        )
+
+    async def page(
+        self, selected: StuckFilter, offset: int, limit: int
+    ) -> tuple[list[StuckEntry], int]:
+        now = self.clock.now()
+        where = self._where(now, selected)
+        async with self.sessionmaker() as session:
+            total = await session.scalar(select(func.count(Request.id)).where(where))
+            rows = await session.execute(
+                select(Request)
+                .where(where)
+                .order_by(Request.stage_entered_at, Request.id)
+                .offset(offset)
+                .limit(limit)
+            )
+            requests = rows.unique().scalars().all()
+        return [self._entry(r, now) for r in requests], int(total or 0)
+
+    async def count(self, selected: StuckFilter = StuckFilter()) -> int:
+        where = self._where(self.clock.now(), selected)
+        async with self.sessionmaker() as session:
+            return int(await session.scalar(select(func.count(Request.id)).where(where)) or 0)
+
+    async def all(self, selected: StuckFilter = StuckFilter()) -> list[StuckEntry]:
+        entries, _total = await self.page(selected, 0, 1_000_000)
+        return entries
+
+    async def detect(self) -> DetectionResult:
+        """Mark newly stuck requests, nudge their assignee, escalate the long-stuck to admins.
+
+        Runs from the scheduler; one alert of each kind per stuck period, however often."""
+
+        async def work(change: Change) -> DetectionResult:
+            session = change.session
+            now = self.clock.now()
+            rows = await session.execute(
+                select(Request).where(self._where(now, StuckFilter())).order_by(Request.id)
+            )
+            entries = [self._entry(r, now) for r in rows.unique().scalars().all()]
+            marks = await self._marks(session, entries)
+            admins = await UserRepository(session).active_holders(Role.ADMIN)
+            new = nudged = escalated = gone = 0
+            for entry in entries:
+                request = entry.request
+                key = (request.id, request.stage_entered_at)
+                mark = marks.get(key)
+                if mark is None:
+                    mark = StuckMark(
+                        request_id=request.id,
+                        stage=request.stage or "",
+                        stage_entered_at=request.stage_entered_at,
+                        detected_at=now,
+                        assignee_gone=entry.assignee_gone,
+                    )
+                    session.add(mark)
+                    await session.flush()
+                    new += 1
+                assignee = None if entry.assignee_gone else request.assignee
+                if mark.nudged_at is None and entry.overdue and assignee is not None:
+                    mark.nudged_at = now
+                    nudged += 1
+                    await self._alert(
+                        session,
+                        request,
+                        [assignee],
+                        "stuck_nudge",
+                        mark,
+                        entry,
+                        RecoveryAction.NUDGE,
+                    )
+                needs_admin = entry.assignee_gone or entry.stage is None
+                escalation = entry.stage.escalation if entry.stage else timedelta(0)
+                if mark.escalated_at is None and (needs_admin or entry.waiting >= escalation):
+                    mark.escalated_at = now
+                    escalated += 1
+                    gone += entry.assignee_gone
+                    await self._alert(
+                        session,
+                        request,
+                        admins,
+                        "stuck_escalation",
+                        mark,
+                        entry,
+                        RecoveryAction.ESCALATE,
+                    )
+            change.after = {"new": new, "nudged": nudged, "escalated": escalated}
+            return DetectionResult(new, nudged, escalated, gone)
+
+        result = await self.tx.run("detect_stuck", "requests", work)
+        if result.nudged or result.escalated:
+            self.on_commit()
+        return result
+
+    @staticmethod
+    async def _marks(
+        session: AsyncSession, entries: Sequence[StuckEntry]
+    ) -> dict[tuple[int, datetime], StuckMark]:
+        ids = [e.request.id for e in entries]
+        if not ids:
+            return {}
+        rows = await session.execute(select(StuckMark).where(StuckMark.request_id.in_(ids)))
+        return {(m.request_id, m.stage_entered_at): m for m in rows.scalars()}
+
+    async def _alert(
+        self,
+        session: AsyncSession,
+        request: Request,
+        recipients: Sequence[User],
+        kind: str,
+        mark: StuckMark,
+        entry: StuckEntry,
+        action: RecoveryAction,
+    ) -> None:
+        now = self.clock.now()
+        session.add(
+            WorkflowRecoveryLog(
+                request_id=request.id,
+                actor_id=None,
+                action=action,
+                risk=Risk.LOW,
+                reason=SYSTEM_REASON,
+                outcome=RecoveryOutcome.APPLIED,
+                from_stage=request.stage,
+                to_stage=request.stage,
+                from_status=request.status.value,
+                to_status=request.status.value,
+                from_assignee_id=request.assignee_id,
+                to_assignee_id=request.assignee_id,
+                detail=f"waiting {int(entry.waiting.total_seconds() // 3600)} h"
+                + ("; assignee gone" if entry.assignee_gone else ""),
+                created_at=now,
+            )
+        )
+        for recipient in recipients:
+            await enqueue(
+                session,
+                recipient_id=recipient.id,
+                kind=kind,
+                payload={
+                    "request_id": request.id,
+                    "version": request.version,
+                    "workflow": request.workflow,
+                    "stage": request.stage,
+                    "hours": int(entry.waiting.total_seconds() // 3600),
+                    "assignee": request.assignee.display_name if request.assignee else None,
+                    "assignee_gone": entry.assignee_gone,
+                },
+                idempotency_key=f"stuck:{mark.id}:{kind}:{recipient.id}",
+                now=now,
+            )
