@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script,
 from pydantic import SecretStr
 
 from bot.factory import create_app, create_bot
-from core.settings import Settings
+from core.settings import ErrorSettings, OutboxSettings, Settings, TelegramSettings
 from database.base import Base
 from database.engine import create_engine
 from database.models import User
@@ -37,11 +37,10 @@ async def bench(count: int, chats: int, rate: float, per_chat: float, latency: f
             api.latency = latency
             settings = Settings(
                 bot_token=SecretStr(TOKEN),
-                telegram_api_url=api.base_url,
+                telegram=TelegramSettings(api_url=api.base_url),
                 database_url=SecretStr(f"sqlite+aiosqlite:///{folder}/bench.sqlite3"),
-                outbox_rate_per_second=rate,
-                outbox_per_chat_per_second=per_chat,
-                error_spool_path=Path(folder) / "spool.jsonl",
+                outbox=OutboxSettings(rate_per_second=rate, per_chat_per_second=per_chat),
+                error=ErrorSettings(spool_path=Path(folder) / "spool.jsonl"),
                 _env_file=None,  # type: ignore[call-arg]
             )
             engine = create_engine(settings.database_url_value)

@@ -65,8 +65,8 @@ DEGRADED_USER_MAX_AGE = 3600.0  # seconds a cached user may stand in while the d
 def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
     if session is None:
         session = AiohttpSession()
-        if settings.telegram_api_url:
-            session.api = TelegramAPIServer.from_base(settings.telegram_api_url)
+        if settings.telegram.api_url:
+            session.api = TelegramAPIServer.from_base(settings.telegram.api_url)
     return Bot(
         token=settings.require_token(),
         session=session,
@@ -121,13 +121,13 @@ def create_app(
     breakers = BreakerRegistry(clock=monotonic)
     db_breaker = breakers.get(
         DATABASE_BREAKER,
-        failure_threshold=settings.db_breaker_failures,
-        reset_timeout=settings.db_breaker_reset_seconds,
+        failure_threshold=settings.db.breaker_failures,
+        reset_timeout=settings.db.breaker_reset_seconds,
     )
     telegram_breaker = breakers.get(
         TELEGRAM_BREAKER,
-        failure_threshold=settings.telegram_breaker_failures,
-        reset_timeout=settings.telegram_breaker_reset_seconds,
+        failure_threshold=settings.telegram.breaker_failures,
+        reset_timeout=settings.telegram.breaker_reset_seconds,
         is_failure=telegram_unreachable,
     )
     metrics = Metrics()
@@ -149,13 +149,13 @@ def create_app(
         Renderer(i18n, workflows, decision_keyboard),
         clock,
         policy=SenderPolicy(
-            max_attempts=settings.outbox_max_attempts,
-            backoff_base=settings.outbox_backoff_base_seconds,
-            backoff_cap=settings.outbox_backoff_cap_seconds,
-            claim_seconds=settings.outbox_claim_seconds,
+            max_attempts=settings.outbox.max_attempts,
+            backoff_base=settings.outbox.backoff_base_seconds,
+            backoff_cap=settings.outbox.backoff_cap_seconds,
+            claim_seconds=settings.outbox.claim_seconds,
         ),
         limiter=RateLimiter(
-            settings.outbox_rate_per_second, settings.outbox_per_chat_per_second, clock=monotonic
+            settings.outbox.rate_per_second, settings.outbox.per_chat_per_second, clock=monotonic
         ),
         on_outcome=lambda outcome: metrics.notifications.labels(outcome).inc(),
     )
@@ -164,18 +164,18 @@ def create_app(
         sessionmaker,
         clock,
         masker,
-        ErrorSpool(settings.error_spool_path),
+        ErrorSpool(settings.error.spool_path),
         correlator,
-        alert_window=timedelta(minutes=settings.error_alert_window_minutes),
+        alert_window=timedelta(minutes=settings.error.alert_window_minutes),
         on_alert=outbox.kick,
         on_recorded=lambda f: metrics.errors.labels(f.category.value, f.severity.value).inc(),
     )
     recovery = RecoveryManager(max_concurrent=settings.max_concurrent_recoveries, clock=monotonic)
     register_strategies(recovery, engine, recorder, outbox.kick)
     stuck = StuckService(sessionmaker, tx, workflows, clock, on_commit=outbox.kick)
-    jobs = JobMonitor(clock)
+    jobs = JobMonitor(clock, settings.job_misfire_grace_seconds)
     health = HealthService(
-        settings,
+        settings.health,
         sessionmaker,
         clock,
         stuck_count=stuck.count,
@@ -223,7 +223,7 @@ def create_app(
             engine,
             tx,
             clock,
-            pending_max_age=timedelta(hours=settings.reconciliation_pending_max_age_hours),
+            pending_max_age=timedelta(hours=settings.reconciliation.pending_max_age_hours),
             on_alert=outbox.kick,
         ),
         notifications=NotificationAdminService(sessionmaker, tx, clock, outbox),

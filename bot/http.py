@@ -71,14 +71,14 @@ def create_web_app(
     web_app.router.add_get("/metrics", metrics)
     web_app.router.add_get("/health", health_json)
     settings = app.settings
-    if settings.webhook_mode and dispatcher is not None and bot is not None:
-        assert settings.webhook_secret is not None
+    if settings.webhook.enabled and dispatcher is not None and bot is not None:
+        assert settings.webhook.secret is not None
         # aiogram compares X-Telegram-Bot-Api-Secret-Token and answers 401 on a mismatch.
         SimpleRequestHandler(
             dispatcher=dispatcher,
             bot=bot,
-            secret_token=settings.webhook_secret.get_secret_value(),
-        ).register(web_app, path=settings.webhook_path)
+            secret_token=settings.webhook.secret.get_secret_value(),
+        ).register(web_app, path=settings.webhook.path)
     return web_app
 
 

@@ -51,17 +51,17 @@ async def running(settings: Settings) -> AsyncIterator[Running]:
     except (TelegramAPIError, TelegramNetworkError) as exc:
         # Not fatal: the menu is set next start.
         logger.warning("could not register commands: %s", exc)
-    sender = asyncio.create_task(app.outbox.run(settings.outbox_poll_seconds), name="outbox")
+    sender = asyncio.create_task(app.outbox.run(settings.outbox.poll_seconds), name="outbox")
     scheduler = create_scheduler(app)
     scheduler.start()
     # Records spooled while the database was down (even before a restart) go in first.
     await scheduler.get_job("flush_error_spool").func()
     http: web.AppRunner | None = None
     try:
-        if settings.webhook_mode or settings.http_port:
+        if settings.webhook.enabled or settings.http.port:
             web_app = create_web_app(app, dp, bot)
-            http = await start_http(web_app, settings.http_host, settings.http_port)
-            logger.info("HTTP server on %s:%s", settings.http_host, settings.http_port)
+            http = await start_http(web_app, settings.http.host, settings.http.port)
+            logger.info("HTTP server on %s:%s", settings.http.host, settings.http.port)
         yield Running(bot, app, dp)
     finally:
         if http is not None:
@@ -88,7 +88,7 @@ async def run_polling(settings: Settings) -> None:
 
 
 async def run_webhook(settings: Settings) -> None:
-    assert settings.webhook_url is not None and settings.webhook_secret is not None
+    assert settings.webhook.url is not None and settings.webhook.secret is not None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -96,11 +96,11 @@ async def run_webhook(settings: Settings) -> None:
     async with running(settings) as run:
         # Every replica sets the same URL and secret: repeating it is harmless.
         await run.bot.set_webhook(
-            url=settings.webhook_url,
-            secret_token=settings.webhook_secret.get_secret_value(),
+            url=settings.webhook.url,
+            secret_token=settings.webhook.secret.get_secret_value(),
             allowed_updates=run.dp.resolve_used_update_types(),
             drop_pending_updates=False,
         )
-        logger.info("webhook mode: updates arrive at %s", settings.webhook_path)
+        logger.info("webhook mode: updates arrive at %s", settings.webhook.path)
         await stop.wait()
         # The webhook stays set on purpose: other replicas keep taking updates.

@@ -88,9 +88,9 @@ def job_specs(app: App) -> list[JobSpec]:
         result = await cleanup(
             app.sessionmaker,
             app.clock,
-            error_retention=timedelta(days=settings.error_retention_days),
+            error_retention=timedelta(days=settings.error.retention_days),
             transaction_log_retention=timedelta(days=settings.transaction_log_retention_days),
-            snapshot_retention=timedelta(days=settings.health_snapshot_retention_days),
+            snapshot_retention=timedelta(days=settings.health.snapshot_retention_days),
         )
         logger.info(
             "cleanup removed %s error records, %s transaction log rows, %s health snapshots",
@@ -104,11 +104,11 @@ def job_specs(app: App) -> list[JobSpec]:
         logger.info("health snapshot %s: %s", result.snapshot_id, result.status.value)
 
     async def deliver_due() -> None:
-        await app.notifications.enforce_limit(settings.outbox_max_queue)
+        await app.notifications.enforce_limit(settings.outbox.max_queue)
         await app.outbox.flush()
 
     async def notification_retention() -> None:
-        await app.notifications.cleanup(timedelta(days=settings.outbox_retention_days))
+        await app.notifications.cleanup(timedelta(days=settings.outbox.retention_days))
 
     async def reconcile() -> None:
         try:
@@ -132,7 +132,7 @@ def job_specs(app: App) -> list[JobSpec]:
         JobSpec("detect_stuck", settings.stuck_check_minutes * 60, detect_stuck, exclusive=True),
         JobSpec("cleanup", settings.cleanup_hours * 3600, retention, exclusive=True),
         # Replicas share the outbox safely: each claims its own rows (SKIP LOCKED).
-        JobSpec("outbox", settings.outbox_job_seconds, deliver_due, exclusive=False),
+        JobSpec("outbox", settings.outbox.job_seconds, deliver_due, exclusive=False),
         JobSpec(
             "notification_cleanup",
             settings.cleanup_hours * 3600,
@@ -142,13 +142,13 @@ def job_specs(app: App) -> list[JobSpec]:
         # Reconciliation takes its own advisory lock and refuses a second run itself.
         JobSpec(
             "reconcile_inventory",
-            settings.reconciliation_interval_minutes * 60,
+            settings.reconciliation.interval_minutes * 60,
             reconcile,
             exclusive=False,
         ),
         JobSpec(
             "health_snapshot",
-            settings.health_snapshot_minutes * 60,
+            settings.health.snapshot_minutes * 60,
             health_snapshot,
             exclusive=True,
         ),

@@ -1,4 +1,9 @@
-"""Settings from the environment (and `.env`), with the names of SPEC §4."""
+"""Settings from the environment (and `.env`), with the names of SPEC §4.
+
+Related settings form groups whose environment names begin with the group's name:
+`OUTBOX_MAX_ATTEMPTS` is `settings.outbox.max_attempts`, `HEALTH_QUEUE_PENDING` is
+`settings.health.queue_pending`. The names operators set are the same as before the groups.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,14 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -27,86 +39,148 @@ class ConfigError(Exception):
     """A setting is missing or malformed; the message names the variable and the fix."""
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
-    )
+class TelegramSettings(BaseModel):
+    """TELEGRAM_*: where the Bot API is, and when its circuit breaker opens."""
 
-    bot_token: SecretStr | None = None
-    database_url: SecretStr = SecretStr("sqlite+aiosqlite:///data/bot.sqlite3")
-    telegram_api_url: str | None = None
-    admin_ids: Annotated[tuple[int, ...], NoDecode] = ()
-    workflows_file: Path = DEFAULT_WORKFLOWS_FILE
-    http_host: str = "127.0.0.1"
+    api_url: str | None = None
+    breaker_failures: int = Field(default=5, ge=1)
+    breaker_reset_seconds: float = Field(default=30.0, gt=0)
+
+    @field_validator("api_url")
+    @classmethod
+    def _check_api_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("http://", "https://")):
+            msg = "must be an http:// or https:// base URL, e.g. http://127.0.0.1:8081"
+            raise ValueError(msg)
+        return value.rstrip("/")
+
+
+class DatabaseBreakerSettings(BaseModel):
+    """DB_BREAKER_*: when the database's circuit breaker opens, and for how long."""
+
+    breaker_failures: int = Field(default=5, ge=1)
+    breaker_reset_seconds: float = Field(default=30.0, gt=0)
+
+
+class HttpSettings(BaseModel):
+    """HTTP_*: the health, metrics and webhook server."""
+
+    host: str = "127.0.0.1"
     # 0 = no HTTP server in polling mode (webhook mode needs one)
-    http_port: int = Field(default=8080, ge=0, le=65535)
-    log_level: str = "INFO"
-    redis_url: SecretStr | None = None
-    default_locale: str = "en"
-    max_quantity: int = Field(default=1000, ge=1)
-    items_page_size: int = Field(default=8, ge=1, le=20)
-    outbox_poll_seconds: float = Field(default=5.0, gt=0)
-    # Notification delivery (SPEC §3.3)
-    outbox_job_seconds: float = Field(default=60.0, gt=0)
-    outbox_max_attempts: int = Field(default=5, ge=1)
-    outbox_backoff_base_seconds: float = Field(default=30.0, gt=0)
-    outbox_backoff_cap_seconds: float = Field(default=3600.0, gt=0)
-    outbox_rate_per_second: float = Field(default=30.0, gt=0)
-    outbox_per_chat_per_second: float = Field(default=1.0, gt=0)
-    outbox_claim_seconds: float = Field(default=120.0, gt=0)
-    outbox_max_queue: int = Field(default=10000, ge=1)
-    outbox_retention_days: int = Field(default=30, ge=1)
-    # Error handling and resilience
-    error_spool_path: Path = Path("data/error_spool.jsonl")
-    error_alert_window_minutes: int = Field(default=60, ge=1)
-    error_retention_days: int = Field(default=30, ge=1)
-    transaction_log_retention_days: int = Field(default=90, ge=1)
-    sensitive_values: Annotated[tuple[str, ...], NoDecode] = ()
-    db_breaker_failures: int = Field(default=5, ge=1)
-    db_breaker_reset_seconds: float = Field(default=30.0, gt=0)
-    telegram_breaker_failures: int = Field(default=5, ge=1)
-    telegram_breaker_reset_seconds: float = Field(default=30.0, gt=0)
-    max_concurrent_recoveries: int = Field(default=10, ge=1)
-    spool_flush_seconds: float = Field(default=30.0, gt=0)
-    # Workflow recovery
-    stuck_check_minutes: float = Field(default=30.0, gt=0)
-    bulk_actions_per_second: float = Field(default=5.0, gt=0)
-    # Inventory reconciliation
-    reconciliation_interval_minutes: int = Field(default=60, ge=1)
-    reconciliation_pending_max_age_hours: int = Field(default=24, ge=1)
-    # Scheduler
-    cleanup_hours: float = Field(default=6.0, gt=0)
-    job_misfire_grace_seconds: int = Field(default=60, ge=1)
-    # Webhook mode: both set = webhook, both empty = long polling
-    webhook_url: str | None = None
-    webhook_secret: SecretStr | None = None
-    # Health monitoring
-    health_snapshot_minutes: float = Field(default=5.0, gt=0)
-    health_snapshot_retention_days: int = Field(default=14, ge=1)
-    health_db_latency_ms: Thresholds = (200.0, 1000.0)
-    health_telegram_latency_ms: Thresholds = (1500.0, 5000.0)
-    health_queue_pending: Thresholds = (50.0, 200.0)
-    health_queue_oldest_minutes: Thresholds = (10.0, 60.0)
-    health_queue_dead: Thresholds = (1.0, 20.0)
-    health_errors_per_hour: Thresholds = (10.0, 50.0)
-    health_critical_errors_per_hour: Thresholds = (1.0, 5.0)
-    health_stuck_workflows: Thresholds = (5.0, 20.0)
-    health_inventory_findings: Thresholds = (1.0, 10.0)
-    health_recoveries_in_flight: Thresholds = (5.0, 10.0)
-    health_job_failures: Thresholds = (1.0, 3.0)
+    port: int = Field(default=8080, ge=0, le=65535)
+
+
+class OutboxSettings(BaseModel):
+    """OUTBOX_*: notification delivery (SPEC §3.3)."""
+
+    poll_seconds: float = Field(default=5.0, gt=0)
+    job_seconds: float = Field(default=60.0, gt=0)
+    max_attempts: int = Field(default=5, ge=1)
+    backoff_base_seconds: float = Field(default=30.0, gt=0)
+    backoff_cap_seconds: float = Field(default=3600.0, gt=0)
+    rate_per_second: float = Field(default=30.0, gt=0)
+    per_chat_per_second: float = Field(default=1.0, gt=0)
+    claim_seconds: float = Field(default=120.0, gt=0)
+    max_queue: int = Field(default=10000, ge=1)
+    retention_days: int = Field(default=30, ge=1)
+
+
+class ErrorSettings(BaseModel):
+    """ERROR_*: the local spool, alert de-duplication and retention of error records."""
+
+    spool_path: Path = Path("data/error_spool.jsonl")
+    alert_window_minutes: int = Field(default=60, ge=1)
+    retention_days: int = Field(default=30, ge=1)
+
+
+class ReconciliationSettings(BaseModel):
+    """RECONCILIATION_*: the hourly inventory check."""
+
+    interval_minutes: int = Field(default=60, ge=1)
+    pending_max_age_hours: int = Field(default=24, ge=1)
+
+
+class WebhookSettings(BaseModel):
+    """WEBHOOK_*: both set = webhook mode, both empty = long polling."""
+
+    url: str | None = None
+    secret: SecretStr | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc or not parts.path.strip("/"):
+            msg = (
+                "must be the public https:// URL Telegram posts updates to, with a path, "
+                "e.g. https://bot.example.com/telegram/webhook"
+            )
+            raise ValueError(msg)
+        return value.strip()
+
+    @field_validator("secret")
+    @classmethod
+    def _check_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if not WEBHOOK_SECRET_PATTERN.fullmatch(value.get_secret_value()):
+            msg = "must be 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)"
+            raise ValueError(msg)
+        return value
+
+    @model_validator(mode="after")
+    def _pair(self) -> WebhookSettings:
+        if (self.url is None) != (self.secret is None):
+            msg = (
+                "WEBHOOK_URL and WEBHOOK_SECRET go together: set both for webhook mode, "
+                "or neither for long polling"
+            )
+            raise ValueError(msg)
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.url is not None
+
+    @property
+    def path(self) -> str:
+        """The local path the HTTP server takes updates at: the path of WEBHOOK_URL."""
+        return urlsplit(self.url or "").path or "/"
+
+
+class HealthSettings(BaseModel):
+    """HEALTH_*: snapshots, and the (degraded, unhealthy) thresholds of each component."""
+
+    snapshot_minutes: float = Field(default=5.0, gt=0)
+    snapshot_retention_days: int = Field(default=14, ge=1)
+    db_latency_ms: Thresholds = (200.0, 1000.0)
+    telegram_latency_ms: Thresholds = (1500.0, 5000.0)
+    queue_pending: Thresholds = (50.0, 200.0)
+    queue_oldest_minutes: Thresholds = (10.0, 60.0)
+    queue_dead: Thresholds = (1.0, 20.0)
+    errors_per_hour: Thresholds = (10.0, 50.0)
+    critical_errors_per_hour: Thresholds = (1.0, 5.0)
+    stuck_workflows: Thresholds = (5.0, 20.0)
+    inventory_findings: Thresholds = (1.0, 10.0)
+    recoveries_in_flight: Thresholds = (5.0, 10.0)
+    job_failures: Thresholds = (1.0, 3.0)
 
     @field_validator(
-        "health_db_latency_ms",
-        "health_telegram_latency_ms",
-        "health_queue_pending",
-        "health_queue_oldest_minutes",
-        "health_queue_dead",
-        "health_errors_per_hour",
-        "health_critical_errors_per_hour",
-        "health_stuck_workflows",
-        "health_inventory_findings",
-        "health_recoveries_in_flight",
-        "health_job_failures",
+        "db_latency_ms",
+        "telegram_latency_ms",
+        "queue_pending",
+        "queue_oldest_minutes",
+        "queue_dead",
+        "errors_per_hour",
+        "critical_errors_per_hour",
+        "stuck_workflows",
+        "inventory_findings",
+        "recoveries_in_flight",
+        "job_failures",
         mode="before",
     )
     @classmethod
@@ -126,48 +200,44 @@ class Settings(BaseSettings):
             raise ValueError(msg)
         return (degraded, unhealthy)
 
-    @field_validator("webhook_url")
-    @classmethod
-    def _check_webhook_url(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        parts = urlsplit(value.strip())
-        if parts.scheme not in ("http", "https") or not parts.netloc or not parts.path.strip("/"):
-            msg = (
-                "must be the public https:// URL Telegram posts updates to, with a path, "
-                "e.g. https://bot.example.com/telegram/webhook"
-            )
-            raise ValueError(msg)
-        return value.strip()
 
-    @field_validator("webhook_secret")
-    @classmethod
-    def _check_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None or not value.get_secret_value():
-            return None
-        if not WEBHOOK_SECRET_PATTERN.fullmatch(value.get_secret_value()):
-            msg = "must be 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)"
-            raise ValueError(msg)
-        return value
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        # OUTBOX_MAX_ATTEMPTS -> outbox.max_attempts: a group's name is its variables' prefix.
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+    )
 
-    @model_validator(mode="after")
-    def _webhook_pair(self) -> Settings:
-        if (self.webhook_url is None) != (self.webhook_secret is None):
-            msg = (
-                "WEBHOOK_URL and WEBHOOK_SECRET go together: set both for webhook mode, "
-                "or neither for long polling"
-            )
-            raise ValueError(msg)
-        return self
+    bot_token: SecretStr | None = None
+    database_url: SecretStr = SecretStr("sqlite+aiosqlite:///data/bot.sqlite3")
+    admin_ids: Annotated[tuple[int, ...], NoDecode] = ()
+    workflows_file: Path = DEFAULT_WORKFLOWS_FILE
+    log_level: str = "INFO"
+    redis_url: SecretStr | None = None
+    default_locale: str = "en"
+    max_quantity: int = Field(default=1000, ge=1)
+    items_page_size: int = Field(default=8, ge=1, le=20)
+    transaction_log_retention_days: int = Field(default=90, ge=1)
+    sensitive_values: Annotated[tuple[str, ...], NoDecode] = ()
+    max_concurrent_recoveries: int = Field(default=10, ge=1)
+    spool_flush_seconds: float = Field(default=30.0, gt=0)
+    stuck_check_minutes: float = Field(default=30.0, gt=0)
+    bulk_actions_per_second: float = Field(default=5.0, gt=0)
+    cleanup_hours: float = Field(default=6.0, gt=0)
+    job_misfire_grace_seconds: int = Field(default=60, ge=1)
 
-    @property
-    def webhook_mode(self) -> bool:
-        return self.webhook_url is not None
-
-    @property
-    def webhook_path(self) -> str:
-        """The local path the HTTP server takes updates at: the path of WEBHOOK_URL."""
-        return urlsplit(self.webhook_url or "").path or "/"
+    telegram: TelegramSettings = TelegramSettings()
+    db: DatabaseBreakerSettings = DatabaseBreakerSettings()
+    http: HttpSettings = HttpSettings()
+    outbox: OutboxSettings = OutboxSettings()
+    error: ErrorSettings = ErrorSettings()
+    reconciliation: ReconciliationSettings = ReconciliationSettings()
+    webhook: WebhookSettings = WebhookSettings()
+    health: HealthSettings = HealthSettings()
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -218,16 +288,6 @@ class Settings(BaseSettings):
             raise ValueError(msg)
         return value
 
-    @field_validator("telegram_api_url")
-    @classmethod
-    def _check_api_url(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        if not value.startswith(("http://", "https://")):
-            msg = "must be an http:// or https:// base URL, e.g. http://127.0.0.1:8081"
-            raise ValueError(msg)
-        return value.rstrip("/")
-
     @property
     def database_url_value(self) -> str:
         return self.database_url.get_secret_value()
@@ -235,8 +295,8 @@ class Settings(BaseSettings):
     def secrets(self) -> list[str]:
         """Values to mask wherever they might appear: in logs, error records, audit rows."""
         values = [*self.sensitive_values]
-        if self.webhook_secret is not None:
-            values.append(self.webhook_secret.get_secret_value())
+        if self.webhook.secret is not None:
+            values.append(self.webhook.secret.get_secret_value())
         if self.bot_token is not None:
             values.append(self.bot_token.get_secret_value())
         for url in (self.database_url, self.redis_url):
@@ -264,6 +324,7 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            name = ".".join(str(part) for part in err["loc"]).upper() or "settings"
+            # ("outbox", "max_attempts") is the variable OUTBOX_MAX_ATTEMPTS
+            name = "_".join(str(part) for part in err["loc"]).upper() or "settings"
             lines.append(f"  {name}: {err['msg']}")
         raise ConfigError("Invalid configuration:\n" + "\n".join(lines)) from None

@@ -82,10 +82,9 @@ def settings(tmp_path: Path) -> Settings:
         admin_ids=(ADMIN_TG_ID,),
         max_quantity=100,
         items_page_size=3,
-        error_spool_path=tmp_path / "spool" / "errors.jsonl",
+        error={"spool_path": tmp_path / "spool" / "errors.jsonl"},
         # Story tests send several messages to one chat at once; the limiter has its own tests.
-        outbox_rate_per_second=10_000,
-        outbox_per_chat_per_second=10_000,
+        outbox={"rate_per_second": 10_000, "per_chat_per_second": 10_000},
         _env_file=None,  # type: ignore[call-arg]
     )
 

@@ -35,13 +35,13 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def test_defaults_match_the_spec() -> None:
     settings = load_settings()
     assert settings.database_url_value == "sqlite+aiosqlite:///data/bot.sqlite3"
-    assert (settings.http_host, settings.http_port, settings.log_level) == (
+    assert (settings.http.host, settings.http.port, settings.log_level) == (
         "127.0.0.1",
         8080,
         "INFO",
     )
     assert settings.admin_ids == ()
-    assert settings.telegram_api_url is None
+    assert settings.telegram.api_url is None
 
 
 def test_values_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -50,7 +50,7 @@ def test_values_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOG_LEVEL", "debug")
     settings = load_settings()
     assert settings.admin_ids == (1, 22, 333)
-    assert settings.telegram_api_url == "http://127.0.0.1:8081"
+    assert settings.telegram.api_url == "http://127.0.0.1:8081"
     assert settings.log_level == "DEBUG"
 
 
@@ -180,13 +180,13 @@ def test_webhook_url_and_secret_go_together(monkeypatch: pytest.MonkeyPatch) -> 
     assert "WEBHOOK_URL and WEBHOOK_SECRET go together" in str(error.value)
     monkeypatch.setenv("WEBHOOK_SECRET", "abc_DEF-123")
     settings = load_settings()
-    assert (settings.webhook_mode, settings.webhook_path) == (True, "/telegram/webhook")
+    assert (settings.webhook.enabled, settings.webhook.path) == (True, "/telegram/webhook")
     assert "abc_DEF-123" in settings.secrets()  # masked in logs like the token
 
 
 def test_health_thresholds_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HEALTH_QUEUE_PENDING", " 10 , 40 ")
     settings = load_settings()
-    assert settings.health_queue_pending == (10.0, 40.0)
-    assert settings.health_db_latency_ms == (200.0, 1000.0)
-    assert (settings.health_snapshot_minutes, settings.webhook_mode) == (5.0, False)
+    assert settings.health.queue_pending == (10.0, 40.0)
+    assert settings.health.db_latency_ms == (200.0, 1000.0)
+    assert (settings.health.snapshot_minutes, settings.webhook.enabled) == (5.0, False)

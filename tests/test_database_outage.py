@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 
 from core.clock import FrozenClock
 from core.enums import ErrorCategory, ErrorSeverity, Role
-from core.settings import Settings
+from core.settings import DatabaseBreakerSettings, Settings
 from database.models import ErrorOccurrence, ErrorRecord, Request, TransactionLog
 from services.requests import RequestService
 from tests.conftest import make_world
@@ -82,7 +82,8 @@ async def outage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
 
 
 def outage_settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"db_breaker_failures": 3, "db_breaker_reset_seconds": 30})
+    breaker = DatabaseBreakerSettings(breaker_failures=3, breaker_reset_seconds=30)
+    return settings.model_copy(update={"db": breaker})
 
 
 async def test_with_the_database_down_every_update_is_answered_and_nothing_is_lost(

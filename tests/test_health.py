@@ -22,7 +22,7 @@ from core.enums import (
     HealthStatus,
     NotificationStatus,
 )
-from core.settings import Settings
+from core.settings import HealthSettings, Settings
 from database.locks import try_lock
 from database.models import (
     ErrorOccurrence,
@@ -46,8 +46,8 @@ H, D, U, X = (
 )
 
 
-def tuned(settings: Settings, **thresholds: tuple[float, float]) -> Settings:
-    return settings.model_copy(update={f"health_{k}": v for k, v in thresholds.items()})
+def tuned(settings: Settings, **thresholds: tuple[float, float]) -> HealthSettings:
+    return settings.health.model_copy(update=thresholds)
 
 
 def timer(*readings: float) -> Any:
@@ -96,9 +96,9 @@ def test_roll_up_is_the_worst_counted_component() -> None:
 
 async def test_database_latency_grades(world: World, settings: Settings) -> None:
     sm = world.app.sessionmaker
-    fast = await checks.check_database(sm, settings, timer(0.0, 0.05))
-    slow = await checks.check_database(sm, settings, timer(0.0, 0.3))
-    dead_slow = await checks.check_database(sm, settings, timer(0.0, 1.2))
+    fast = await checks.check_database(sm, settings.health, timer(0.0, 0.05))
+    slow = await checks.check_database(sm, settings.health, timer(0.0, 0.3))
+    dead_slow = await checks.check_database(sm, settings.health, timer(0.0, 1.2))
     assert (fast.status, fast.value) == (H, 50.0)
     assert (slow.status, slow.value) == (D, 300.0)
     assert (dead_slow.status, dead_slow.value) == (U, 1200.0)
@@ -110,7 +110,7 @@ async def test_database_unreachable_is_unhealthy(settings: Settings, tmp_path: A
     # A PostgreSQL port nobody listens on.
     engine = create_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
     try:
-        component = await checks.check_database(create_sessionmaker(engine), settings)
+        component = await checks.check_database(create_sessionmaker(engine), settings.health)
     finally:
         await engine.dispose()
     assert component.status is U and component.value is None
@@ -120,41 +120,43 @@ async def test_database_unreachable_is_unhealthy(settings: Settings, tmp_path: A
 async def test_telegram_breaker_and_latency(world: World, settings: Settings) -> None:
     breaker = world.app.breakers.get("telegram")
     latency = world.app.telegram_latency
-    assert checks.check_telegram(breaker, latency, settings).status is H
+    assert checks.check_telegram(breaker, latency, settings.health).status is H
     latency.observe(2.0)  # 2000 ms against (1500, 5000)
-    component = checks.check_telegram(breaker, latency, settings)
+    component = checks.check_telegram(breaker, latency, settings.health)
     assert (component.status, component.value) == (D, 2000.0)
     latency.observe(30.0)
-    assert checks.check_telegram(breaker, latency, settings).status is U
+    assert checks.check_telegram(breaker, latency, settings.health).status is U
     fresh = type(latency)()
-    for _ in range(settings.telegram_breaker_failures):
+    for _ in range(settings.telegram.breaker_failures):
         breaker.record_failure()
-    component = checks.check_telegram(breaker, fresh, settings)
+    component = checks.check_telegram(breaker, fresh, settings.health)
     assert (component.status, component.details["state"]) == (U, "open")
-    assert checks.check_telegram(None, None, settings).status is X
+    assert checks.check_telegram(None, None, settings.health).status is X
 
 
 def test_scheduler_failed_and_overdue_jobs(settings: Settings, clock: FrozenClock) -> None:
-    monitor = JobMonitor(clock)
-    assert checks.check_scheduler(monitor, settings, clock.now()).status is X  # not attached
+    monitor = JobMonitor(clock, settings.job_misfire_grace_seconds)
+    assert (
+        checks.check_scheduler(monitor, settings.health, clock.now()).status is X
+    )  # not attached
     next_runs = {"a": clock.now() + timedelta(seconds=60), "b": clock.now(), "c": clock.now()}
     for job in next_runs:
         monitor.watch(job, 60)
     monitor.attach(next_runs.get)
-    assert checks.check_scheduler(monitor, settings, clock.now()).status is H
+    assert checks.check_scheduler(monitor, settings.health, clock.now()).status is H
     monitor.finished("a", JobOutcome(JobResult.FAILED, 0.1))
-    component = checks.check_scheduler(monitor, settings, clock.now())
+    component = checks.check_scheduler(monitor, settings.health, clock.now())
     assert (component.status, component.value) == (D, 1)
     assert component.details["jobs"][0]["result"] == "failed"
     for job in ("b", "c"):
         monitor.finished(job, JobOutcome(JobResult.FAILED, 0.1))
-    assert checks.check_scheduler(monitor, settings, clock.now()).status is U  # 3 failing
+    assert checks.check_scheduler(monitor, settings.health, clock.now()).status is U  # 3 failing
     for job in ("a", "b", "c"):
         monitor.finished(job, JobOutcome(JobResult.OK, 0.1))
-    assert checks.check_scheduler(monitor, settings, clock.now()).status is H
+    assert checks.check_scheduler(monitor, settings.health, clock.now()).status is H
     # A job whose next run is far behind (3 intervals + the grace) has stopped running.
     later = clock.now() + timedelta(seconds=60 * 3 + settings.job_misfire_grace_seconds + 1)
-    component = checks.check_scheduler(monitor, settings, later)
+    component = checks.check_scheduler(monitor, settings.health, later)
     assert (component.status, component.details["overdue"]) == (U, 2)
 
 
@@ -276,7 +278,7 @@ async def test_stuck_workflows(settings: Settings, count: int, status: HealthSta
     async def stuck() -> int:
         return count
 
-    component = await checks.check_stuck(stuck, settings)
+    component = await checks.check_stuck(stuck, settings.health)
     assert (component.status, component.value) == (status, count)
 
 
@@ -298,9 +300,9 @@ async def test_inventory_is_pluggable(world: World) -> None:
 
 @pytest.mark.parametrize(("running", "status"), [(0, H), (5, D), (10, U)])
 def test_recoveries_in_flight(settings: Settings, running: int, status: HealthStatus) -> None:
-    component = checks.check_recovery(running, 10, settings)
+    component = checks.check_recovery(running, 10, settings.health)
     assert (component.status, component.details) == (status, {"count": running, "capacity": 10})
-    assert checks.check_recovery(None, 10, settings).status is X
+    assert checks.check_recovery(None, 10, settings.health).status is X
 
 
 async def test_full_report_names_every_component(world: World) -> None:
@@ -547,7 +549,7 @@ def test_job_monitor_counts_misfires_from_scheduler_events(clock: FrozenClock) -
     # A job raising past guarded() (it cannot, but a job added without it could) is a failure.
     monitor.on_event(JobExecutionEvent(EVENT_JOB_ERROR, "cleanup", None, now, RuntimeError()))
     assert (state.last_result, state.failures_in_a_row) == (JobResult.FAILED, 1)
-    component = checks.check_scheduler(monitor, Settings(_env_file=None), clock.now())  # type: ignore[call-arg]
+    component = checks.check_scheduler(monitor, HealthSettings(), clock.now())
     i18n = create_i18n("en")
     with i18n.context(), i18n.use_locale("en"):
         assert component_line(component) == (
@@ -564,7 +566,7 @@ async def test_half_open_telegram_breaker_is_degraded(settings: Settings) -> Non
         "telegram", failure_threshold=1, reset_timeout=10, clock=lambda: now[0]
     )
     breaker.record_failure()
-    assert checks.check_telegram(breaker, None, settings).status is U
+    assert checks.check_telegram(breaker, None, settings.health).status is U
     now[0] = 11.0  # past the reset timeout: the next call is a trial
-    component = checks.check_telegram(breaker, None, settings)
+    component = checks.check_telegram(breaker, None, settings.health)
     assert (component.status, component.details["state"]) == (D, "half_open")

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.http import bound_port, create_web_app, start_http
 from bot.scheduler import create_scheduler
 from core.clock import FrozenClock
-from core.settings import Settings
+from core.settings import Settings, WebhookSettings
 from database.migrate import upgrade
 from tests.conftest import World, make_world
 from tests.support import db
@@ -195,8 +195,9 @@ async def test_each_app_has_its_own_registry(
 def webhook_settings(settings: Settings) -> Settings:
     return settings.model_copy(
         update={
-            "webhook_url": "https://bot.example.com/tg/hook",
-            "webhook_secret": SecretStr(SECRET),
+            "webhook": WebhookSettings(
+                url="https://bot.example.com/tg/hook", secret=SecretStr(SECRET)
+            ),
         }
     )
 

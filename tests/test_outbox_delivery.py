@@ -51,15 +51,18 @@ def make_app(
     real_time_limits: bool = False,
 ) -> App:
     live = settings.model_copy(
-        update={"bot_token": SecretStr(TOKEN), "telegram_api_url": api.base_url}
+        update={
+            "bot_token": SecretStr(TOKEN),
+            "telegram": settings.telegram.model_copy(update={"api_url": api.base_url}),
+        }
     )
     app = create_app(live, create_bot(live), clock=clock, engine=engine)
     app.outbox.random = lambda: 0.5  # the exact backoff schedule
     if not real_time_limits:
         # A 429's pause follows the frozen clock, so the test moves time instead of waiting.
         app.outbox.limiter = RateLimiter(
-            live.outbox_rate_per_second,
-            live.outbox_per_chat_per_second,
+            live.outbox.rate_per_second,
+            live.outbox.per_chat_per_second,
             clock=lambda: clock.now().timestamp(),
         )
     return app
@@ -193,7 +196,7 @@ async def test_killed_mid_batch_loses_nothing(
     first_run = len(api.calls_of("sendMessage"))
     assert 0 < first_run < 40
     # The crashed sender's claims expire; a new process takes over every row not recorded.
-    clock.advance(timedelta(seconds=settings.outbox_claim_seconds + 1))
+    clock.advance(timedelta(seconds=settings.outbox.claim_seconds + 1))
     # A new process: its own engine and breakers, the same database.
     fresh = db.new_engine(engine.url.render_as_string(hide_password=False))
     successor = make_app(api, settings, fresh, clock)
@@ -252,7 +255,7 @@ async def test_breaker_open_sends_nothing_and_keeps_every_row(
 
 
 def settings_failures(app: App) -> int:
-    return app.settings.telegram_breaker_failures
+    return app.settings.telegram.breaker_failures
 
 
 async def test_burst_drains_at_the_limit_without_429(
@@ -260,7 +263,11 @@ async def test_burst_drains_at_the_limit_without_429(
 ) -> None:
     api.limits = (30, 1)
     limited = settings.model_copy(
-        update={"outbox_rate_per_second": 30.0, "outbox_per_chat_per_second": 1.0}
+        update={
+            "outbox": settings.outbox.model_copy(
+                update={"rate_per_second": 30.0, "per_chat_per_second": 1.0}
+            )
+        }
     )
     app = make_app(api, limited, engine, clock, real_time_limits=True)
     try:

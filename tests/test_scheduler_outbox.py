@@ -10,4 +10,4 @@ async def test_outbox_jobs_are_scheduled_at_the_configured_interval(world: World
     scheduler = create_scheduler(world.app)
     jobs = {job.id: job for job in scheduler.get_jobs()}
     assert {"outbox", "notification_cleanup"} <= set(jobs)
-    assert jobs["outbox"].trigger.interval.total_seconds() == world.app.settings.outbox_job_seconds
+    assert jobs["outbox"].trigger.interval.total_seconds() == world.app.settings.outbox.job_seconds

@@ -211,7 +211,7 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         upgrade(settings.database_url_value)
         from bot.runner import run_polling, run_webhook
 
-        asyncio.run(run_webhook(settings) if settings.webhook_mode else run_polling(settings))
+        asyncio.run(run_webhook(settings) if settings.webhook.enabled else run_polling(settings))
         return EXIT_OK
     if command == "migrate":
         upgrade(settings.database_url_value)
@@ -252,7 +252,9 @@ async def health_command(settings: Settings) -> int:
             load_workflows(settings.workflows_file),
             SystemClock(),
         )
-        health = HealthService(settings, sessionmaker, SystemClock(), stuck_count=stuck.count)
+        health = HealthService(
+            settings.health, sessionmaker, SystemClock(), stuck_count=stuck.count
+        )
         report = await health.check()
     finally:
         await engine.dispose()
@@ -342,9 +344,9 @@ async def errors_command(args: argparse.Namespace, context: Any) -> int:
             sessionmaker,
             SystemClock(),
             Masker(settings.secrets()),
-            ErrorSpool(settings.error_spool_path),
+            ErrorSpool(settings.error.spool_path),
             ErrorCorrelator(),
-            alert_window=timedelta(minutes=settings.error_alert_window_minutes),
+            alert_window=timedelta(minutes=settings.error.alert_window_minutes),
         )
         print(f"wrote {await recorder.flush_spool()} spooled error records")
         return EXIT_OK
@@ -382,9 +384,9 @@ async def cleanup_command(args: argparse.Namespace, context: Any) -> int:
     result = await cleanup(
         sessionmaker,
         SystemClock(),
-        error_retention=timedelta(days=settings.error_retention_days),
+        error_retention=timedelta(days=settings.error.retention_days),
         transaction_log_retention=timedelta(days=settings.transaction_log_retention_days),
-        snapshot_retention=timedelta(days=settings.health_snapshot_retention_days),
+        snapshot_retention=timedelta(days=settings.health.snapshot_retention_days),
     )
     print(
         f"deleted {result.error_records} resolved error records, "
@@ -509,7 +511,7 @@ async def reconcile_command(args: argparse.Namespace, context: Any) -> int:
         sessionmaker.kw["bind"],
         transactions(settings, sessionmaker),
         clock,
-        pending_max_age=timedelta(hours=settings.reconciliation_pending_max_age_hours),
+        pending_max_age=timedelta(hours=settings.reconciliation.pending_max_age_hours),
     )
     try:
         if args.item is not None:

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.enums import ErrorSeverity, HealthComponent, HealthStatus, NotificationStatus
-from core.settings import Settings
+from core.settings import HealthSettings
 from database.models import ErrorOccurrence, ErrorRecord, PendingNotification
 from services.health.jobs import JobMonitor, JobResult
 from services.health.model import Component, grade, worst
@@ -25,7 +25,7 @@ OVERDUE_INTERVALS = 3
 
 async def check_database(
     sessionmaker: async_sessionmaker[AsyncSession],
-    settings: Settings,
+    thresholds: HealthSettings,
     monotonic: Callable[[], float] = time.perf_counter,
 ) -> Component:
     try:
@@ -39,13 +39,11 @@ async def check_database(
         return Component(
             HealthComponent.DATABASE, HealthStatus.UNHEALTHY, None, {"error": type(exc).__name__}
         )
-    return Component(
-        HealthComponent.DATABASE, grade(ms, settings.health_db_latency_ms), ms, {"ms": ms}
-    )
+    return Component(HealthComponent.DATABASE, grade(ms, thresholds.db_latency_ms), ms, {"ms": ms})
 
 
 def check_telegram(
-    breaker: CircuitBreaker | None, latency: LatencyTracker | None, settings: Settings
+    breaker: CircuitBreaker | None, latency: LatencyTracker | None, thresholds: HealthSettings
 ) -> Component:
     if breaker is None:
         return Component(
@@ -58,15 +56,15 @@ def check_telegram(
         BreakerState.HALF_OPEN: HealthStatus.DEGRADED,
         BreakerState.OPEN: HealthStatus.UNHEALTHY,
     }[state]
-    by_latency = (
-        HealthStatus.HEALTHY if ms is None else grade(ms, settings.health_telegram_latency_ms)
-    )
+    by_latency = HealthStatus.HEALTHY if ms is None else grade(ms, thresholds.telegram_latency_ms)
     return Component(
         HealthComponent.TELEGRAM, worst(by_state, by_latency), ms, {"state": state.value, "ms": ms}
     )
 
 
-def check_scheduler(monitor: JobMonitor | None, settings: Settings, now: datetime) -> Component:
+def check_scheduler(
+    monitor: JobMonitor | None, thresholds: HealthSettings, now: datetime
+) -> Component:
     if monitor is None or not monitor.running:
         return Component(HealthComponent.SCHEDULER, HealthStatus.UNKNOWN, None, {"jobs": []})
     jobs = []
@@ -74,7 +72,7 @@ def check_scheduler(monitor: JobMonitor | None, settings: Settings, now: datetim
     for job in monitor.jobs():
         next_run = monitor.next_run(job.job_id)
         late = timedelta(
-            seconds=job.interval_seconds * OVERDUE_INTERVALS + settings.job_misfire_grace_seconds
+            seconds=job.interval_seconds * OVERDUE_INTERVALS + monitor.misfire_grace_seconds
         )
         is_overdue = next_run is not None and now - next_run > late
         failing += job.last_result is JobResult.FAILED
@@ -89,7 +87,7 @@ def check_scheduler(monitor: JobMonitor | None, settings: Settings, now: datetim
                 "overdue": is_overdue,
             }
         )
-    status = grade(failing, settings.health_job_failures)
+    status = grade(failing, thresholds.job_failures)
     if overdue:
         status = HealthStatus.UNHEALTHY  # a job that stopped running is worse than one that failed
     return Component(
@@ -101,7 +99,7 @@ def check_scheduler(monitor: JobMonitor | None, settings: Settings, now: datetim
 
 
 async def check_queue(
-    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, now: datetime
+    sessionmaker: async_sessionmaker[AsyncSession], thresholds: HealthSettings, now: datetime
 ) -> Component:
     statuses = (NotificationStatus.PENDING, NotificationStatus.RETRYING, NotificationStatus.DEAD)
     async with sessionmaker() as session:
@@ -120,16 +118,16 @@ async def check_queue(
     age_minutes = 0.0 if oldest is None else max(0.0, (now - oldest).total_seconds() / 60)
     waiting = counts["pending"] + counts["retrying"]
     status = worst(
-        grade(waiting, settings.health_queue_pending),
-        grade(age_minutes, settings.health_queue_oldest_minutes),
-        grade(counts["dead"], settings.health_queue_dead),
+        grade(waiting, thresholds.queue_pending),
+        grade(age_minutes, thresholds.queue_oldest_minutes),
+        grade(counts["dead"], thresholds.queue_dead),
     )
     details = {**counts, "oldest_minutes": round(age_minutes, 1)}
     return Component(HealthComponent.QUEUE, status, waiting, details)
 
 
 async def check_errors(
-    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, now: datetime
+    sessionmaker: async_sessionmaker[AsyncSession], thresholds: HealthSettings, now: datetime
 ) -> Component:
     async with sessionmaker() as session:
         rows = await session.execute(
@@ -148,25 +146,27 @@ async def check_errors(
         row["count"] for row in breakdown if row["severity"] == ErrorSeverity.CRITICAL.value
     )
     status = worst(
-        grade(total, settings.health_errors_per_hour),
-        grade(critical, settings.health_critical_errors_per_hour),
+        grade(total, thresholds.errors_per_hour),
+        grade(critical, thresholds.critical_errors_per_hour),
     )
     details = {"total": total, "critical": critical, "breakdown": breakdown}
     return Component(HealthComponent.ERRORS, status, total, details)
 
 
-async def check_stuck(count: Callable[[], Awaitable[int]], settings: Settings) -> Component:
+async def check_stuck(
+    count: Callable[[], Awaitable[int]], thresholds: HealthSettings
+) -> Component:
     stuck = await count()
     return Component(
         HealthComponent.STUCK,
-        grade(stuck, settings.health_stuck_workflows),
+        grade(stuck, thresholds.stuck_workflows),
         stuck,
         {"count": stuck},
     )
 
 
 async def check_inventory(
-    provider: Callable[[], Awaitable[int]] | None, settings: Settings
+    provider: Callable[[], Awaitable[int]] | None, thresholds: HealthSettings
 ) -> Component:
     if provider is None:
         # Reconciliation is a separate feature; until it registers itself nothing is known.
@@ -174,18 +174,18 @@ async def check_inventory(
             HealthComponent.INVENTORY, HealthStatus.UNKNOWN, None, {"available": False}
         )
     findings = await provider()
-    status = grade(findings, settings.health_inventory_findings)
+    status = grade(findings, thresholds.inventory_findings)
     return Component(
         HealthComponent.INVENTORY, status, findings, {"available": True, "count": findings}
     )
 
 
-def check_recovery(in_flight: int | None, capacity: int, settings: Settings) -> Component:
+def check_recovery(in_flight: int | None, capacity: int, thresholds: HealthSettings) -> Component:
     if in_flight is None:
         return Component(
             HealthComponent.RECOVERY, HealthStatus.UNKNOWN, None, {"capacity": capacity}
         )
-    status = grade(in_flight, settings.health_recoveries_in_flight)
+    status = grade(in_flight, thresholds.recoveries_in_flight)
     return Component(
         HealthComponent.RECOVERY, status, in_flight, {"count": in_flight, "capacity": capacity}
     )

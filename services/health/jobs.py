@@ -38,8 +38,9 @@ class JobState:
 
 
 class JobMonitor:
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, misfire_grace_seconds: float = 60.0) -> None:
         self.clock = clock
+        self.misfire_grace_seconds = misfire_grace_seconds  # how late a run may start
         self._jobs: dict[str, JobState] = {}
         self._next_run: Callable[[str], datetime | None] = lambda job_id: None
         self.running = False

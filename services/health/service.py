@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
 from core.enums import HealthComponent, HealthStatus, Role
-from core.settings import Settings
+from core.settings import HealthSettings
 from database.models import SystemHealthSnapshot
 from database.repositories.users import UserRepository
 from outbox.repository import enqueue
@@ -46,7 +46,7 @@ class TrendPoint:
 class HealthService:
     def __init__(
         self,
-        settings: Settings,
+        thresholds: HealthSettings,
         sessionmaker: async_sessionmaker[AsyncSession],
         clock: Clock,
         *,
@@ -59,7 +59,7 @@ class HealthService:
         on_alert: Callable[[], None] = lambda: None,
         timer: Callable[[], float] = time.perf_counter,
     ) -> None:
-        self.settings = settings
+        self.thresholds = thresholds
         self.sessionmaker = sessionmaker
         self.clock = clock
         self.stuck_count = stuck_count
@@ -78,7 +78,7 @@ class HealthService:
 
     async def check(self) -> Report:
         now = self.clock.now()
-        s = self.settings
+        s = self.thresholds
 
         async def guarded(name: HealthComponent, work: Awaitable[Component]) -> Component:
             # One broken check must not hide the others: it reads as unhealthy, with its cause.
