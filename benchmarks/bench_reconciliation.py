@@ -28,7 +28,8 @@ from sqlalchemy.engine import make_url
 from core.clock import SystemClock
 from database.base import Base
 from database.engine import create_engine, create_sessionmaker
-from services.reconciliation.service import ReconciliationService, Report
+from services.reconciliation.findings import Report
+from services.reconciliation.service import ReconciliationService
 from services.transactions import TransactionalStateManager
 from utils.masking import Masker
 

@@ -31,6 +31,7 @@ from handlers.keyboards import decision_keyboard
 from middlewares.error_handling import ErrorMiddleware
 from middlewares.locale import LocaleMiddleware
 from middlewares.metrics import UpdateMetricsMiddleware
+from middlewares.scope import HandlerScopeMiddleware
 from middlewares.user import UserMiddleware
 from outbox.render import Renderer
 from outbox.sender import OutboxSender, SenderPolicy
@@ -46,6 +47,7 @@ from services.inventory import InventoryService
 from services.notification_admin import NotificationAdminService
 from services.reconciliation.service import ReconciliationService
 from services.recovery.actions import RecoveryActions
+from services.recovery.bulk import BulkRecovery
 from services.recovery.log import RecoveryLogReader
 from services.requests import RequestService
 from services.stuck import StuckService
@@ -98,6 +100,7 @@ class App:
     errors: ErrorService
     stuck: StuckService
     actions: RecoveryActions
+    bulk: BulkRecovery
     recovery_log: RecoveryLogReader
     reconciliation: ReconciliationService
     notifications: NotificationAdminService
@@ -142,7 +145,6 @@ def create_app(
     guard_with_breaker(engine, db_breaker)
     sessionmaker = create_sessionmaker(engine)
     i18n = create_i18n(settings.default_locale)
-    tx = TransactionalStateManager(sessionmaker, clock, masker)
     outbox = OutboxSender(
         bot,
         sessionmaker,
@@ -159,6 +161,7 @@ def create_app(
         ),
         on_outcome=lambda outcome: metrics.notifications.labels(outcome).inc(),
     )
+    tx = TransactionalStateManager(sessionmaker, clock, masker, wake_outbox=outbox.kick)
     correlator = ErrorCorrelator(clock=monotonic)
     recorder = ErrorRecorder(
         sessionmaker,
@@ -186,6 +189,13 @@ def create_app(
         recovery_capacity=settings.max_concurrent_recoveries,
         on_alert=outbox.kick,
     )
+    actions = RecoveryActions(
+        sessionmaker,
+        tx,
+        workflows,
+        clock,
+        on_outcome=lambda a, o: metrics.recovery_actions.labels(a.value, o.value).inc(),
+    )
     return App(
         settings=settings,
         engine=engine,
@@ -208,14 +218,9 @@ def create_app(
         user_cache=LastGoodCache(max_age=DEGRADED_USER_MAX_AGE, clock=monotonic),
         errors=ErrorService(sessionmaker, tx, clock),
         stuck=stuck,
-        actions=RecoveryActions(
-            sessionmaker,
-            tx,
-            workflows,
-            clock,
-            on_commit=outbox.kick,
-            bulk_per_second=settings.bulk_actions_per_second,
-            on_outcome=lambda a, o: metrics.recovery_actions.labels(a.value, o.value).inc(),
+        actions=actions,
+        bulk=BulkRecovery(
+            sessionmaker, tx, actions, clock, per_second=settings.bulk_actions_per_second
         ),
         recovery_log=RecoveryLogReader(sessionmaker),
         reconciliation=ReconciliationService(
@@ -248,6 +253,7 @@ def create_dispatcher(app: App, storage: BaseStorage | None = None) -> Dispatche
         errors=app.errors,
         stuck=app.stuck,
         actions=app.actions,
+        bulk=app.bulk,
         recovery_log=app.recovery_log,
         reconciliation=app.reconciliation,
         notifications=app.notifications,
@@ -258,6 +264,9 @@ def create_dispatcher(app: App, storage: BaseStorage | None = None) -> Dispatche
     dp.update.outer_middleware(ErrorMiddleware(app.i18n, app.recorder, app.recovery))
     dp.update.outer_middleware(UserMiddleware(app.users, app.user_cache))
     dp.update.outer_middleware(LocaleMiddleware(app.i18n))
+    # Inner middlewares of the dispatcher run for the handlers of every router below it.
+    for observer in (dp.message, dp.callback_query):
+        observer.middleware(HandlerScopeMiddleware())
     dp.include_routers(*get_routers())
     return dp
 

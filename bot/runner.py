@@ -68,7 +68,7 @@ async def running(settings: Settings) -> AsyncIterator[Running]:
             await http.cleanup()
         scheduler.shutdown(wait=False)
         await app.recovery.shutdown()
-        await app.actions.shutdown()
+        await app.bulk.shutdown()
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sender

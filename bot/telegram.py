@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from aiogram import Bot
 from aiogram.client.session.middlewares.base import (
@@ -13,12 +12,9 @@ from aiogram.client.session.middlewares.base import (
 )
 from aiogram.exceptions import TelegramNetworkError, TelegramServerError
 from aiogram.methods import GetUpdates, TelegramMethod
-from aiogram.methods.base import TelegramType
+from aiogram.methods.base import Response, TelegramType
 
 from utils.circuit_breaker import CircuitBreaker
-
-if TYPE_CHECKING:
-    from aiogram.methods.base import Response
 
 TELEGRAM_BREAKER = "telegram"
 

@@ -9,8 +9,6 @@ from typing import Any
 from aiogram import F, Router
 from aiogram.enums import ChatType
 
-from middlewares.scope import HandlerScopeMiddleware
-
 Handler = Callable[..., Any]
 
 
@@ -36,8 +34,6 @@ class RouteTable:
         router = Router(name=self.name)
         # Requests and approvals are personal: the bot talks in private chats only.
         router.message.filter(F.chat.type == ChatType.PRIVATE)
-        for event_observer in (router.message, router.callback_query):
-            event_observer.middleware(HandlerScopeMiddleware())
         for observer, handler, filters in self._entries:
             router.observers[observer].register(handler, *filters)
         return router

@@ -1,9 +1,15 @@
-"""The transactional state manager: every multi-step state change runs through `run()`.
+"""The transactional state manager: every write transaction of the services opens in `run()`.
 
 One database transaction per attempt; a `transaction_log` row commits with the change or, when
-the attempt fails, a rolled-back row is written on its own afterwards. Transient database
-faults retry the whole attempt with exponential backoff and jitter (tenacity); a lost
-optimistic-lock race becomes `StaleVersion` and is not retried.
+the attempt fails, a rolled-back row is written on its own afterwards (`audited=False` for
+bookkeeping that is no state change of its own: registering who wrote, a bulk job's progress,
+retention). Transient database faults retry the whole attempt with exponential backoff and
+jitter (tenacity); a lost optimistic-lock race becomes `StaleVersion` and is not retried. A
+unit of work that wrote notifications wakes the outbox sender once it has committed.
+
+Outside it, on purpose (each says why where it opens its transaction): the outbox sender's
+claims and outcomes (outbox/sender.py), error records (services/failures/recorder.py) and the
+error spool, a file.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from core.clock import Clock
 from core.enums import TransactionOutcome
 from core.exceptions import StaleVersion
 from database.models import TransactionLog
+from outbox.repository import wrote_outbox
 from utils.db_faults import is_transient
 from utils.masking import Masker
 
@@ -54,12 +61,15 @@ class TransactionalStateManager:
         sessionmaker: async_sessionmaker[AsyncSession],
         clock: Clock,
         masker: Masker,
+        *,
+        wake_outbox: Callable[[], None] = lambda: None,
         policy: RetryPolicy = RetryPolicy(),
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.clock = clock
         self.masker = masker
+        self.wake_outbox = wake_outbox  # the sender delivers what a commit wrote, at once
         self.policy = policy
         self.sleep = sleep  # tests inject a recorder instead of waiting
 
@@ -71,6 +81,7 @@ class TransactionalStateManager:
         *,
         actor_id: int | None = None,
         entity_id: int | None = None,
+        audited: bool = True,
     ) -> T:
         attempt_no = 0
         retrying = AsyncRetrying(
@@ -86,7 +97,7 @@ class TransactionalStateManager:
             with attempt:
                 attempt_no += 1
                 return await self._attempt(
-                    operation, entity, work, actor_id, entity_id, attempt_no
+                    operation, entity, work, actor_id, entity_id, attempt_no, audited
                 )
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
@@ -98,6 +109,7 @@ class TransactionalStateManager:
         actor_id: int | None,
         entity_id: int | None,
         attempt_no: int,
+        audited: bool,
     ) -> T:
         change: Change | None = None
         try:
@@ -105,15 +117,20 @@ class TransactionalStateManager:
                 change = Change(session=session, entity_id=entity_id)
                 result = await work(change)
                 await session.flush()
-                session.add(self._log(operation, entity, change, actor_id, attempt_no, None))
-            return result
+                if audited:
+                    session.add(self._log(operation, entity, change, actor_id, attempt_no, None))
         except StaleDataError:
-            await self._log_rollback(operation, entity, change, actor_id, attempt_no, "stale")
+            if audited:
+                await self._log_rollback(operation, entity, change, actor_id, attempt_no, "stale")
             raise StaleVersion() from None
         except BaseException as exc:
-            error = f"{type(exc).__name__}: {self.masker.text(str(exc))}"[:2000]
-            await self._log_rollback(operation, entity, change, actor_id, attempt_no, error)
+            if audited:
+                error = f"{type(exc).__name__}: {self.masker.text(str(exc))}"[:2000]
+                await self._log_rollback(operation, entity, change, actor_id, attempt_no, error)
             raise
+        if wrote_outbox(session):
+            self.wake_outbox()
+        return result
 
     def _log(
         self,

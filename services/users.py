@@ -16,6 +16,13 @@ from database.models import User, UserRole
 from database.repositories.users import UserRepository
 from services.transactions import Change, TransactionalStateManager
 
+STAFF_ROLES = frozenset({Role.ADMIN, Role.SUPPORT})
+
+
+def is_staff(roles: frozenset[Role]) -> bool:
+    """Admins and support: the people the staff screens are for."""
+    return bool(roles & STAFF_ROLES)
+
 
 @dataclass(frozen=True)
 class TelegramProfile:

@@ -130,5 +130,5 @@ async def world(
     world = make_world(settings, engine, clock)
     yield world
     await world.app.recovery.shutdown()
-    await world.app.actions.shutdown()
+    await world.app.bulk.shutdown()
     await world.dp.storage.close()

@@ -397,7 +397,7 @@ async def test_bulk_action_touches_exactly_what_was_previewed(
     async def no_wait(seconds: float) -> None:
         sleeps.append(seconds)
 
-    world.app.actions.sleep = no_wait
+    world.app.bulk.sleep = no_wait
     admin = world.client(ADMIN_TG_ID, NAMES[ADMIN_TG_ID])
     await open_menu(admin)
     await admin.click("Stuck workflows (3)")
@@ -416,7 +416,7 @@ async def test_bulk_action_touches_exactly_what_was_previewed(
     [job_id] = [
         int(t.split("#")[1].split(":")[0]) for t in admin.replies() if t.startswith("Bulk job #")
     ]
-    job = await world.app.actions.wait(job_id)
+    job = await world.app.bulk.wait(job_id)
     assert (job.status.value, job.total, job.applied, job.skipped, job.failed) == (
         "completed",
         3,

@@ -1,21 +1,18 @@
-"""Reconciliation reports in the current locale: the admin screens, the alerts and the command
-line all print the same words."""
+"""Reconciliation reports in the current locale: the admin screens and the command line print
+the same words (the alert to admins is rendered by the outbox, with the same kind names)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from html import escape
-from typing import TYPE_CHECKING
 
 from aiogram.utils.i18n import gettext as _
 
 from core.enums import DiscrepancyKind, ReconciliationAction
 from core.i18n import N_
 from core.names import kind_name
-
-if TYPE_CHECKING:  # the service imports the outbox, which renders with this module
-    from database.models import ReconciliationLog, ReconciliationRun
-    from services.reconciliation.service import Finding, Report
+from database.models import ReconciliationLog, ReconciliationRun
+from services.reconciliation.findings import Finding, Report
 
 ACTION_NAMES = {
     ReconciliationAction.RECOMPUTE_STOCK: N_("recompute the stock figure"),

@@ -55,15 +55,13 @@ from handlers.keyboards import add_pager
 from handlers.routes import RouteTable
 from handlers.states import Recovery
 from services.health.service import HealthService
-from services.recovery.actions import (
-    BULK_ACTIONS,
-    RecoveryActions,
-    is_staff,
-    may_run,
-)
+from services.recovery.actions import RecoveryActions
+from services.recovery.bulk import BulkRecovery
+from services.recovery.plans import BULK_ACTIONS, may_run
 from services.requests import RequestService
 from services.stuck import StuckFilter as Filter
 from services.stuck import StuckService
+from services.users import is_staff
 
 routes = RouteTable(__name__)
 
@@ -515,6 +513,7 @@ async def confirm(
     user: User,
     requests: RequestService,
     actions: RecoveryActions,
+    bulk: BulkRecovery,
     workflows: WorkflowRegistry,
     locale: str,
     state: FSMContext,
@@ -533,7 +532,7 @@ async def confirm(
     if "reason" not in pending:
         raise ValidationFailed(N_("Please give a reason."))
     if "bulk" in pending:
-        await run_bulk(query, pending, user, actions, locale)
+        await run_bulk(query, pending, user, bulk, locale)
         return
     result = await actions.apply(
         int(pending["request_id"]),
@@ -644,13 +643,11 @@ async def run_bulk(
     query: CallbackQuery,
     pending: dict[str, Any],
     user: User,
-    actions: RecoveryActions,
+    bulk: BulkRecovery,
     locale: str,
 ) -> None:
     targets = [(int(r), int(v)) for r, v in pending["bulk"]]
-    job = await actions.start_bulk(
-        user, RecoveryAction(pending["action"]), pending["reason"], targets
-    )
+    job = await bulk.start(user, RecoveryAction(pending["action"]), pending["reason"], targets)
     await safe_answer(query, _("Started."))
     text, markup = job_screen(job.id, job.status.value, job.total, 0, 0, 0)
     await safe_edit_text(query.message, text, reply_markup=markup)
@@ -683,10 +680,10 @@ def job_screen(
 
 @routes.callback_query(JobView.filter())
 async def job_view(
-    query: CallbackQuery, callback_data: JobView, user: User, actions: RecoveryActions
+    query: CallbackQuery, callback_data: JobView, user: User, bulk: BulkRecovery
 ) -> None:
     require_staff(user)
-    job = await actions.job(callback_data.job_id)
+    job = await bulk.job(callback_data.job_id)
     if job is None:
         raise ValidationFailed(N_("That job does not exist."))
     await safe_answer(query)

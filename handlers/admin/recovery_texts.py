@@ -12,7 +12,7 @@ from core.i18n import N_
 from core.names import status_name
 from core.workflows import WorkflowRegistry
 from database.models import Request, RequestTransition, User, WorkflowRecoveryLog
-from services.recovery.actions import Plan
+from services.recovery.plans import RISK, Plan
 from services.stuck import StuckEntry
 
 ACTION_NAMES = {
@@ -115,8 +115,6 @@ def history_lines(transitions: list[RequestTransition], names: dict[int, str]) -
 
 
 def action_button(action: RecoveryAction) -> str:
-    from services.recovery.actions import RISK
-
     return f"{_(ACTION_NAMES[action])} · {_(RISK_NAMES[RISK[action]])}"
 
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -24,7 +23,6 @@ from core.clock import Clock
 from core.enums import (
     DiscrepancyKind,
     FindingStatus,
-    ReconciliationAction,
     Role,
     TransactionKind,
     TransactionStatus,
@@ -38,9 +36,10 @@ from database.models import (
     ReconciliationRun,
 )
 from database.repositories.inventory import InventoryRepository
-from database.repositories.reconciliation import Movement, ReconciliationRepository
+from database.repositories.reconciliation import ReconciliationRepository
 from database.repositories.users import UserRepository
 from outbox.repository import enqueue
+from services.reconciliation.findings import FIX, Finding, K, Override, Report, detect, scope
 from services.transactions import Change, TransactionalStateManager
 
 logger = logging.getLogger(__name__)
@@ -48,66 +47,10 @@ logger = logging.getLogger(__name__)
 # pg_advisory_lock key shared by every process running reconciliation ("recon" in ASCII).
 ADVISORY_LOCK_KEY = 0x7265636F6E
 MAX_REASON = 500
-FIX = ReconciliationAction
-K = DiscrepancyKind
 
 
 class ReconciliationBusy(DomainError):
     message = N_("A reconciliation run is already in progress. Try again in a minute.")
-
-
-@dataclass(frozen=True)
-class Finding:
-    kind: DiscrepancyKind
-    item_id: int
-    sku: str
-    fingerprint: str
-    action: ReconciliationAction
-    expected: int | None = None
-    actual: int | None = None
-    transaction_id: int | None = None
-    detail: str = ""
-    is_new: bool = True
-
-    @property
-    def needs_admin(self) -> bool:
-        return self.action is FIX.LEAVE_FOR_ADMIN
-
-
-@dataclass
-class Report:
-    applied: bool
-    findings: list[Finding] = field(default_factory=list)
-    run_id: int | None = None
-    resolved: int = 0  # open findings that are gone now (applied runs only)
-
-    def by_kind(self) -> Counter[DiscrepancyKind]:
-        return Counter(f.kind for f in self.findings)
-
-    def by_action(self) -> Counter[ReconciliationAction]:
-        return Counter(f.action for f in self.findings)
-
-    @property
-    def fixes(self) -> int:
-        return sum(1 for f in self.findings if not f.needs_admin)
-
-    @property
-    def needs_admin(self) -> int:
-        return sum(1 for f in self.findings if f.needs_admin)
-
-    @property
-    def new_for_admin(self) -> int:
-        return sum(1 for f in self.findings if f.needs_admin and f.is_new)
-
-
-@dataclass(frozen=True)
-class Override:
-    item_id: int
-    sku: str
-    ledger_balance: int
-    counted: int
-    adjustment: int
-    transaction_id: int | None
 
 
 class ReconciliationService:
@@ -182,7 +125,7 @@ class ReconciliationService:
 
     async def _preview(self, item_id: int | None) -> Report:
         async with self.sessionmaker() as session:
-            findings = await self._detect(session, _scope(item_id))
+            findings = await detect(session, scope(item_id), pending_before=self._pending_before())
             return Report(applied=False, findings=findings)
 
     async def _apply(
@@ -190,12 +133,16 @@ class ReconciliationService:
     ) -> Report:
         session, now = change.session, self.clock.now()
         repo = ReconciliationRepository(session)
-        first = await self._detect(session, _scope(item_id))
+        first = await detect(session, scope(item_id), pending_before=self._pending_before())
         affected = sorted({f.item_id for f in first})
         # Lock what is about to change, then look again: a request issued meanwhile has
         # committed by now and its movement is counted (PostgreSQL reads committed data).
         items = await InventoryRepository(session).lock_items(affected) if affected else {}
-        findings = await self._detect(session, affected) if affected else []
+        findings = (
+            await detect(session, affected, pending_before=self._pending_before())
+            if affected
+            else []
+        )
         run = ReconciliationRun(
             trigger=trigger,
             actor_id=actor_id,
@@ -222,7 +169,7 @@ class ReconciliationService:
                 items[f.item_id].stock = f.expected + reversed_by_item[f.item_id]
             if f.action is FIX.RECOMPUTE_STOCK or f.action is FIX.REVERSE_MOVEMENT:
                 items[f.item_id].updated_at = now
-        open_rows = await repo.open_findings(_scope(item_id))
+        open_rows = await repo.open_findings(scope(item_id))
         seen = {f.fingerprint for f in findings}
         gone = [r.id for r in open_rows if r.fingerprint not in seen]
         await repo.resolve(gone, now)
@@ -268,79 +215,8 @@ class ReconciliationService:
                     now=self.clock.now(),
                 )
 
-    # -- detection --------------------------------------------------------------------------
-
-    async def _detect(
-        self, session: AsyncSession, item_ids: Collection[int] | None
-    ) -> list[Finding]:
-        repo = ReconciliationRepository(session)
-        findings: list[Finding] = []
-        orphans = await repo.orphans(item_ids)
-        orphan_ids = {m.id for m in orphans}
-        for m in orphans:
-            missing = m.request_status is None
-            findings.append(
-                Finding(
-                    kind=K.ORPHAN_MISSING_REQUEST if missing else K.ORPHAN_CLOSED_REQUEST,
-                    item_id=m.item_id,
-                    sku=m.sku,
-                    fingerprint=f"orphan:tx:{m.id}",
-                    action=FIX.REVERSE_MOVEMENT,
-                    actual=m.quantity,
-                    transaction_id=m.id,
-                    detail=f"request #{m.request_id} "
-                    + ("does not exist" if missing else f"is {m.request_status}"),
-                )
-            )
-        findings += _duplicates(
-            [m for m in await repo.duplicate_issues(item_ids) if m.id not in orphan_ids]
-        )
-        for m in await repo.stale_pending(self.clock.now() - self.pending_max_age, item_ids):
-            findings.append(
-                Finding(
-                    kind=K.STALE_PENDING,
-                    item_id=m.item_id,
-                    sku=m.sku,
-                    fingerprint=f"stale_pending:tx:{m.id}",
-                    action=FIX.LEAVE_FOR_ADMIN,
-                    actual=m.quantity,
-                    transaction_id=m.id,
-                    detail=f"pending since {m.created_at:%Y-%m-%d %H:%M} UTC",
-                )
-            )
-        reversals: defaultdict[int, int] = defaultdict(int)
-        for f in findings:
-            if f.action is FIX.REVERSE_MOVEMENT and f.actual is not None:
-                reversals[f.item_id] -= f.actual
-        for item_id, sku, stock, balance in await repo.balances(item_ids, reversals.keys()):
-            if stock != balance:
-                findings.append(
-                    Finding(
-                        kind=K.STOCK_MISMATCH,
-                        item_id=item_id,
-                        sku=sku,
-                        fingerprint=f"stock_mismatch:item:{item_id}",
-                        action=FIX.RECOMPUTE_STOCK,
-                        expected=int(balance),
-                        actual=stock,
-                    )
-                )
-            after = int(balance) + reversals[item_id]
-            if after < 0:
-                findings.append(
-                    Finding(
-                        kind=K.NEGATIVE_STOCK,
-                        item_id=item_id,
-                        sku=sku,
-                        fingerprint=f"negative_stock:item:{item_id}",
-                        action=FIX.LEAVE_FOR_ADMIN,
-                        expected=0,
-                        actual=after,
-                    )
-                )
-        opened = {r.fingerprint for r in await repo.open_findings(item_ids)}
-        findings = [replace(f, is_new=f.fingerprint not in opened) for f in findings]
-        return sorted(findings, key=lambda f: (f.item_id, list(K).index(f.kind), f.fingerprint))
+    def _pending_before(self) -> datetime:
+        return self.clock.now() - self.pending_max_age
 
     # -- people -----------------------------------------------------------------------------
 
@@ -444,57 +320,6 @@ class ReconciliationService:
             if item is None:
                 return None
             return item, await ReconciliationRepository(session).ledger_balance(item_id)
-
-
-def _scope(item_id: int | None) -> list[int] | None:
-    return None if item_id is None else [item_id]
-
-
-def _duplicates(rows: list[Movement]) -> list[Finding]:
-    """Extra issue rows of one request line: reversing them is safe when every row is exactly
-    the line's quantity (a double commit); otherwise nobody can tell which one is right."""
-    by_line: defaultdict[int, list[Movement]] = defaultdict(list)
-    for m in rows:
-        assert m.request_item_id is not None
-        by_line[m.request_item_id].append(m)
-    findings = []
-    for line, group in by_line.items():
-        if len(group) < 2:
-            continue
-        first, extra = group[0], group[1:]
-        exact = first.line_quantity is not None and all(
-            m.quantity == -first.line_quantity for m in group
-        )
-        if exact:
-            findings += [
-                Finding(
-                    kind=K.DUPLICATE_MOVEMENT,
-                    item_id=m.item_id,
-                    sku=m.sku,
-                    fingerprint=f"duplicate:tx:{m.id}",
-                    action=FIX.REVERSE_MOVEMENT,
-                    expected=first.quantity,
-                    actual=m.quantity,
-                    transaction_id=m.id,
-                    detail=f"request line {line} already issued by movement #{first.id}",
-                )
-                for m in extra
-            ]
-        else:
-            findings.append(
-                Finding(
-                    kind=K.DUPLICATE_MOVEMENT,
-                    item_id=first.item_id,
-                    sku=first.sku,
-                    fingerprint=f"duplicate:line:{line}",
-                    action=FIX.LEAVE_FOR_ADMIN,
-                    expected=-first.line_quantity if first.line_quantity else None,
-                    actual=sum(m.quantity for m in group),
-                    transaction_id=first.id,
-                    detail="movements " + ", ".join(f"#{m.id} ({m.quantity:+d})" for m in group),
-                )
-            )
-    return findings
 
 
 def _reversal(

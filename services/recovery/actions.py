@@ -1,68 +1,32 @@
-"""Admin recovery actions on one request, and bulk runs of them.
+"""Admin recovery actions on one request.
 
-Each action: a permission check by risk, a plan the admin confirms, then one transaction
-(through the state manager) that changes the request only if it is still the version the
-admin saw, writes its transition and a `workflow_recovery_log` row, and notifies the people
-affected. A lost race is logged too, as "stale": the log says what really happened.
+Each action: a permission check by risk and a plan the admin confirms (services/recovery/
+plans.py), then one transaction through the state manager that changes the request only if it
+is still the version the admin saw, writes its transition and a `workflow_recovery_log` row, and
+notifies the people affected. A lost race is logged too, as "stale": the log says what really
+happened.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
-from core.enums import (
-    JobStatus,
-    RecoveryAction,
-    RecoveryOutcome,
-    RequestStatus,
-    Risk,
-    Role,
-    TransitionAction,
-)
-from core.exceptions import (
-    InvalidTransition,
-    NotFound,
-    PermissionDenied,
-    StaleVersion,
-    ValidationFailed,
-)
+from core.enums import RecoveryAction, RecoveryOutcome, RequestStatus, TransitionAction
+from core.exceptions import NotFound, PermissionDenied, StaleVersion, ValidationFailed
 from core.i18n import N_
-from core.workflows import Stage, Workflow, WorkflowRegistry
-from database.models import (
-    RecoveryJob,
-    Request,
-    RequestTransition,
-    User,
-    WorkflowRecoveryLog,
-)
+from core.workflows import WorkflowRegistry
+from database.models import Request, RequestTransition, User, WorkflowRecoveryLog
 from database.repositories.requests import RequestRepository
 from database.repositories.users import UserRepository
 from outbox.repository import enqueue
+from services.recovery.plans import RISK, Plan, Planner
+from services.requests import snapshot
 from services.transactions import Change, TransactionalStateManager
 
-logger = logging.getLogger(__name__)
-
-RISK = {
-    RecoveryAction.NUDGE: Risk.LOW,
-    RecoveryAction.REASSIGN: Risk.MEDIUM,
-    RecoveryAction.RESET: Risk.HIGH,
-    RecoveryAction.FORCE_TRANSITION: Risk.HIGH,
-    RecoveryAction.FORCE_COMPLETE: Risk.HIGH,
-}
-MENU_ACTIONS = tuple(RISK)
-BULK_ACTIONS = (
-    RecoveryAction.NUDGE,
-    RecoveryAction.RESET,
-    RecoveryAction.FORCE_TRANSITION,
-    RecoveryAction.FORCE_COMPLETE,
-)
 TRANSITIONS = {
     RecoveryAction.REASSIGN: TransitionAction.REASSIGN,
     RecoveryAction.RESET: TransitionAction.RESET,
@@ -70,33 +34,6 @@ TRANSITIONS = {
     RecoveryAction.FORCE_COMPLETE: TransitionAction.FORCE_COMPLETE,
 }
 MAX_REASON = 500
-
-
-def may_run(roles: frozenset[Role], action: RecoveryAction) -> bool:
-    """Admins may do everything; support only what carries a low risk."""
-    if Role.ADMIN in roles:
-        return True
-    return Role.SUPPORT in roles and RISK.get(action) is Risk.LOW
-
-
-def is_staff(roles: frozenset[Role]) -> bool:
-    return bool(roles & {Role.ADMIN, Role.SUPPORT})
-
-
-@dataclass(frozen=True)
-class Plan:
-    """Exactly what an action will do, for the confirmation screen."""
-
-    action: RecoveryAction
-    risk: Risk
-    request_id: int
-    version: int
-    workflow: str
-    from_stage: str | None
-    to_stage: str | None
-    to_status: RequestStatus
-    to_assignee: User | None
-    skips_stock_issue: bool  # a stage that issues stock is skipped: nothing leaves the shelf
 
 
 @dataclass(frozen=True)
@@ -112,41 +49,17 @@ class RecoveryActions:
         tx: TransactionalStateManager,
         workflows: WorkflowRegistry,
         clock: Clock,
-        on_commit: Callable[[], None] = lambda: None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        bulk_per_second: float = 5.0,
         on_outcome: Callable[[RecoveryAction, RecoveryOutcome], None] = lambda a, o: None,
     ) -> None:
-        self.on_outcome = on_outcome  # metrics count actions by kind and outcome
         self.sessionmaker = sessionmaker
         self.tx = tx
-        self.workflows = workflows
         self.clock = clock
-        self.on_commit = on_commit
-        self.sleep = sleep
-        self.bulk_per_second = bulk_per_second
-        self._jobs: dict[int, asyncio.Task[RecoveryJob]] = {}
-
-    # -- what is possible -------------------------------------------------------------------
+        self.planner = Planner(workflows)
+        self.on_outcome = on_outcome  # metrics count actions by kind and outcome
 
     def available(self, request: Request) -> list[RecoveryAction]:
         """The actions that make sense for this request now (before permissions)."""
-        workflow = self.workflows.get(request.workflow)
-        stage = workflow.stage(request.stage) if workflow and request.stage else None
-        if request.status is not RequestStatus.ACTIVE:
-            return []
-        if workflow is None or stage is None:
-            return [RecoveryAction.FORCE_COMPLETE]  # its stage is gone: only finishing it works
-        actions = []
-        if request.assignee_id is not None:
-            actions.append(RecoveryAction.NUDGE)
-        actions.append(RecoveryAction.REASSIGN)
-        if workflow.previous_stage(stage.key) is not None:
-            actions.append(RecoveryAction.RESET)
-        if workflow.next_stage(stage.key) is not None:
-            actions.append(RecoveryAction.FORCE_TRANSITION)
-        actions.append(RecoveryAction.FORCE_COMPLETE)
-        return actions
+        return self.planner.available(request)
 
     async def candidates(self, request_id: int) -> list[User]:
         """Who the request can be reassigned to: active holders of the stage's role."""
@@ -154,9 +67,7 @@ class RecoveryActions:
             request = await RequestRepository(session).by_id(request_id)
             if request is None:
                 raise NotFound(N_("Request #{request_id} does not exist."), request_id=request_id)
-            _workflow, stage = self._definition(request)
-            holders = await UserRepository(session).active_holders(stage.role)
-            return [u for u in holders if u.id != request.assignee_id]
+            return await self.planner.candidates(session, request)
 
     async def plan(
         self,
@@ -168,62 +79,9 @@ class RecoveryActions:
     ) -> Plan:
         async with self.sessionmaker() as session:
             request = await RequestRepository(session).by_id(request_id)
-            return await self._plan(session, request, action, actor, version, target_user_id)
-
-    async def _plan(
-        self,
-        session: AsyncSession,
-        request: Request | None,
-        action: RecoveryAction,
-        actor: User,
-        version: int,
-        target_user_id: int | None,
-    ) -> Plan:
-        if not may_run(actor.role_set, action):
-            raise PermissionDenied(N_("Your role may not run this action."))
-        if request is None:
-            raise NotFound(N_("That request does not exist."))
-        if request.version != version:
-            raise StaleVersion()
-        if action not in self.available(request):
-            raise InvalidTransition(N_("This action is not available for this request now."))
-        workflow = self.workflows.get(request.workflow)
-        stage = workflow.stage(request.stage) if workflow and request.stage else None
-        to_stage, to_status, to_assignee = request.stage, RequestStatus.ACTIVE, request.assignee
-        skips = False
-        if action is RecoveryAction.REASSIGN:
-            assert stage is not None
-            # Without a target this only checks that reassigning is possible at all.
-            if target_user_id is not None:
-                to_assignee = await self._target(session, request, stage, target_user_id)
-        elif action is RecoveryAction.RESET:
-            assert workflow is not None and stage is not None
-            back = await self._previous(session, request, workflow, stage)
-            to_stage = back.key
-            to_assignee = await UserRepository(session).least_loaded_holder(back.role)
-        elif action is RecoveryAction.FORCE_TRANSITION:
-            assert workflow is not None and stage is not None
-            forward = workflow.next_stage(stage.key)
-            assert forward is not None
-            to_stage, skips = forward.key, stage.issues_stock
-            to_assignee = await UserRepository(session).least_loaded_holder(forward.role)
-        elif action is RecoveryAction.FORCE_COMPLETE:
-            to_stage, to_status, to_assignee = None, RequestStatus.COMPLETED, None
-            skips = self._stock_pending(workflow, stage)
-        return Plan(
-            action=action,
-            risk=RISK[action],
-            request_id=request.id,
-            version=request.version,
-            workflow=request.workflow,
-            from_stage=request.stage,
-            to_stage=to_stage,
-            to_status=to_status,
-            to_assignee=to_assignee,
-            skips_stock_issue=skips,
-        )
-
-    # -- doing it ---------------------------------------------------------------------------
+            return await self.planner.plan(
+                session, request, action, actor, version, target_user_id
+            )
 
     async def apply(
         self,
@@ -249,12 +107,14 @@ class RecoveryActions:
             if actor is None or not actor.is_active:
                 raise PermissionDenied()
             request = await RequestRepository(session).by_id(request_id)
-            plan = await self._plan(session, request, action, actor, version, target_user_id)
+            plan = await self.planner.plan(
+                session, request, action, actor, version, target_user_id
+            )
             assert request is not None
             change.entity_id = request.id
-            change.before = _snapshot(request)
+            change.before = snapshot(request)
             await self._execute(session, request, plan, actor, reason, job_id)
-            change.after = _snapshot(request)
+            change.after = snapshot(request)
 
         try:
             await self.tx.run(
@@ -270,7 +130,6 @@ class RecoveryActions:
             )
             self.on_outcome(action, RecoveryOutcome.STALE)
             return Applied(RecoveryOutcome.STALE, await self._fresh(request_id))
-        self.on_commit()
         self.on_outcome(action, RecoveryOutcome.APPLIED)
         return Applied(RecoveryOutcome.APPLIED, await self._fresh(request_id))
 
@@ -393,9 +252,9 @@ class RecoveryActions:
         job_id: int | None,
         outcome: RecoveryOutcome,
     ) -> None:
-        async with self.sessionmaker() as session, session.begin():
-            request = await RequestRepository(session).by_id(request_id)
-            session.add(
+        async def work(change: Change) -> None:
+            request = await RequestRepository(change.session).by_id(request_id)
+            change.session.add(
                 WorkflowRecoveryLog(
                     request_id=request_id,
                     actor_id=actor_id,
@@ -413,162 +272,9 @@ class RecoveryActions:
                 )
             )
 
+        # The recovery log row is the audit of a refused action: nothing else changed.
+        await self.tx.run("recovery_stale", "request", work, audited=False)
+
     async def _fresh(self, request_id: int) -> Request | None:
         async with self.sessionmaker() as session:
             return await RequestRepository(session).by_id(request_id)
-
-    # -- bulk -------------------------------------------------------------------------------
-
-    async def start_bulk(
-        self,
-        actor: User,
-        action: RecoveryAction,
-        reason: str,
-        targets: Sequence[tuple[int, int]],
-    ) -> RecoveryJob:
-        """Record the job for exactly the previewed (request, version) pairs and run it."""
-        if action not in BULK_ACTIONS:
-            raise InvalidTransition(N_("This action cannot run in bulk."))
-        if not may_run(actor.role_set, action):
-            raise PermissionDenied(N_("Your role may not run this action."))
-        if not reason.strip():
-            raise ValidationFailed(N_("Please give a reason."))
-        if not targets:
-            raise ValidationFailed(N_("Nothing matches this filter any more."))
-        async with self.sessionmaker() as session, session.begin():
-            job = RecoveryJob(
-                actor_id=actor.id,
-                action=action,
-                reason=reason.strip(),
-                targets=[[r, v] for r, v in targets],
-                status=JobStatus.RUNNING,
-                total=len(targets),
-                applied=0,
-                skipped=0,
-                failed=0,
-                created_at=self.clock.now(),
-            )
-            session.add(job)
-        self._jobs[job.id] = asyncio.create_task(self._run_job(job.id, actor.id))
-        return job
-
-    async def wait(self, job_id: int) -> RecoveryJob:
-        task = self._jobs.get(job_id)
-        if task is not None:
-            await task
-        job = await self.job(job_id)
-        assert job is not None
-        return job
-
-    async def job(self, job_id: int) -> RecoveryJob | None:
-        async with self.sessionmaker() as session:
-            return await session.get(RecoveryJob, job_id)
-
-    async def shutdown(self) -> None:
-        for task in self._jobs.values():
-            task.cancel()
-        await asyncio.gather(*self._jobs.values(), return_exceptions=True)
-
-    async def _run_job(self, job_id: int, actor_id: int) -> RecoveryJob:
-        job = await self.job(job_id)
-        assert job is not None
-        counts = {"applied": 0, "skipped": 0, "failed": 0}
-        status = JobStatus.COMPLETED
-        try:
-            for index, (request_id, version) in enumerate(job.targets):
-                if index:
-                    await self.sleep(1 / self.bulk_per_second)  # be gentle with Telegram
-                try:
-                    result = await self.apply(
-                        request_id, job.action, actor_id, version, job.reason, job_id=job.id
-                    )
-                except (InvalidTransition, NotFound, StaleVersion):
-                    counts["skipped"] += 1  # no longer applicable: it moved or finished
-                    continue
-                except Exception:
-                    logger.exception("bulk job %s failed on request %s", job_id, request_id)
-                    counts["failed"] += 1
-                    continue
-                key = "applied" if result.outcome is RecoveryOutcome.APPLIED else "skipped"
-                counts[key] += 1
-                await self._progress(job_id, counts, None)
-        except asyncio.CancelledError:
-            status = JobStatus.FAILED
-            raise
-        finally:
-            await self._progress(job_id, counts, status)
-        finished = await self.job(job_id)
-        assert finished is not None
-        return finished
-
-    async def _progress(
-        self, job_id: int, counts: dict[str, int], status: JobStatus | None
-    ) -> None:
-        async with self.sessionmaker() as session, session.begin():
-            job = await session.get(RecoveryJob, job_id)
-            if job is None:
-                return
-            job.applied, job.skipped, job.failed = (
-                counts["applied"],
-                counts["skipped"],
-                counts["failed"],
-            )
-            if status is not None:
-                job.status, job.finished_at = status, self.clock.now()
-
-    # -- helpers ----------------------------------------------------------------------------
-
-    def _definition(self, request: Request) -> tuple[Workflow, Stage]:
-        workflow = self.workflows.get(request.workflow)
-        stage = workflow.stage(request.stage) if workflow and request.stage else None
-        if workflow is None or stage is None:
-            raise InvalidTransition(N_("This action is not available for this request now."))
-        return workflow, stage
-
-    async def _target(
-        self, session: AsyncSession, request: Request, stage: Stage, user_id: int | None
-    ) -> User:
-        target = await UserRepository(session).by_id(user_id) if user_id else None
-        if (
-            target is None
-            or not target.is_active
-            or stage.role not in target.role_set
-            or target.id == request.assignee_id
-        ):
-            raise ValidationFailed(N_("Choose someone else who holds the stage's role."))
-        return target
-
-    async def _previous(
-        self, session: AsyncSession, request: Request, workflow: Workflow, stage: Stage
-    ) -> Stage:
-        """Where the request came from (its history), else the stage before it."""
-        came_from = await session.scalar(
-            select(RequestTransition.from_stage)
-            .where(
-                RequestTransition.request_id == request.id,
-                RequestTransition.to_stage == stage.key,
-                RequestTransition.from_stage.is_not(None),
-            )
-            .order_by(RequestTransition.id.desc())
-            .limit(1)
-        )
-        found = workflow.stage(came_from) if came_from else None
-        previous = found or workflow.previous_stage(stage.key)
-        assert previous is not None
-        return previous
-
-    @staticmethod
-    def _stock_pending(workflow: Workflow | None, stage: Stage | None) -> bool:
-        if workflow is None or stage is None:
-            return False
-        keys = [s.key for s in workflow.stages]
-        return any(s.issues_stock for s in workflow.stages[keys.index(stage.key) :])
-
-
-def _snapshot(request: Request) -> dict[str, object]:
-    return {
-        "stage": request.stage,
-        "status": request.status.value,
-        "assignee_id": request.assignee_id,
-        "version": request.version,
-    }
