@@ -53,7 +53,7 @@ from services.requests import RequestService
 from services.stuck import StuckService
 from services.transactions import TransactionalStateManager
 from services.users import UserService
-from utils.circuit_breaker import BreakerRegistry
+from utils.circuit_breaker import CircuitBreaker
 from utils.correlation import ErrorCorrelator
 from utils.degradation import LastGoodCache
 from utils.latency import LatencyTracker
@@ -87,7 +87,8 @@ class App:
     i18n: I18n
     clock: Clock
     masker: Masker
-    breakers: BreakerRegistry
+    db_breaker: CircuitBreaker
+    telegram_breaker: CircuitBreaker
     tx: TransactionalStateManager
     users: UserService
     inventory: InventoryService
@@ -121,17 +122,18 @@ def create_app(
     clock = clock or SystemClock()
     workflows = load_workflows(settings.workflows_file)
     masker = Masker(secrets=settings.secrets())
-    breakers = BreakerRegistry(clock=monotonic)
-    db_breaker = breakers.get(
+    db_breaker = CircuitBreaker(
         DATABASE_BREAKER,
         failure_threshold=settings.db.breaker_failures,
         reset_timeout=settings.db.breaker_reset_seconds,
+        clock=monotonic,
     )
-    telegram_breaker = breakers.get(
+    telegram_breaker = CircuitBreaker(
         TELEGRAM_BREAKER,
         failure_threshold=settings.telegram.breaker_failures,
         reset_timeout=settings.telegram.breaker_reset_seconds,
         is_failure=telegram_unreachable,
+        clock=monotonic,
     )
     metrics = Metrics()
     telegram_latency = LatencyTracker()
@@ -204,7 +206,8 @@ def create_app(
         i18n=i18n,
         clock=clock,
         masker=masker,
-        breakers=breakers,
+        db_breaker=db_breaker,
+        telegram_breaker=telegram_breaker,
         tx=tx,
         users=UserService(sessionmaker, tx, clock, settings.admin_ids),
         inventory=InventoryService(sessionmaker, tx, clock),

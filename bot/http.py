@@ -49,7 +49,7 @@ async def readyz(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     app = request.app[APP_KEY]
     report = await app.health.check()
-    app.metrics.refresh(report, app.breakers.all())
+    app.metrics.refresh(report, [app.db_breaker, app.telegram_breaker])
     return web.Response(body=app.metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

@@ -123,7 +123,7 @@ async def test_with_the_database_down_every_update_is_answered_and_nothing_is_lo
     shown.append(str(reference_in(answer.text)))
 
     # After three failed connects the breaker opens: later updates fail fast, without trying.
-    breaker = world.app.breakers.get("database")
+    breaker = world.app.db_breaker
     assert breaker.state.value == "open"
     for _ in range(3):
         await ann.send("/my_requests")

@@ -424,7 +424,7 @@ async def test_outbox_keeps_rows_while_the_telegram_breaker_is_open(world: World
     assert await world.deliver() == 0
     rows = await all_rows(world, PendingNotification)
     assert [r.attempts for r in rows] == [1, 1, 1, 1, 1, 0, 0, 0]
-    assert world.app.breakers.get("telegram").state.value == "open"
+    assert world.app.telegram_breaker.state.value == "open"
     calls = len(world.session.calls)
     assert await world.deliver() == 0
     assert len(world.session.calls) == calls  # nothing was even tried

@@ -118,7 +118,7 @@ async def test_database_unreachable_is_unhealthy(settings: Settings, tmp_path: A
 
 
 async def test_telegram_breaker_and_latency(world: World, settings: Settings) -> None:
-    breaker = world.app.breakers.get("telegram")
+    breaker = world.app.telegram_breaker
     latency = world.app.telegram_latency
     assert checks.check_telegram(breaker, latency, settings.health).status is H
     latency.observe(2.0)  # 2000 ms against (1500, 5000)

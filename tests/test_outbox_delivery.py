@@ -243,7 +243,7 @@ async def test_breaker_open_sends_nothing_and_keeps_every_row(
 ) -> None:
     await write(app, 3, chats=3)
     api.fail_next("sendMessage", 502, "Bad Gateway", times=100)
-    breaker = app.breakers.get("telegram")
+    breaker = app.telegram_breaker
     for _ in range(settings_failures(app)):
         breaker.record_failure()
     before = len(api.calls)
