@@ -93,8 +93,7 @@ class App:
     users: UserService
     inventory: InventoryService
     requests: RequestService
-    outbox: OutboxSender
-    correlator: ErrorCorrelator
+    outbox: OutboxSender | None  # None on the command line: no bot to send with
     recorder: ErrorRecorder
     recovery: RecoveryManager
     user_cache: LastGoodCache[int, User]
@@ -110,15 +109,27 @@ class App:
     telegram_latency: LatencyTracker
     health: HealthService
 
+    @property
+    def sender(self) -> OutboxSender:
+        """The outbox sender of an app built with a bot (the bot and its scheduler)."""
+        if self.outbox is None:
+            raise RuntimeError("this app was built without a bot: it has no sender")
+        return self.outbox
+
 
 def create_app(
     settings: Settings,
-    bot: Bot,
+    bot: Bot | None = None,
     *,
     clock: Clock | None = None,
     engine: AsyncEngine | None = None,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> App:
+    """The one place the services are built: for the bot, its scheduler and the command line.
+
+    Without a bot (the command line) there is no sender: what a command queues goes out when
+    the running bot's sender next polls, and health reads "unknown" for what only a running
+    bot knows (Telegram, its jobs, recoveries in flight)."""
     clock = clock or SystemClock()
     workflows = load_workflows(settings.workflows_file)
     masker = Masker(secrets=settings.secrets())
@@ -137,59 +148,62 @@ def create_app(
     )
     metrics = Metrics()
     telegram_latency = LatencyTracker()
-
-    def on_latency(method: str, seconds: float) -> None:
-        telegram_latency.observe(seconds)
-        metrics.telegram_latency.observe(seconds)
-
-    bot.session.middleware(BreakerRequestMiddleware(telegram_breaker, on_latency))
     engine = engine or create_engine(settings.database_url_value)
     guard_with_breaker(engine, db_breaker)
     sessionmaker = create_sessionmaker(engine)
     i18n = create_i18n(settings.default_locale)
-    outbox = OutboxSender(
-        bot,
-        sessionmaker,
-        Renderer(i18n, workflows, decision_keyboard),
-        clock,
-        policy=SenderPolicy(
-            max_attempts=settings.outbox.max_attempts,
-            backoff_base=settings.outbox.backoff_base_seconds,
-            backoff_cap=settings.outbox.backoff_cap_seconds,
-            claim_seconds=settings.outbox.claim_seconds,
-        ),
-        limiter=RateLimiter(
-            settings.outbox.rate_per_second, settings.outbox.per_chat_per_second, clock=monotonic
-        ),
-        on_outcome=lambda outcome: metrics.notifications.labels(outcome).inc(),
+    outbox = (
+        None
+        if bot is None
+        else create_sender(
+            settings,
+            bot,
+            sessionmaker,
+            clock,
+            monotonic,
+            i18n,
+            workflows,
+            metrics,
+            telegram_breaker,
+            telegram_latency,
+        )
     )
-    tx = TransactionalStateManager(sessionmaker, clock, masker, wake_outbox=outbox.kick)
-    correlator = ErrorCorrelator(clock=monotonic)
+    wake_outbox = outbox.kick if outbox is not None else _nothing
+    tx = TransactionalStateManager(sessionmaker, clock, masker, wake_outbox=wake_outbox)
     recorder = ErrorRecorder(
         sessionmaker,
         clock,
         masker,
         ErrorSpool(settings.error.spool_path),
-        correlator,
+        ErrorCorrelator(clock=monotonic),
         alert_window=timedelta(minutes=settings.error.alert_window_minutes),
-        on_alert=outbox.kick,
+        wake_outbox=wake_outbox,
         on_recorded=lambda f: metrics.errors.labels(f.category.value, f.severity.value).inc(),
     )
     recovery = RecoveryManager(max_concurrent=settings.max_concurrent_recoveries, clock=monotonic)
-    register_strategies(recovery, engine, recorder, outbox.kick)
-    stuck = StuckService(sessionmaker, tx, workflows, clock, on_commit=outbox.kick)
+    register_strategies(recovery, engine, recorder, wake_outbox)
+    stuck = StuckService(sessionmaker, tx, workflows, clock)
+    reconciliation = ReconciliationService(
+        sessionmaker,
+        engine,
+        tx,
+        clock,
+        pending_max_age=timedelta(hours=settings.reconciliation.pending_max_age_hours),
+    )
     jobs = JobMonitor(clock, settings.job_misfire_grace_seconds)
+    running = bot is not None
     health = HealthService(
         settings.health,
         sessionmaker,
         clock,
         stuck_count=stuck.count,
-        telegram_breaker=telegram_breaker,
-        telegram_latency=telegram_latency,
-        jobs=jobs,
-        in_flight=recovery.in_flight,
+        telegram_breaker=telegram_breaker if running else None,
+        telegram_latency=telegram_latency if running else None,
+        jobs=jobs if running else None,
+        in_flight=recovery.in_flight if running else None,
         recovery_capacity=settings.max_concurrent_recoveries,
-        on_alert=outbox.kick,
+        open_findings=reconciliation.open_count,
+        tx=tx,
     )
     actions = RecoveryActions(
         sessionmaker,
@@ -211,11 +225,8 @@ def create_app(
         tx=tx,
         users=UserService(sessionmaker, tx, clock, settings.admin_ids),
         inventory=InventoryService(sessionmaker, tx, clock),
-        requests=RequestService(
-            sessionmaker, tx, workflows, clock, settings.max_quantity, on_commit=outbox.kick
-        ),
+        requests=RequestService(sessionmaker, tx, workflows, clock, settings.max_quantity),
         outbox=outbox,
-        correlator=correlator,
         recorder=recorder,
         recovery=recovery,
         user_cache=LastGoodCache(max_age=DEGRADED_USER_MAX_AGE, clock=monotonic),
@@ -226,20 +237,52 @@ def create_app(
             sessionmaker, tx, actions, clock, per_second=settings.bulk_actions_per_second
         ),
         recovery_log=RecoveryLogReader(sessionmaker),
-        reconciliation=ReconciliationService(
-            sessionmaker,
-            engine,
-            tx,
-            clock,
-            pending_max_age=timedelta(hours=settings.reconciliation.pending_max_age_hours),
-            on_alert=outbox.kick,
-        ),
+        reconciliation=reconciliation,
         notifications=NotificationAdminService(sessionmaker, tx, clock, outbox),
         metrics=metrics,
         jobs=jobs,
         telegram_latency=telegram_latency,
         health=health,
     )
+
+
+def create_sender(
+    settings: Settings,
+    bot: Bot,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    monotonic: Callable[[], float],
+    i18n: I18n,
+    workflows: WorkflowRegistry,
+    metrics: Metrics,
+    telegram_breaker: CircuitBreaker,
+    telegram_latency: LatencyTracker,
+) -> OutboxSender:
+    def on_latency(method: str, seconds: float) -> None:
+        telegram_latency.observe(seconds)
+        metrics.telegram_latency.observe(seconds)
+
+    bot.session.middleware(BreakerRequestMiddleware(telegram_breaker, on_latency))
+    return OutboxSender(
+        bot,
+        sessionmaker,
+        Renderer(i18n, workflows, decision_keyboard),
+        clock,
+        policy=SenderPolicy(
+            max_attempts=settings.outbox.max_attempts,
+            backoff_base=settings.outbox.backoff_base_seconds,
+            backoff_cap=settings.outbox.backoff_cap_seconds,
+            claim_seconds=settings.outbox.claim_seconds,
+        ),
+        limiter=RateLimiter(
+            settings.outbox.rate_per_second, settings.outbox.per_chat_per_second, clock=monotonic
+        ),
+        on_outcome=lambda outcome: metrics.notifications.labels(outcome).inc(),
+    )
+
+
+def _nothing() -> None:
+    """No sender in this process (the command line): the bot's sender polls for the rows."""
 
 
 def create_dispatcher(app: App, storage: BaseStorage | None = None) -> Dispatcher:

@@ -51,7 +51,7 @@ async def running(settings: Settings) -> AsyncIterator[Running]:
     except (TelegramAPIError, TelegramNetworkError) as exc:
         # Not fatal: the menu is set next start.
         logger.warning("could not register commands: %s", exc)
-    sender = asyncio.create_task(app.outbox.run(settings.outbox.poll_seconds), name="outbox")
+    sender = asyncio.create_task(app.sender.run(settings.outbox.poll_seconds), name="outbox")
     scheduler = create_scheduler(app)
     scheduler.start()
     # Records spooled while the database was down (even before a restart) go in first.

@@ -86,8 +86,7 @@ def job_specs(app: App) -> list[JobSpec]:
 
     async def retention() -> None:
         result = await cleanup(
-            app.sessionmaker,
-            app.clock,
+            app.tx,
             error_retention=timedelta(days=settings.error.retention_days),
             transaction_log_retention=timedelta(days=settings.transaction_log_retention_days),
             snapshot_retention=timedelta(days=settings.health.snapshot_retention_days),
@@ -105,7 +104,7 @@ def job_specs(app: App) -> list[JobSpec]:
 
     async def deliver_due() -> None:
         await app.notifications.enforce_limit(settings.outbox.max_queue)
-        await app.outbox.flush()
+        await app.sender.flush()
 
     async def notification_retention() -> None:
         await app.notifications.cleanup(timedelta(days=settings.outbox.retention_days))

@@ -126,9 +126,10 @@ class NotificationAdminService:
         They stay visible and retryable; a write is never refused, because the change that
         caused the notification has already committed."""
         now = self.clock.now()
-        async with self.sessionmaker() as session, session.begin():
-            repo = NotificationRepository(session)
-            overflow = await repo.overflow(max_queue)
+
+        async def work(change: Change) -> list[int]:
+            session = change.session
+            overflow = await NotificationRepository(session).overflow(max_queue)
             if overflow:
                 await session.execute(
                     update(PendingNotification)
@@ -141,6 +142,10 @@ class NotificationAdminService:
                         claimed_until=None,
                     )
                 )
+            return list(overflow)
+
+        # The limit is housekeeping of the queue; the warning below is its record.
+        overflow = await self.tx.run("enforce_queue_limit", "notification", work, audited=False)
         if overflow:
             logger.warning(
                 "notification queue over %s: %s rows moved to dead", max_queue, len(overflow)
@@ -148,10 +153,12 @@ class NotificationAdminService:
         return len(overflow)
 
     async def cleanup(self, retention: timedelta) -> int:
-        async with self.sessionmaker() as session, session.begin():
-            removed = await NotificationRepository(session).delete_finished(
+        async def work(change: Change) -> int:
+            return await NotificationRepository(change.session).delete_finished(
                 self.clock.now() - retention
             )
+
+        removed = await self.tx.run("cleanup_notifications", "notification", work, audited=False)
         logger.info("deleted %s finished notifications older than %s", removed, retention)
         return removed
 

@@ -6,7 +6,7 @@ movement and the outbox rows commit together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -41,7 +41,7 @@ from database.models import (
 from database.repositories.inventory import InventoryRepository
 from database.repositories.requests import RequestRepository
 from database.repositories.users import UserRepository
-from outbox.repository import enqueue
+from services.request_notices import notify, notify_stage
 from services.transactions import Change, TransactionalStateManager
 
 MAX_REASON_LENGTH = 1000
@@ -72,15 +72,12 @@ class RequestService:
         workflows: WorkflowRegistry,
         clock: Clock,
         max_quantity: int,
-        on_commit: Callable[[], None] = lambda: None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.tx = tx
         self.workflows = workflows
         self.clock = clock
         self.max_quantity = max_quantity
-        # Called after every committed change: it wrote outbox rows that should go out now.
-        self.on_commit = on_commit
 
     def check_quantity(self, text: str) -> int:
         """Parse a typed quantity: a whole positive number not above the configured maximum."""
@@ -143,13 +140,13 @@ class RequestService:
             )
             session.add(transition)
             await session.flush()
-            await self._notify_stage(session, request, workflow, stage, transition, requester)
+            await notify_stage(
+                session, self.clock.now(), request, workflow, stage, transition, requester
+            )
             change.entity_id, change.after = request.id, snapshot(request)
             return await self._reload(session, request.id)
 
-        result = await self.tx.run("create_request", "request", work, actor_id=requester_id)
-        self.on_commit()
-        return result
+        return await self.tx.run("create_request", "request", work, actor_id=requester_id)
 
     async def approve(self, request_id: int, actor_id: int, expected_version: int) -> Request:
         async def work(change: Change) -> Request:
@@ -182,8 +179,9 @@ class RequestService:
             await session.flush()
             requester = request.requester
             if next_stage is None:
-                await self._notify(
+                await notify(
                     session,
+                    now,
                     requester,
                     "request_completed",
                     transition,
@@ -194,11 +192,12 @@ class RequestService:
                     },
                 )
             else:
-                await self._notify_stage(
-                    session, request, workflow, next_stage, transition, requester
+                await notify_stage(
+                    session, now, request, workflow, next_stage, transition, requester
                 )
-                await self._notify(
+                await notify(
                     session,
+                    now,
                     requester,
                     "request_advanced",
                     transition,
@@ -212,11 +211,9 @@ class RequestService:
             change.after = snapshot(request)
             return await self._reload(session, request.id)
 
-        result = await self.tx.run(
+        return await self.tx.run(
             "approve", "request", work, actor_id=actor_id, entity_id=request_id
         )
-        self.on_commit()
-        return result
 
     async def reject(
         self, request_id: int, actor_id: int, expected_version: int, reason: str
@@ -248,8 +245,9 @@ class RequestService:
             )
             session.add(transition)
             await session.flush()
-            await self._notify(
+            await notify(
                 session,
+                self.clock.now(),
                 request.requester,
                 "request_rejected",
                 transition,
@@ -264,11 +262,9 @@ class RequestService:
             change.after = snapshot(request)
             return await self._reload(session, request.id)
 
-        result = await self.tx.run(
+        return await self.tx.run(
             "reject", "request", work, actor_id=actor_id, entity_id=request_id
         )
-        self.on_commit()
-        return result
 
     async def check_decision(self, request_id: int, actor_id: int, expected_version: int) -> None:
         """Raise the error a decision would meet now, before asking the user for a reason."""
@@ -368,56 +364,6 @@ class RequestService:
             action=action,
             reason=reason,
             created_at=self.clock.now(),
-        )
-
-    async def _notify_stage(
-        self,
-        session: AsyncSession,
-        request: Request,
-        workflow: Workflow,
-        stage: Stage,
-        transition: RequestTransition,
-        requester: User,
-    ) -> None:
-        await session.flush()
-        holders = await UserRepository(session).active_holders(stage.role)
-        lines = [
-            {"name": line.item.name, "quantity": line.quantity, "unit": line.item.unit}
-            for line in request.items
-        ]
-        for holder in holders:
-            if holder.id == requester.id:
-                continue
-            await self._notify(
-                session,
-                holder,
-                "approval_needed",
-                transition,
-                {
-                    "request_id": request.id,
-                    "version": request.version,
-                    "workflow": workflow.key,
-                    "stage": stage.key,
-                    "requester": requester.display_name,
-                    "items": lines,
-                },
-            )
-
-    async def _notify(
-        self,
-        session: AsyncSession,
-        recipient: User,
-        kind: str,
-        transition: RequestTransition,
-        payload: dict[str, object],
-    ) -> None:
-        await enqueue(
-            session,
-            recipient_id=recipient.id,
-            kind=kind,
-            payload=payload,
-            idempotency_key=f"transition:{transition.id}:{kind}:{recipient.id}",
-            now=self.clock.now(),
         )
 
     async def _reload(self, session: AsyncSession, request_id: int) -> Request:

@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import delete
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.clock import Clock
 from database.models import ErrorRecord, SystemHealthSnapshot, TransactionLog
+from services.transactions import Change, TransactionalStateManager
 
 
 @dataclass(frozen=True)
@@ -21,16 +20,17 @@ class CleanupResult:
 
 
 async def cleanup(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    clock: Clock,
+    tx: TransactionalStateManager,
     *,
     error_retention: timedelta,
     transaction_log_retention: timedelta,
     snapshot_retention: timedelta | None = None,
 ) -> CleanupResult:
     """Open error records are kept whatever their age: somebody still has to look at them."""
-    now = clock.now()
-    async with sessionmaker() as session, session.begin():
+    now = tx.clock.now()
+
+    async def work(change: Change) -> CleanupResult:
+        session = change.session
         errors = await session.execute(
             delete(ErrorRecord).where(
                 ErrorRecord.resolved_at.is_not(None),
@@ -50,8 +50,11 @@ async def cleanup(
                 )
             )
             snapshots = int(getattr(result, "rowcount", 0) or 0)
-    return CleanupResult(
-        error_records=int(getattr(errors, "rowcount", 0) or 0),
-        transaction_log=int(getattr(logs, "rowcount", 0) or 0),
-        health_snapshots=snapshots,
-    )
+        return CleanupResult(
+            error_records=int(getattr(errors, "rowcount", 0) or 0),
+            transaction_log=int(getattr(logs, "rowcount", 0) or 0),
+            health_snapshots=snapshots,
+        )
+
+    # Housekeeping, not a state change: the log does not audit its own trimming.
+    return await tx.run("cleanup", "retention", work, audited=False)

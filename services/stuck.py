@@ -7,7 +7,7 @@ stage is no longer in the workflow file. One query finds them all, whatever thei
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -60,13 +60,11 @@ class StuckService:
         tx: TransactionalStateManager,
         workflows: WorkflowRegistry,
         clock: Clock,
-        on_commit: Callable[[], None] = lambda: None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.tx = tx
         self.workflows = workflows
         self.clock = clock
-        self.on_commit = on_commit
 
     def stage_of(self, request: Request) -> Stage | None:
         workflow = self.workflows.get(request.workflow)
@@ -206,10 +204,7 @@ class StuckService:
             change.after = {"new": new, "nudged": nudged, "escalated": escalated}
             return DetectionResult(new, nudged, escalated, gone)
 
-        result = await self.tx.run("detect_stuck", "requests", work)
-        if result.nudged or result.escalated:
-            self.on_commit()
-        return result
+        return await self.tx.run("detect_stuck", "requests", work)
 
     @staticmethod
     async def _marks(

@@ -47,7 +47,9 @@ class UserService:
 
     async def register(self, profile: TelegramProfile) -> User:
         """Get or create the user, refreshing their Telegram details; config admins get admin."""
-        async with self.sessionmaker() as session, session.begin():
+
+        async def work(change: Change) -> User:
+            session = change.session
             repo = UserRepository(session)
             user = await repo.by_telegram_id(profile.telegram_id)
             now = self.clock.now()
@@ -62,6 +64,9 @@ class UserService:
                 user.roles.append(UserRole(role=Role.ADMIN, granted_at=now))
             await session.flush()
             return user
+
+        # Runs for every update: bookkeeping of who wrote, not a state change to audit.
+        return await self.tx.run("register_user", "user", work, audited=False)
 
     async def ensure_admins(self) -> None:
         """Make the ADMIN_IDS admins from the first start, before they ever write to the bot."""
@@ -116,11 +121,15 @@ class UserService:
     async def set_language(self, user_id: int, language: str) -> None:
         if language not in SUPPORTED_LOCALES:
             raise ValidationFailed(N_("This language is not available."))
-        async with self.sessionmaker() as session, session.begin():
-            user = await UserRepository(session).by_id(user_id)
+
+        async def work(change: Change) -> None:
+            user = await UserRepository(change.session).by_id(user_id)
             if user is None:
                 raise NotFound()
             user.language = language
+
+        # A preference, not a step of any workflow: no transaction_log row.
+        await self.tx.run("set_language", "user", work, entity_id=user_id, audited=False)
 
     async def list_users(self) -> Sequence[User]:
         async with self.sessionmaker() as session:

@@ -13,11 +13,12 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
+import services.requests as requests_module
 from core.clock import FrozenClock
 from core.enums import ErrorCategory, ErrorSeverity, Role
 from core.settings import DatabaseBreakerSettings, Settings
 from database.models import ErrorOccurrence, ErrorRecord, Request, TransactionLog
-from services.requests import RequestService
+from services import request_notices
 from tests.conftest import make_world
 from tests.factories import person, stock
 from tests.support import db
@@ -190,10 +191,10 @@ async def test_a_connection_killed_mid_update_is_retried_transparently(
     world = make_world(settings, engine, clock)
     await stock(world, ("P-1", "Pens", 5))
     await person(world, 2, Role.MANAGER)
-    original = RequestService._notify_stage
+    original = request_notices.notify_stage
     killed: list[int] = []
 
-    async def notify_then_die(self: RequestService, session: Any, *args: Any) -> None:
+    async def notify_then_die(session: Any, *args: Any) -> None:
         if not killed:
             pid = int(await session.scalar(text("SELECT pg_backend_pid()")))
             admin = await asyncpg.connect(db._dsn(pg_url))
@@ -202,9 +203,9 @@ async def test_a_connection_killed_mid_update_is_retried_transparently(
             finally:
                 await admin.close()
             killed.append(pid)
-        await original(self, session, *args)
+        await original(session, *args)
 
-    monkeypatch.setattr(RequestService, "_notify_stage", notify_then_die)
+    monkeypatch.setattr(requests_module, "notify_stage", notify_then_die)
     ann = world.client(1, "Ann")
     await ann.send("/new_request")
     await ann.click("Pens (5 pcs)")

@@ -337,8 +337,7 @@ async def test_cleanup_keeps_open_errors_and_recent_logs(world: World, clock: An
     )
     clock.advance(timedelta(days=31))
     result = await cleanup(
-        world.app.sessionmaker,
-        clock,
+        world.app.tx,
         error_retention=timedelta(days=30),
         transaction_log_retention=timedelta(days=90),
     )
@@ -347,8 +346,7 @@ async def test_cleanup_keeps_open_errors_and_recent_logs(world: World, clock: An
     assert left.handler == "b"
     clock.advance(timedelta(days=60))
     result = await cleanup(
-        world.app.sessionmaker,
-        clock,
+        world.app.tx,
         error_retention=timedelta(days=30),
         transaction_log_retention=timedelta(days=90),
     )

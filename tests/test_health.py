@@ -282,16 +282,30 @@ async def test_stuck_workflows(settings: Settings, count: int, status: HealthSta
     assert (component.status, component.value) == (status, count)
 
 
-async def test_inventory_is_pluggable(world: World) -> None:
-    report = await world.app.health.check()
-    inventory = report.get(HealthComponent.INVENTORY)
-    assert (inventory.status, inventory.details) == (X, {"available": False})
+async def test_inventory_shows_the_open_findings_count(world: World, settings: Settings) -> None:
+    """Through the real factory: reconciliation's count reaches the health roll-up."""
+    from tests.reconciliation_world import build_discrepancies
+
+    inventory = (await world.app.health.check()).get(HealthComponent.INVENTORY)
+    assert (inventory.status, inventory.value) == (H, 0)
+    await build_discrepancies(world)
+    report = await world.app.reconciliation.run(apply=True, trigger="admin")
+    assert report.needs_admin == 3
+    inventory = (await world.app.health.check()).get(HealthComponent.INVENTORY)
+    assert (inventory.value, inventory.details) == (3, {"available": True, "count": 3})
+    assert inventory.status is grade(3, settings.health.inventory_findings)
+    # A health service without reconciliation does not guess.
+    alone = await checks.check_inventory(None, settings.health)
+    assert (alone.status, alone.details) == (X, {"available": False})
+
+
+async def test_inventory_grades_the_count(world: World) -> None:
     findings = [3]
 
     async def provider() -> int:
         return findings[0]
 
-    world.app.health.register_inventory_provider(provider)
+    world.app.health.open_findings = provider
     report = await world.app.health.check()
     assert (report.get(HealthComponent.INVENTORY).status, report.status) == (D, D)
     findings[0] = 10
@@ -324,7 +338,7 @@ async def test_snapshot_alerts_once_and_again_on_recovery(
         return findings[0]
 
     health = world.app.health
-    health.register_inventory_provider(provider)
+    health.open_findings = provider
     first = await health.snapshot()
     assert (first.status, first.previous, first.alerted) == (H, None, 0)
 
@@ -374,7 +388,7 @@ async def test_alert_is_rendered_in_the_admins_language(world: World) -> None:
     async def provider() -> int:
         return 50
 
-    world.app.health.register_inventory_provider(provider)
+    world.app.health.open_findings = provider
     await world.app.health.snapshot()
     assert (await world.app.health.snapshot()).alerted == 0  # unhealthy since the first
     assert await world.deliver() == 1
@@ -389,8 +403,7 @@ async def test_cleanup_keeps_snapshots_within_retention(world: World, clock: Fro
         await world.app.health.snapshot()
         clock.advance(timedelta(days=7))
     result = await cleanup(
-        world.app.sessionmaker,
-        clock,
+        world.app.tx,
         error_retention=timedelta(days=30),
         transaction_log_retention=timedelta(days=30),
         snapshot_retention=timedelta(days=10),

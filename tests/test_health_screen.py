@@ -38,7 +38,7 @@ async def take_snapshots(world: World, clock: FrozenClock) -> None:
     async def provider() -> int:
         return findings[0]
 
-    world.app.health.register_inventory_provider(provider)
+    world.app.health.open_findings = provider
     # Taken 30 h (healthy), 4 h (degraded) and 3 h (healthy) before the screen is opened.
     for advance, count in ((0, 0), (26, 3), (1, 0)):
         findings[0] = count
@@ -46,7 +46,7 @@ async def take_snapshots(world: World, clock: FrozenClock) -> None:
         await world.app.health.snapshot()
         await world.deliver()  # the change alerts go out, as the running sender would do
     clock.advance(timedelta(hours=3))
-    world.app.health.register_inventory_provider(None)
+    world.app.health.open_findings = world.app.reconciliation.open_count  # as in production
 
 
 @pytest.mark.parametrize(
@@ -76,7 +76,7 @@ async def test_system_health_screen(
             "🟢 Notification queue: 0 waiting, 0 retrying, 0 dead; oldest waits 0.0 min",
             "🟢 Errors in the last hour: none",
             "🟢 Stuck workflows: 0 stuck",
-            "⚪ Inventory findings: inventory reconciliation is not available",
+            "🟢 Inventory findings: 0 open finding(s)",
             "🟢 Recoveries in flight: 0 running of 10 at most",
         ]
         assert lines[11] == "Last 24 hours, one mark per hour, oldest first:"
@@ -84,7 +84,7 @@ async def test_system_health_screen(
         assert lines[12] == "⚪" * 20 + "🟡🟢" + "⚪" * 2
         assert lines[13] == "2 snapshots: 1 healthy, 1 degraded, 0 unhealthy."
     if language == "ru":
-        assert "Расхождения склада: сверка склада недоступна" in screen
+        assert "🟢 Расхождения склада: открытых расхождений: 0" in screen
         assert "Снимков: 2; исправно: 1, с перебоями: 1, неисправно: 0." in screen
     assert len(client.buttons()) == 2 and client.buttons()[-1] == back  # Refresh, Back
     await client.click(back)
@@ -119,7 +119,7 @@ async def test_health_command_for_admins(world: World, language: str, expected: 
     async def provider() -> int:
         return 100
 
-    world.app.health.register_inventory_provider(provider)
+    world.app.health.open_findings = provider
     await client.send("/health")
     if language == "en":
         assert client.last_reply() == (
@@ -159,7 +159,7 @@ def test_cli_health_exit_codes(
         "🟢 Notification queue: 0 waiting, 0 retrying, 0 dead; oldest waits 0.0 min",
         "🟢 Errors in the last hour: none",
         "🟢 Stuck workflows: 0 stuck",
-        "⚪ Inventory findings: inventory reconciliation is not available",
+        "🟢 Inventory findings: 0 open finding(s)",
         "⚪ Recoveries in flight: not measured here (runs inside the bot)",
     ]
 

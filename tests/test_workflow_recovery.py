@@ -594,22 +594,20 @@ async def test_the_admin_menu_in_russian(world: World, clock: FrozenClock) -> No
 async def test_cli_stuck_commands_write_the_same_audit(
     world: World,
     clock: FrozenClock,
-    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from bot.cli import build_parser, stuck_command
+    from bot.cli import build_parser
+    from bot.cli.stuck import stuck_command
 
     await people(world)
     await stuck_request(world, clock)
-    settings = world.app.settings
-    context = (settings, world.app.sessionmaker)
 
     async def run(*argv: str) -> tuple[int, str, str]:
-        code = await stuck_command(build_parser().parse_args(["stuck", *argv]), context)
+        # The test's app: the same services `create_app` gives the command line, on its clock.
+        code = await stuck_command(build_parser().parse_args(["stuck", *argv]), world.app)
         out, err = capsys.readouterr()
         return code, out, err
 
-    monkeypatch.setattr("bot.cli.SystemClock", lambda: clock)
     code, out, _err = await run("list")
     assert code == 0 and out.startswith("#1\tinventory_request/manager_approval\trequester Ann")
     code, out, _err = await run("show", "1")

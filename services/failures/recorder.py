@@ -24,7 +24,7 @@ from core.clock import Clock
 from core.enums import ErrorCategory, ErrorSeverity, Role
 from database.models import ErrorOccurrence, ErrorRecord
 from database.repositories.users import UserRepository
-from outbox.repository import enqueue
+from outbox.repository import enqueue, wrote_outbox
 from services.failures.classify import Failure, FailureContext, classify
 from services.failures.spool import ErrorSpool
 from utils.correlation import ErrorCorrelator
@@ -62,7 +62,7 @@ class ErrorRecorder:
         spool: ErrorSpool,
         correlator: ErrorCorrelator,
         alert_window: timedelta,
-        on_alert: Callable[[], None] = lambda: None,
+        wake_outbox: Callable[[], None] = lambda: None,
         on_recorded: Callable[[Failure], None] = lambda failure: None,
     ) -> None:
         self.on_recorded = on_recorded  # metrics count errors by category and severity
@@ -72,7 +72,7 @@ class ErrorRecorder:
         self.spool = spool
         self.correlator = correlator
         self.alert_window = alert_window
-        self.on_alert = on_alert  # wakes the outbox sender after an alert row is written
+        self.wake_outbox = wake_outbox  # the state manager's own hook: see store()
 
     async def record(self, exc: BaseException, context: FailureContext) -> Recorded:
         """Never raises: a failure to record is itself spooled, never lost."""
@@ -108,15 +108,18 @@ class ErrorRecorder:
         return written
 
     async def store(self, occurrences: Sequence[dict[str, Any]]) -> None:
-        alerted = False
+        # Not through the state manager, on purpose: an error record must be written even when
+        # the failure came from the state manager itself, and its retries would only delay the
+        # spool; a transaction_log row per error would log the logging.
         async with self.sessionmaker() as session, session.begin():
             for occurrence in occurrences:
-                alerted = await self._store_one(session, occurrence) or alerted
-        if alerted:
-            self.on_alert()
+                await self._store_one(session, occurrence)
+        if wrote_outbox(session):
+            self.wake_outbox()
 
     async def count_retry(self, fingerprint: str) -> None:
-        """An automatic recovery ran for this problem."""
+        """An automatic recovery ran for this problem (an error record's own counter: written
+        directly, like the records themselves)."""
         async with self.sessionmaker() as session, session.begin():
             await session.execute(
                 update(ErrorRecord)

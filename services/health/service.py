@@ -20,10 +20,10 @@ from outbox.repository import enqueue
 from services.health import checks
 from services.health.jobs import JobMonitor
 from services.health.model import Component, Report
+from services.transactions import Change, TransactionalStateManager
 from utils.circuit_breaker import CircuitBreaker
 from utils.latency import LatencyTracker
 
-InventoryProvider = Callable[[], Awaitable[int]]
 TREND_WINDOW = timedelta(hours=24)
 
 
@@ -56,7 +56,8 @@ class HealthService:
         jobs: JobMonitor | None = None,
         in_flight: Callable[[], int] | None = None,
         recovery_capacity: int = 0,
-        on_alert: Callable[[], None] = lambda: None,
+        open_findings: Callable[[], Awaitable[int]] | None = None,
+        tx: TransactionalStateManager | None = None,
         timer: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.thresholds = thresholds
@@ -68,13 +69,9 @@ class HealthService:
         self.jobs = jobs
         self.in_flight = in_flight
         self.recovery_capacity = recovery_capacity
-        self.on_alert = on_alert  # wakes the outbox sender after alert rows are written
+        self.open_findings = open_findings  # reconciliation's count of findings left for a person
+        self.tx = tx  # snapshots are written through it; a service without one only checks
         self.timer = timer
-        self.inventory_provider: InventoryProvider | None = None
-
-    def register_inventory_provider(self, provider: InventoryProvider | None) -> None:
-        """Reconciliation plugs in here: `provider()` returns the open findings count."""
-        self.inventory_provider = provider
 
     async def check(self) -> Report:
         now = self.clock.now()
@@ -92,18 +89,22 @@ class HealthService:
         if db_down:
             # Every other database-backed check would only repeat the same failure slowly.
             down = {"error": "database"}
-            queue = Component(HealthComponent.QUEUE, HealthStatus.UNKNOWN, None, down)
-            errors = Component(HealthComponent.ERRORS, HealthStatus.UNKNOWN, None, down)
-            stuck = Component(HealthComponent.STUCK, HealthStatus.UNKNOWN, None, down)
+            queue, errors, stuck, inventory = (
+                Component(name, HealthStatus.UNKNOWN, None, down)
+                for name in (
+                    HealthComponent.QUEUE,
+                    HealthComponent.ERRORS,
+                    HealthComponent.STUCK,
+                    HealthComponent.INVENTORY,
+                )
+            )
         else:
-            queue, errors, stuck = await asyncio.gather(
+            queue, errors, stuck, inventory = await asyncio.gather(
                 guarded(HealthComponent.QUEUE, checks.check_queue(self.sessionmaker, s, now)),
                 guarded(HealthComponent.ERRORS, checks.check_errors(self.sessionmaker, s, now)),
                 guarded(HealthComponent.STUCK, checks.check_stuck(self.stuck_count, s)),
+                guarded(HealthComponent.INVENTORY, checks.check_inventory(self.open_findings, s)),
             )
-        inventory = await guarded(
-            HealthComponent.INVENTORY, checks.check_inventory(self.inventory_provider, s)
-        )
         in_flight = None if self.in_flight is None else self.in_flight()
         return Report(
             taken_at=now,
@@ -124,7 +125,11 @@ class HealthService:
         (once per change: the next snapshot with the same status says nothing)."""
         report = report or await self.check()
         status = report.status
-        async with self.sessionmaker() as session, session.begin():
+        if self.tx is None:
+            raise RuntimeError("this health service was built without a state manager")
+
+        async def work(change: Change) -> SnapshotResult:
+            session = change.session
             previous_row = await session.scalar(
                 select(SystemHealthSnapshot)
                 .order_by(SystemHealthSnapshot.taken_at.desc(), SystemHealthSnapshot.id.desc())
@@ -140,9 +145,10 @@ class HealthService:
             # The very first snapshot has nothing to compare with; a healthy start is no news.
             if status != (previous or HealthStatus.HEALTHY):
                 alerted = await self._alert(session, row.id, previous, report)
-        if alerted:
-            self.on_alert()
-        return SnapshotResult(row.id, status, previous, alerted)
+            change.entity_id, change.after = row.id, {"status": status.value, "alerted": alerted}
+            return SnapshotResult(row.id, status, previous, alerted)
+
+        return await self.tx.run("health_snapshot", "system_health", work)
 
     async def _alert(
         self,

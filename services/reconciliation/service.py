@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
@@ -61,14 +61,12 @@ class ReconciliationService:
         tx: TransactionalStateManager,
         clock: Clock,
         pending_max_age: timedelta,
-        on_alert: Callable[[], None] = lambda: None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.engine = engine
         self.tx = tx
         self.clock = clock
         self.pending_max_age = pending_max_age
-        self.on_alert = on_alert  # wakes the outbox sender after alerts were written
         self._lock = asyncio.Lock()
 
     # -- running ----------------------------------------------------------------------------
@@ -85,15 +83,12 @@ class ReconciliationService:
         async with self.exclusive():
             if not apply:
                 return await self._preview(item_id)
-            report = await self.tx.run(
+            return await self.tx.run(
                 "reconcile_inventory",
                 "inventory",
                 lambda change: self._apply(change, item_id, actor_id, trigger),
                 actor_id=actor_id,
             )
-        if report.new_for_admin:
-            self.on_alert()
-        return report
 
     async def run_for_sku(self, sku: str, *, apply: bool, trigger: str) -> Report:
         async with self.sessionmaker() as session:

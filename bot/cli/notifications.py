@@ -1,0 +1,53 @@
+"""`python -m bot notifications ...`: the outbox seen and handled from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bot.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from bot.factory import App
+from core.enums import NotificationStatus
+from core.exceptions import DomainError
+
+
+async def notifications_command(args: argparse.Namespace, app: App) -> int:
+    """Without a running bot there is no sender here: a retry makes rows due at once and the
+    bot's sender delivers them within its next poll."""
+    service = app.notifications
+    if args.action == "stats":
+        for status, count in (await service.stats()).items():
+            print(f"{status.value}\t{count}")
+        return EXIT_OK
+    if args.action == "list":
+        page = await service.page(args.status, 0, args.limit)
+        if not page.rows:
+            print(f"no {args.status.value} notifications")
+        for row in page.rows:
+            error = (row.last_error or "").replace("\n", " ")[:120]
+            print(
+                f"{row.id}\t{row.recipient.telegram_id}\t{row.kind}\tattempts {row.attempts}\t"
+                f"next {row.next_attempt_at:%Y-%m-%d %H:%M}\t"
+                f"{row.dead_reason.value if row.dead_reason else '-'}\t{error}"
+            )
+        if page.total > len(page.rows):
+            print(f"... {page.total - len(page.rows)} more (use --limit)")
+        return EXIT_OK
+    try:
+        if args.action == "retry":
+            if bool(args.ids) == args.all_dead:
+                print("error: give notification ids or --all-dead (not both)", file=sys.stderr)
+                return EXIT_USAGE
+            ids = args.ids or await service.selection(NotificationStatus.DEAD, 2**62)
+            if not ids:
+                print("no dead notifications")
+                return EXIT_OK
+            outcomes = await service.retry(ids, None)
+            print(f"{len(outcomes)} notifications will be sent by the running bot now")
+        else:
+            count = await service.discard(args.ids, None, args.reason)
+            print(f"discarded {count} notifications")
+    except DomainError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
