@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.clock import Clock
@@ -29,6 +29,7 @@ from core.enums import (
 )
 from core.exceptions import DomainError, NotFound, ValidationFailed
 from core.i18n import N_
+from database.locks import try_lock
 from database.models import (
     InventoryItem,
     InventoryTransaction,
@@ -45,7 +46,6 @@ from services.transactions import Change, TransactionalStateManager
 logger = logging.getLogger(__name__)
 
 # pg_advisory_lock key shared by every process running reconciliation ("recon" in ASCII).
-ADVISORY_LOCK_KEY = 0x7265636F6E
 MAX_REASON = 500
 
 
@@ -101,22 +101,12 @@ class ReconciliationService:
     async def exclusive(self) -> AsyncIterator[None]:
         if self._lock.locked():
             raise ReconciliationBusy()
-        async with self._lock:
-            if self.engine.dialect.name != "postgresql":
-                yield
-                return
-            # A session-level advisory lock on a connection of its own, held for the whole
-            # run (which spans several transactions); PostgreSQL frees it if we die.
-            async with self.engine.connect() as conn:
-                got = await conn.scalar(select(func.pg_try_advisory_lock(ADVISORY_LOCK_KEY)))
-                await conn.commit()
-                if not got:
-                    raise ReconciliationBusy()
-                try:
-                    yield
-                finally:
-                    await conn.scalar(select(func.pg_advisory_unlock(ADVISORY_LOCK_KEY)))
-                    await conn.commit()
+        # In this process an asyncio lock; across processes on PostgreSQL the advisory lock of
+        # database/locks.py, held for the whole run (which spans several transactions).
+        async with self._lock, try_lock(self.engine, "inventory_reconciliation") as got:
+            if not got:
+                raise ReconciliationBusy()
+            yield
 
     async def _preview(self, item_id: int | None) -> Report:
         async with self.sessionmaker() as session:
