@@ -152,6 +152,9 @@ class OutboxSender:
         """Claim and send one batch; the flag says the sender must stop (breaker open, 429)."""
         now = self.clock.now()
         until = now + timedelta(seconds=self.policy.claim_seconds)
+        # Claims and outcomes open their own short transactions, not the state manager's: a
+        # claim must commit before the send so other senders skip the rows, an outcome must
+        # commit right after it, and an audit row per send would double the hottest writes.
         async with self.sessionmaker() as session, session.begin():
             repo = NotificationRepository(session)
             ids = await repo.claim(
