@@ -175,9 +175,10 @@ async def test_the_recovery_strategy_writes_the_spool_once_the_database_is_back(
     from services.failures.classify import FailureContext
     from utils.recovery import RecoveryContext
 
-    done = await world.app.recovery.run(
+    submitted = world.app.recovery.submit(
         RecoveryContext(category="system", fingerprint="x", details={"database_down": True})
     )
+    done = await world.app.recovery.wait(submitted.id)
     assert done.status.value == "completed", done.error
     assert done.result == "database reachable; wrote 1 spooled error records"
     assert world.app.recorder.spool.pending() == 0
