@@ -115,37 +115,6 @@ class _Registration:
     categories: frozenset[str] | None  # None: any category
 
 
-class _FifoSlots:
-    """A counting semaphore that hands freed slots to waiters strictly in arrival order."""
-
-    def __init__(self, capacity: int) -> None:
-        self._free = capacity
-        self._waiters: deque[asyncio.Future[None]] = deque()
-
-    async def acquire(self) -> None:
-        if self._free > 0 and not self._waiters:
-            self._free -= 1
-            return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        try:
-            await waiter
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
-                self.release()  # the slot was handed over just before the cancel: pass it on
-            elif waiter in self._waiters:
-                self._waiters.remove(waiter)
-            raise
-
-    def release(self) -> None:
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)  # the slot goes straight to the waiter, never via _free
-                return
-        self._free += 1
-
-
 def _describe(exc: BaseException) -> str:
     message = str(exc)
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
@@ -193,7 +162,9 @@ class RecoveryManager:
         self._clock = clock
         self._registry: dict[str, _Registration] = {}
         self._fallback: RecoveryStrategy = LeaveForAdmin()
-        self._slots = _FifoSlots(max_concurrent)
+        # Freed slots go to the oldest waiter: asyncio.Semaphore is FIFO in CPython 3.11+
+        # (gh-90155), and this project requires 3.11.
+        self._slots = asyncio.Semaphore(max_concurrent)
         self._ids = itertools.count(1)
         self._executions: dict[int, Execution] = {}  # insertion order is id order
         self._finished: deque[int] = deque()  # finish order, for forgetting oldest first
