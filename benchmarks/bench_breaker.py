@@ -1,4 +1,4 @@
-"""Cost of a circuit-breaker decision and of 1,000 breakers, against the design seed's target.
+"""Cost of a circuit-breaker decision, against the design seed's target.
 
 Run from the project root: .venv/bin/python benchmarks/bench_breaker.py
 """
@@ -6,22 +6,19 @@ Run from the project root: .venv/bin/python benchmarks/bench_breaker.py
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import platform
 import sys
 import time
-import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script, not installed
 
-from utils.circuit_breaker import BreakerRegistry, CircuitBreaker, CircuitOpenError
+from utils.circuit_breaker import CircuitBreaker, CircuitOpenError
 
 ITERATIONS = 200_000
 REPEATS = 5  # the best of several runs: the least disturbed by the rest of the machine
-BREAKERS = 1_000
 DECISION_TARGET_S = 1e-3  # design seed: "< 1 ms circuit breaker decision time"
 
 
@@ -73,27 +70,15 @@ def await_baseline_loop(n: int) -> None:
     asyncio.run(run())
 
 
-def call_loop(n: int) -> None:
+def async_with_loop(n: int) -> None:
+    # how bot/telegram.py wraps every Bot API call
     async def run() -> None:
         breaker = CircuitBreaker("bench")
         for _ in range(n):
-            await breaker.call(async_noop)
+            async with breaker:
+                await async_noop()
 
     asyncio.run(run())
-
-
-def registry_bytes() -> tuple[int, int]:
-    """Bytes allocated by creating BREAKERS breakers in a registry, and how many it holds."""
-    names = [f"dependency-{i}" for i in range(BREAKERS)]  # the names are the caller's memory
-    gc.collect()
-    tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
-    registry = BreakerRegistry(failure_threshold=5, reset_timeout=30.0)
-    for name in names:
-        registry.get(name)
-    after = tracemalloc.get_traced_memory()[0]
-    tracemalloc.stop()
-    return after - before, len(registry.all())
 
 
 def fmt_time(seconds: float) -> str:
@@ -112,8 +97,7 @@ def main() -> None:
     closed = best_per_op(closed_loop)
     rejected = best_per_op(open_loop)
     await_baseline = best_per_op(await_baseline_loop)
-    call = best_per_op(call_loop)
-    memory, count = registry_bytes()
+    block = best_per_op(async_with_loop)
 
     target = f"< {DECISION_TARGET_S * 1e3:g} ms"
     rows = [
@@ -122,13 +106,7 @@ def main() -> None:
         ("CLOSED: allow() + record_success()", fmt_time(closed), target, verdict(closed)),
         ("OPEN: rejected allow() (raise + catch)", fmt_time(rejected), target, verdict(rejected)),
         ("await of an empty coroutine (baseline)", fmt_time(await_baseline), "-", "-"),
-        ("CLOSED: await breaker.call(empty coro)", fmt_time(call), target, verdict(call)),
-        (
-            f"memory of {count:,} breakers in a registry",
-            f"{memory / 1024:,.0f} KiB ({memory / count:,.0f} B each)",
-            "none in the seed",
-            "-",
-        ),
+        ("CLOSED: async with breaker (empty coro)", fmt_time(block), target, verdict(block)),
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]

@@ -6,11 +6,15 @@ seconds. It then goes HALF_OPEN (lazily, when ``state`` is read) and admits at m
 ``half_open_max_calls`` concurrent trial calls: ``success_threshold`` successes close it, any
 failure opens it again with a fresh timer.
 
+Two ways in: ``async with breaker`` around a call, or ``allow()`` then exactly one of
+``record_success()``, ``record_failure()`` or ``release()`` where the call is not one block
+(a connection pool's connect hook).
+
 The breaker lives on one event loop and needs no locks: every method runs to completion
-without awaiting. ``call()`` and ``async with breaker`` remember the state a call was admitted
-in, so an outcome that arrives after the breaker has moved on (a slow call admitted while
-CLOSED that ends in HALF_OPEN, a trial that ends after another trial re-opened the breaker)
-only updates the totals and never takes or frees someone else's trial slot.
+without awaiting. ``async with breaker`` remembers the state a call was admitted in, so an
+outcome that arrives after the breaker has moved on (a slow call admitted while CLOSED that
+ends in HALF_OPEN, a trial that ends after another trial re-opened the breaker) is ignored and
+never takes or frees someone else's trial slot.
 
 Put timeouts inside the breaker (``async with breaker: async with asyncio.timeout(5): ...``):
 a timeout around it cancels the block, and cancellation counts as neither success nor failure.
@@ -19,18 +23,14 @@ a timeout around it cancels the block, and cancellation counts as neither succes
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from enum import StrEnum
 from types import TracebackType
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 logger = logging.getLogger(__name__)
-
-P = ParamSpec("P")
-T = TypeVar("T")
 
 
 class BreakerState(StrEnum):
@@ -53,8 +53,6 @@ class CircuitOpenError(Exception):
 
 # plain names for the members: BreakerState.OPEN goes through a descriptor, 15x a local lookup
 _CLOSED, _OPEN, _HALF_OPEN = BreakerState.CLOSED, BreakerState.OPEN, BreakerState.HALF_OPEN
-
-Listener = Callable[[str, BreakerState, BreakerState], None]
 
 
 def _always_failure(exc: BaseException) -> bool:
@@ -96,18 +94,13 @@ class CircuitBreaker:
         self.half_open_max_calls = half_open_max_calls
         self._is_failure = is_failure
         self._clock = clock
-        self._listeners: list[Listener] = []
         self._state: BreakerState = _CLOSED
         self._generation = 0  # bumped on every transition so stale outcomes can be recognised
         self._consecutive_failures = 0
         self._half_open_successes = 0
         self._trials_in_flight = 0
         self._opened_at: float | None = None
-        self._total_failures = 0
-        self._total_successes = 0
-        self._total_rejected = 0
-        self._times_opened = 0
-        self._last_failure: str | None = None
+        self._last_failure: str | None = None  # named in the "opened" log line
         # tickets of `async with` blocks, per task, because one breaker is entered concurrently
         self._entered: dict[asyncio.Task[Any] | None, list[_Ticket]] = {}
 
@@ -139,7 +132,6 @@ class CircuitBreaker:
         self._half_open_successes = 0
         if new is _OPEN:
             self._opened_at = self._clock()
-            self._times_opened += 1
             logger.warning(
                 "circuit %r opened (%s -> %s), last failure: %s",
                 self.name,
@@ -153,11 +145,6 @@ class CircuitBreaker:
             logger.info("circuit %r closed (%s -> %s)", self.name, old, new)
         else:
             logger.info("circuit %r half-open (%s -> %s)", self.name, old, new)
-        for listener in list(self._listeners):  # a copy: a listener may add another
-            try:
-                listener(self.name, old, new)
-            except Exception:
-                logger.exception("circuit %r listener %r failed", self.name, listener)
 
     # -- admission and outcomes -----------------------------------------------------------
 
@@ -168,7 +155,6 @@ class CircuitBreaker:
         if state is _HALF_OPEN and self._trials_in_flight < self.half_open_max_calls:
             self._trials_in_flight += 1
             return (self._generation, True)
-        self._total_rejected += 1
         # a full half-open breaker has no deadline: a slot frees when a trial ends
         raise CircuitOpenError(self.name, self._retry_after())
 
@@ -187,7 +173,6 @@ class CircuitBreaker:
         return True
 
     def _settle_success(self, ticket: _Ticket) -> None:
-        self._total_successes += 1
         if not self._release(ticket):
             return
         if self._state is _CLOSED:
@@ -198,7 +183,6 @@ class CircuitBreaker:
                 self._transition(_CLOSED)
 
     def _settle_failure(self, ticket: _Ticket, exc: BaseException | None) -> None:
-        self._total_failures += 1
         if exc is not None:
             self._last_failure = type(exc).__name__  # the class only: messages may hold secrets
         if not self._release(ticket):
@@ -241,18 +225,8 @@ class CircuitBreaker:
         self._release(self._current_ticket())
 
     def record_failure(self, exc: BaseException | None = None) -> None:
-        """Count a failure; exc (if given) only names the last failure in snapshot()."""
+        """Count a failure; exc (if given) only names the last failure in the "opened" log."""
         self._settle_failure(self._current_ticket(), exc)
-
-    async def call(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
-        ticket = self._admit()
-        try:
-            result = await fn(*args, **kwargs)
-        except BaseException as exc:
-            self._settle_exception(ticket, exc)
-            raise
-        self._settle_success(ticket)
-        return result
 
     async def __aenter__(self) -> CircuitBreaker:
         ticket = self._admit()
@@ -274,83 +248,3 @@ class CircuitBreaker:
             self._settle_success(ticket)
         else:
             self._settle_exception(ticket, exc)
-
-    # -- operations ------------------------------------------------------------------------
-
-    def add_listener(self, listener: Listener) -> None:
-        """Call listener(name, old, new) synchronously on every state change."""
-        self._listeners.append(listener)
-
-    def snapshot(self) -> dict[str, object]:
-        state = self.state  # first, so a due OPEN -> HALF_OPEN shows up in this snapshot
-        return {
-            "name": self.name,
-            "state": state.value,
-            "consecutive_failures": self._consecutive_failures,
-            "half_open_successes": self._half_open_successes,
-            "half_open_in_flight": self._trials_in_flight,
-            "opened_at": self._opened_at,
-            "retry_after": self._retry_after(),
-            "total_failures": self._total_failures,
-            "total_successes": self._total_successes,
-            "total_rejected": self._total_rejected,
-            "times_opened": self._times_opened,
-            "last_failure": self._last_failure,
-        }
-
-    def reset(self) -> None:
-        """Force CLOSED (an operator action); calls in flight no longer affect the state."""
-        if self._state is _CLOSED:
-            self._consecutive_failures = 0
-            return
-        self._transition(_CLOSED)
-
-
-class BreakerRegistry:
-    """One breaker per dependency name, created on first use with shared defaults."""
-
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic, **defaults: Any) -> None:
-        self._defaults: dict[str, Any] = {"clock": clock, **defaults}
-        CircuitBreaker("defaults", **self._defaults)  # fail now, not on the first get()
-        self._breakers: dict[str, CircuitBreaker] = {}
-        self._settings: dict[str, dict[str, Any]] = {}  # what each breaker was created with
-        self._listeners: list[Listener] = []
-
-    def get(self, name: str, **overrides: Any) -> CircuitBreaker:
-        """The breaker for name, created on first use; later overrides must match its settings."""
-        breaker = self._breakers.get(name)
-        if breaker is not None:
-            if overrides:
-                self._check_unchanged(name, overrides)
-            return breaker
-        settings = {**self._defaults, **overrides}
-        breaker = CircuitBreaker(name, **settings)
-        for listener in self._listeners:
-            breaker.add_listener(listener)
-        self._breakers[name] = breaker
-        self._settings[name] = settings
-        return breaker
-
-    def _check_unchanged(self, name: str, overrides: dict[str, Any]) -> None:
-        # silently ignoring overrides would hide a second, differently tuned call site
-        params = inspect.signature(CircuitBreaker).parameters
-        unknown = sorted(set(overrides) - set(params))
-        if unknown:
-            raise TypeError(f"unexpected CircuitBreaker arguments: {', '.join(unknown)}")
-        settings = self._settings[name]
-        differing = sorted(
-            key
-            for key, value in overrides.items()
-            if settings.get(key, params[key].default) != value
-        )
-        if differing:
-            raise ValueError(f"breaker {name!r} already exists with other {', '.join(differing)}")
-
-    def all(self) -> list[CircuitBreaker]:
-        return list(self._breakers.values())
-
-    def add_listener(self, listener: Listener) -> None:
-        """Add listener to every breaker, those that exist and those created later."""
-        self._listeners.append(listener)
-        for breaker in self._breakers.values():
-            breaker.add_listener(listener)

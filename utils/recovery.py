@@ -115,37 +115,6 @@ class _Registration:
     categories: frozenset[str] | None  # None: any category
 
 
-class _FifoSlots:
-    """A counting semaphore that hands freed slots to waiters strictly in arrival order."""
-
-    def __init__(self, capacity: int) -> None:
-        self._free = capacity
-        self._waiters: deque[asyncio.Future[None]] = deque()
-
-    async def acquire(self) -> None:
-        if self._free > 0 and not self._waiters:
-            self._free -= 1
-            return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        try:
-            await waiter
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
-                self.release()  # the slot was handed over just before the cancel: pass it on
-            elif waiter in self._waiters:
-                self._waiters.remove(waiter)
-            raise
-
-    def release(self) -> None:
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)  # the slot goes straight to the waiter, never via _free
-                return
-        self._free += 1
-
-
 def _describe(exc: BaseException) -> str:
     message = str(exc)
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
@@ -173,7 +142,7 @@ def _validate_strategy(strategy: RecoveryStrategy) -> None:
 class RecoveryManager:
     """Registry of strategies per category plus bounded, tracked, concurrency-capped runs.
 
-    ``submit``/``run`` must be called from inside a running event loop.
+    ``submit`` must be called from inside a running event loop.
     """
 
     def __init__(
@@ -189,25 +158,18 @@ class RecoveryManager:
             raise ValueError(f"history must be an int >= 0, got {history!r}")
         if not callable(clock):
             raise ValueError(f"clock must be callable, got {clock!r}")
-        self._max_concurrent = max_concurrent
         self._history = history
         self._clock = clock
         self._registry: dict[str, _Registration] = {}
         self._fallback: RecoveryStrategy = LeaveForAdmin()
-        self._slots = _FifoSlots(max_concurrent)
+        # Freed slots go to the oldest waiter: asyncio.Semaphore is FIFO in CPython 3.11+
+        # (gh-90155), and this project requires 3.11.
+        self._slots = asyncio.Semaphore(max_concurrent)
         self._ids = itertools.count(1)
         self._executions: dict[int, Execution] = {}  # insertion order is id order
         self._finished: deque[int] = deque()  # finish order, for forgetting oldest first
         self._tasks: dict[int, tuple[Execution, asyncio.Task[None]]] = {}
         self._closed = False
-
-    @property
-    def max_concurrent(self) -> int:
-        return self._max_concurrent
-
-    @property
-    def fallback(self) -> RecoveryStrategy:
-        return self._fallback
 
     # --- registry -----------------------------------------------------------------------
 
@@ -230,18 +192,7 @@ class RecoveryManager:
                 raise ValueError("categories must not be empty; pass None for any category")
         self._registry[strategy.name] = _Registration(strategy, scope)
 
-    def unregister(self, name: str) -> bool:
-        return self._registry.pop(name, None) is not None
-
-    def strategies(self) -> list[RecoveryStrategy]:
-        """Registered strategies in registration order (the fallback excluded)."""
-        return [registration.strategy for registration in self._registry.values()]
-
-    def set_fallback(self, strategy: RecoveryStrategy) -> None:
-        _validate_strategy(strategy)
-        self._fallback = strategy
-
-    def choose(self, context: RecoveryContext) -> RecoveryStrategy:
+    def _choose(self, context: RecoveryContext) -> RecoveryStrategy:
         candidates = [
             registration.strategy
             for registration in self._registry.values()
@@ -272,7 +223,7 @@ class RecoveryManager:
         if self._closed:
             raise RuntimeError("the recovery manager has been shut down")
         loop = asyncio.get_running_loop()  # fail before recording anything if there is no loop
-        strategy = self.choose(context)
+        strategy = self._choose(context)
         execution = Execution(
             id=next(self._ids),
             strategy=strategy.name,
@@ -288,15 +239,6 @@ class RecoveryManager:
         task.add_done_callback(lambda done: self._on_task_done(execution, done))
         return execution
 
-    async def run(self, context: RecoveryContext) -> Execution:
-        """Submit and await the finished execution; cancelling the caller cancels it too."""
-        execution = self.submit(context)
-        try:
-            return await self.wait(execution.id)
-        except asyncio.CancelledError:
-            self.cancel(execution.id)
-            raise
-
     async def wait(self, execution_id: int) -> Execution:
         """Await the end of an execution (its task included); KeyError if it is unknown."""
         entry = self._tasks.get(execution_id)
@@ -309,24 +251,19 @@ class RecoveryManager:
         await asyncio.wait((task,))  # unlike awaiting the task, never re-raises its cancellation
         return execution
 
-    def cancel(self, execution_id: int) -> bool:
-        entry = self._tasks.get(execution_id)
-        if entry is None or entry[0].done:
-            return False
-        execution, task = entry
-        self._finish(execution, ExecutionStatus.CANCELLED, error="cancelled")
-        task.cancel()
-        return True
-
     async def shutdown(self) -> None:
         """Cancel everything unfinished and await every task, cleanup included.
 
         Later submits raise RuntimeError.
         """
         self._closed = True
-        for execution_id in list(self._tasks):
-            self.cancel(execution_id)
-        tasks = [task for _, task in self._tasks.values()]
+        tasks = []
+        for execution, task in list(self._tasks.values()):
+            if not execution.done:
+                # the verdict first: the task only unwinds at its next await
+                self._finish(execution, ExecutionStatus.CANCELLED, error="cancelled")
+                task.cancel()
+            tasks.append(task)
         if tasks:
             await asyncio.wait(tasks)
 
@@ -401,7 +338,7 @@ class RecoveryManager:
         error: str | None = None,
     ) -> None:
         if execution.done:
-            return  # first verdict wins, e.g. cancel() before the task unwinds
+            return  # first verdict wins, e.g. shutdown() before the task unwinds
         execution.status = status
         execution.finished_at = self._clock()
         execution.result = result
@@ -412,23 +349,9 @@ class RecoveryManager:
 
     # --- inspection ---------------------------------------------------------------------
 
-    def get(self, execution_id: int) -> Execution | None:
-        return self._executions.get(execution_id)
-
-    def executions(self, status: ExecutionStatus | None = None) -> list[Execution]:
-        """Remembered executions, newest first, optionally of one status."""
-        return [
-            execution
-            for execution in reversed(self._executions.values())
-            if status is None or execution.status == status
-        ]
+    def executions(self) -> list[Execution]:
+        """Remembered executions, newest first."""
+        return list(reversed(self._executions.values()))
 
     def in_flight(self) -> int:
         return sum(not execution.done for execution in self._executions.values())
-
-    def stats(self) -> dict[str, int]:
-        """Count per status value over remembered executions, every status present."""
-        counts = dict.fromkeys((status.value for status in ExecutionStatus), 0)
-        for execution in self._executions.values():
-            counts[execution.status.value] += 1
-        return counts
