@@ -13,8 +13,8 @@ from core.enums import HealthStatus, Role
 from core.exceptions import PermissionDenied
 from core.i18n import N_
 from database.models import User
+from handlers.admin.callbacks import RecoveryMenu
 from handlers.admin.health_texts import STATUS_ICONS, component_line, rollup_line
-from handlers.callbacks import RecoveryMenu
 from handlers.routes import RouteTable
 from services.health.model import worst
 from services.health.service import TREND_WINDOW, HealthService, TrendPoint

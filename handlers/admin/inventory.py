@@ -20,6 +20,8 @@ from core.enums import Role
 from core.exceptions import PermissionDenied
 from core.i18n import N_
 from database.models import InventoryItem, User
+from handlers.admin.callbacks import ReconcileAction as RA
+from handlers.admin.callbacks import ReconcileCallback
 from handlers.admin.inventory_texts import (
     last_run_text,
     open_finding_line,
@@ -27,11 +29,9 @@ from handlers.admin.inventory_texts import (
     report_text,
     run_line,
 )
-from handlers.callbacks import ReconcileAction as RA
-from handlers.callbacks import ReconcileCallback
+from handlers.admin.states import Counting
 from handlers.edits import safe_answer, safe_edit_text
 from handlers.routes import RouteTable
-from handlers.states import Counting
 from services.reconciliation.service import ReconciliationService
 
 routes = RouteTable(__name__)

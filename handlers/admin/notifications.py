@@ -18,11 +18,11 @@ from core.enums import NotificationStatus, Role
 from core.exceptions import DomainError, PermissionDenied, ValidationFailed
 from core.i18n import N_
 from database.models import PendingNotification, User
-from handlers.callbacks import NotificationAction as A
-from handlers.callbacks import NotificationsMenu as Menu
+from handlers.admin.callbacks import NotificationAction as A
+from handlers.admin.callbacks import NotificationsMenu as Menu
+from handlers.admin.states import DiscardingNotifications
 from handlers.edits import safe_answer, safe_edit_text
 from handlers.routes import RouteTable
-from handlers.states import DiscardingNotifications
 from outbox.sender import Outcome
 from services.notification_admin import LISTED, NotificationAdminService
 

@@ -23,6 +23,20 @@ from core.exceptions import PermissionDenied, ValidationFailed
 from core.i18n import N_
 from core.workflows import WorkflowRegistry
 from database.models import User
+from handlers.admin.callbacks import (
+    BulkAction,
+    ConfirmPending,
+    ErrorStatsView,
+    JobView,
+    ReasonPreset,
+    ReassignTo,
+    RecoveryLogView,
+    RecoveryMenu,
+    StuckAction,
+    StuckDetail,
+    StuckFilterPick,
+    StuckList,
+)
 from handlers.admin.health import health_screen
 from handlers.admin.inventory import home_button_data as inventory_home
 from handlers.admin.notifications import home_button_data as notifications_home
@@ -36,24 +50,10 @@ from handlers.admin.recovery_texts import (
     stage_name,
     state_line,
 )
-from handlers.callbacks import (
-    BulkAction,
-    ConfirmPending,
-    ErrorStatsView,
-    JobView,
-    ReasonPreset,
-    ReassignTo,
-    RecoveryLogView,
-    RecoveryMenu,
-    StuckAction,
-    StuckDetail,
-    StuckFilter,
-    StuckList,
-)
+from handlers.admin.states import Recovery
 from handlers.edits import safe_answer, safe_edit_text
 from handlers.keyboards import add_pager
 from handlers.routes import RouteTable
-from handlers.states import Recovery
 from services.health.service import HealthService
 from services.recovery.actions import RecoveryActions
 from services.recovery.bulk import BulkRecovery
@@ -188,7 +188,7 @@ async def stuck_list(
         builder, page, pages, partial(StuckList, wf=callback_data.wf, st=callback_data.st)
     )
     builder.button(
-        text=_("Filter"), callback_data=StuckFilter(wf=callback_data.wf, st=callback_data.st)
+        text=_("Filter"), callback_data=StuckFilterPick(wf=callback_data.wf, st=callback_data.st)
     )
     if entries:
         builder.button(
@@ -203,10 +203,10 @@ async def stuck_list(
     await safe_edit_text(query.message, "\n".join(lines), reply_markup=builder.as_markup())
 
 
-@routes.callback_query(StuckFilter.filter())
+@routes.callback_query(StuckFilterPick.filter())
 async def stuck_filter(
     query: CallbackQuery,
-    callback_data: StuckFilter,
+    callback_data: StuckFilterPick,
     user: User,
     workflows: WorkflowRegistry,
     locale: str,

@@ -19,21 +19,22 @@ from core.exceptions import PermissionDenied, ValidationFailed
 from core.i18n import N_
 from core.names import category_name, severity_name
 from database.models import User
-from handlers.admin.error_lookup import describe
-from handlers.admin.recovery import back_row, edit_menu, require_staff
-from handlers.admin.recovery_texts import NOTE_PRESETS, log_line
-from handlers.callbacks import (
+from handlers.admin.callbacks import (
     ConfirmPending,
     ErrorDetailView,
     ErrorResolve,
     ErrorStatsView,
     RecoveryLogFilter,
     RecoveryLogView,
+    ResolveNote,
 )
+from handlers.admin.error_lookup import describe
+from handlers.admin.recovery import back_row, edit_menu, require_staff
+from handlers.admin.recovery_texts import NOTE_PRESETS, log_line
+from handlers.admin.states import Recovery
 from handlers.edits import safe_answer, safe_edit_text
 from handlers.keyboards import add_pager
 from handlers.routes import RouteTable
-from handlers.states import Recovery
 from services.error_records import ErrorService
 from services.recovery.log import RecoveryLogReader
 
@@ -151,7 +152,7 @@ async def error_resolve(
     )
     builder = InlineKeyboardBuilder()
     for index, preset in enumerate(NOTE_PRESETS):
-        builder.button(text=_(preset), callback_data=f"wrn:{nonce}:{index}")
+        builder.button(text=_(preset), callback_data=ResolveNote(nonce=nonce, preset=index))
     builder.button(text=_("Cancel"), callback_data=ConfirmPending(nonce=nonce, go=False))
     builder.adjust(1)
     await safe_answer(query)
@@ -183,26 +184,27 @@ async def finish_resolve(
     await edit_menu(bot, state, edit, text, error_screen(record.id, text, False))
 
 
-@routes.callback_query(F.data.startswith("wrn:"))
+@routes.callback_query(ResolveNote.filter())
 async def resolve_preset(
-    query: CallbackQuery, user: User, bot: Bot, errors: ErrorService, state: FSMContext
+    query: CallbackQuery,
+    callback_data: ResolveNote,
+    user: User,
+    bot: Bot,
+    errors: ErrorService,
+    state: FSMContext,
 ) -> None:
     require_staff(user)
-    parts = (query.data or "").split(":")
     resolving = (await state.get_data()).get("resolving")
     valid = (
-        len(parts) == 3
-        and parts[1].isdigit()
-        and parts[2].isdigit()
-        and isinstance(resolving, dict)
-        and resolving.get("nonce") == int(parts[1])
-        and int(parts[2]) < len(NOTE_PRESETS)
+        isinstance(resolving, dict)
+        and resolving.get("nonce") == callback_data.nonce
+        and 0 <= callback_data.preset < len(NOTE_PRESETS)
     )
     if not valid:
         raise ValidationFailed(N_("This step is no longer open. Start again from the menu."))
     await safe_answer(query)
     message = query.message if isinstance(query.message, Message) else None
-    await finish_resolve(bot, state, user, errors, _(NOTE_PRESETS[int(parts[2])]), message)
+    await finish_resolve(bot, state, user, errors, _(NOTE_PRESETS[callback_data.preset]), message)
 
 
 @routes.message(Recovery.note, F.text)
