@@ -11,7 +11,11 @@ def get_routers() -> list[Router]:
         inventory,
         notifications,
         recovery,
-        recovery_views,
+        recovery_actions,
+        recovery_bulk,
+        recovery_errors,
+        recovery_log,
+        recovery_stuck,
     )
 
     tables = [
@@ -21,7 +25,11 @@ def get_routers() -> list[Router]:
         error_lookup.routes,
         health.routes,
         recovery.routes,
-        recovery_views.routes,
+        recovery_stuck.routes,
+        recovery_actions.routes,
+        recovery_bulk.routes,
+        recovery_errors.routes,
+        recovery_log.routes,
         inventory.routes,
         notifications.routes,
         fallback.routes,
