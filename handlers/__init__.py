@@ -4,34 +4,10 @@ from aiogram import Router
 
 
 def get_routers() -> list[Router]:
-    from handlers import approvals, common, fallback, requests
-    from handlers.admin import (
-        error_lookup,
-        health,
-        inventory,
-        notifications,
-        recovery,
-        recovery_actions,
-        recovery_bulk,
-        recovery_errors,
-        recovery_log,
-        recovery_stuck,
-    )
+    from handlers import admin, approvals, common, fallback, requests
 
-    tables = [
-        common.routes,
-        requests.routes,
-        approvals.routes,
-        error_lookup.routes,
-        health.routes,
-        recovery.routes,
-        recovery_stuck.routes,
-        recovery_actions.routes,
-        recovery_bulk.routes,
-        recovery_errors.routes,
-        recovery_log.routes,
-        inventory.routes,
-        notifications.routes,
-        fallback.routes,
+    return [
+        *(table.create_router() for table in (common.routes, requests.routes, approvals.routes)),
+        *admin.get_routers(),
+        fallback.routes.create_router(),
     ]
-    return [table.create_router() for table in tables]

@@ -13,9 +13,8 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from core.exceptions import PermissionDenied, ValidationFailed
+from core.exceptions import ValidationFailed
 from core.i18n import N_
-from database.models import User
 from handlers.admin.callbacks import ErrorStatsView, RecoveryLogView, RecoveryMenu, StuckList
 from handlers.admin.health import health_screen
 from handlers.admin.inventory import home_button_data as inventory_home
@@ -24,16 +23,10 @@ from handlers.edits import safe_answer, safe_edit_text
 from handlers.routes import RouteTable
 from services.health.service import HealthService
 from services.stuck import StuckService
-from services.users import is_staff
 
 routes = RouteTable(__name__)
 
 SECTIONS = frozenset({"home", "health"})
-
-
-def require_staff(user: User) -> None:
-    if not is_staff(user.role_set):
-        raise PermissionDenied(N_("This menu is for admins and support."))
 
 
 def back_row(builder: InlineKeyboardBuilder, data: str | None = None) -> None:
@@ -62,8 +55,7 @@ async def main_menu(stuck: StuckService) -> tuple[str, InlineKeyboardMarkup]:
 
 
 @routes.message(Command("workflow_recovery"))
-async def open_menu(message: Message, user: User, stuck: StuckService, state: FSMContext) -> None:
-    require_staff(user)
+async def open_menu(message: Message, stuck: StuckService, state: FSMContext) -> None:
     await state.clear()
     text, markup = await main_menu(stuck)
     await message.answer(text, reply_markup=markup)
@@ -73,12 +65,10 @@ async def open_menu(message: Message, user: User, stuck: StuckService, state: FS
 async def menu_section(
     query: CallbackQuery,
     callback_data: RecoveryMenu,
-    user: User,
     stuck: StuckService,
     health: HealthService,
     state: FSMContext,
 ) -> None:
-    require_staff(user)
     if callback_data.section not in SECTIONS:
         raise ValidationFailed(N_("That menu entry does not exist."))
     await safe_answer(query)

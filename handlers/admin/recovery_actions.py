@@ -23,7 +23,7 @@ from handlers.admin.callbacks import (
     StuckAction,
     StuckDetail,
 )
-from handlers.admin.recovery import back_row, edit_menu, require_staff
+from handlers.admin.recovery import back_row, edit_menu
 from handlers.admin.recovery_bulk import bulk_confirmation, run_bulk
 from handlers.admin.recovery_stuck import detail_screen
 from handlers.admin.recovery_texts import ACTION_NAMES, REASON_PRESETS, plan_text
@@ -67,7 +67,6 @@ async def action_chosen(
     actions: RecoveryActions,
     state: FSMContext,
 ) -> None:
-    require_staff(user)
     action = callback_data.action
     # Validates the role, the request, its version and that the action applies — now.
     await actions.plan(callback_data.request_id, action, user, callback_data.version)
@@ -115,7 +114,6 @@ async def reassign_target(
     actions: RecoveryActions,
     state: FSMContext,
 ) -> None:
-    require_staff(user)
     plan = await actions.plan(
         callback_data.request_id,
         RecoveryAction.REASSIGN,
@@ -190,7 +188,6 @@ async def reason_preset(
     locale: str,
     state: FSMContext,
 ) -> None:
-    require_staff(user)
     await pending_of(state, callback_data.nonce)
     if not 0 <= callback_data.preset < len(REASON_PRESETS):
         raise ValidationFailed(N_("That reason does not exist."))
@@ -218,7 +215,6 @@ async def reason_typed(
     locale: str,
     state: FSMContext,
 ) -> None:
-    require_staff(user)
     await show_confirmation(bot, state, user, actions, workflows, locale, message.text or "", None)
 
 
@@ -234,7 +230,6 @@ async def confirm(
     locale: str,
     state: FSMContext,
 ) -> None:
-    require_staff(user)
     pending = await pending_of(state, callback_data.nonce)
     await state.update_data(pending=None)
     await state.set_state(None)

@@ -17,7 +17,7 @@ from core.i18n import N_
 from core.workflows import WorkflowRegistry
 from database.models import User
 from handlers.admin.callbacks import BulkAction, JobView, ReasonPreset, RecoveryLogView, StuckList
-from handlers.admin.recovery import back_row, require_staff
+from handlers.admin.recovery import back_row
 from handlers.admin.recovery_stuck import decode_filter, filter_title
 from handlers.admin.recovery_texts import ACTION_NAMES, REASON_PRESETS
 from handlers.admin.states import Recovery
@@ -59,7 +59,6 @@ async def bulk_preview(
     locale: str,
     state: FSMContext,
 ) -> None:
-    require_staff(user)
     selected = decode_filter(workflows, callback_data.wf, callback_data.st)
     action = callback_data.action
     if action not in BULK_ACTIONS:
@@ -139,10 +138,7 @@ def job_screen(
 
 
 @routes.callback_query(JobView.filter())
-async def job_view(
-    query: CallbackQuery, callback_data: JobView, user: User, bulk: BulkRecovery
-) -> None:
-    require_staff(user)
+async def job_view(query: CallbackQuery, callback_data: JobView, bulk: BulkRecovery) -> None:
     job = await bulk.job(callback_data.job_id)
     if job is None:
         raise ValidationFailed(N_("That job does not exist."))

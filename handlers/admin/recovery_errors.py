@@ -25,7 +25,7 @@ from handlers.admin.callbacks import (
     ResolveNote,
 )
 from handlers.admin.error_lookup import describe
-from handlers.admin.recovery import back_row, edit_menu, require_staff
+from handlers.admin.recovery import back_row, edit_menu
 from handlers.admin.recovery_texts import NOTE_PRESETS
 from handlers.admin.states import Recovery
 from handlers.edits import safe_answer, safe_edit_text
@@ -45,11 +45,9 @@ PERIODS = {
 async def error_stats(
     query: CallbackQuery,
     callback_data: ErrorStatsView,
-    user: User,
     errors: ErrorService,
     clock: Clock,
 ) -> None:
-    require_staff(user)
     if callback_data.period not in PERIODS:
         raise ValidationFailed(N_("That period does not exist."))
     span, label = PERIODS[callback_data.period]
@@ -108,7 +106,6 @@ def error_screen(record_id: int, text: str, resolvable: bool) -> InlineKeyboardM
 async def error_detail(
     query: CallbackQuery, callback_data: ErrorDetailView, user: User, errors: ErrorService
 ) -> None:
-    require_staff(user)
     record = await errors.get(callback_data.record_id)
     if record is None:
         raise ValidationFailed(N_("That error record does not exist any more."))
@@ -127,7 +124,6 @@ async def error_resolve(
     errors: ErrorService,
     state: FSMContext,
 ) -> None:
-    require_staff(user)
     if Role.ADMIN not in user.role_set:
         raise PermissionDenied(N_("Only admins can resolve errors."))
     record = await errors.get(callback_data.record_id)
@@ -182,7 +178,6 @@ async def resolve_preset(
     errors: ErrorService,
     state: FSMContext,
 ) -> None:
-    require_staff(user)
     resolving = (await state.get_data()).get("resolving")
     valid = (
         isinstance(resolving, dict)
@@ -200,5 +195,4 @@ async def resolve_preset(
 async def resolve_typed(
     message: Message, user: User, bot: Bot, errors: ErrorService, state: FSMContext
 ) -> None:
-    require_staff(user)
     await finish_resolve(bot, state, user, errors, message.text or "", None)

@@ -13,9 +13,8 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from core.exceptions import ValidationFailed
 from core.i18n import N_
-from database.models import User
 from handlers.admin.callbacks import RecoveryLogFilter, RecoveryLogView
-from handlers.admin.recovery import back_row, edit_menu, require_staff
+from handlers.admin.recovery import back_row, edit_menu
 from handlers.admin.recovery_texts import log_line
 from handlers.admin.states import Recovery
 from handlers.edits import safe_answer, safe_edit_text
@@ -64,10 +63,8 @@ async def log_screen(
 async def recovery_log(
     query: CallbackQuery,
     callback_data: RecoveryLogView,
-    user: User,
     recovery_log: RecoveryLogReader,
 ) -> None:
-    require_staff(user)
     if callback_data.page < 0 or callback_data.actor < 0 or callback_data.request < 0:
         raise ValidationFailed(N_("That filter no longer exists."))
     text, markup = await log_screen(
@@ -81,11 +78,9 @@ async def recovery_log(
 async def recovery_log_filter(
     query: CallbackQuery,
     callback_data: RecoveryLogFilter,
-    user: User,
     recovery_log: RecoveryLogReader,
     state: FSMContext,
 ) -> None:
-    require_staff(user)
     if callback_data.kind not in LOG_FILTERS:
         raise ValidationFailed(N_("That filter no longer exists."))
     await safe_answer(query)
@@ -118,9 +113,8 @@ async def recovery_log_filter(
 
 @routes.message(Recovery.log_request, F.text)
 async def recovery_log_request(
-    message: Message, user: User, bot: Bot, recovery_log: RecoveryLogReader, state: FSMContext
+    message: Message, bot: Bot, recovery_log: RecoveryLogReader, state: FSMContext
 ) -> None:
-    require_staff(user)
     typed = (message.text or "").strip().lstrip("#")
     if not typed.isdecimal() or not typed.isascii() or int(typed) < 1:
         raise ValidationFailed(N_("Please send the request number as digits, for example 42."))

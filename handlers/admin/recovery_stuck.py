@@ -23,7 +23,7 @@ from handlers.admin.callbacks import (
     StuckFilterPick,
     StuckList,
 )
-from handlers.admin.recovery import back_row, require_staff
+from handlers.admin.recovery import back_row
 from handlers.admin.recovery_texts import action_button, entry_line, history_lines, state_line
 from handlers.edits import safe_answer, safe_edit_text
 from handlers.keyboards import add_pager
@@ -69,12 +69,10 @@ def filter_title(workflows: WorkflowRegistry, wf: int, st: int, locale: str) -> 
 async def stuck_list(
     query: CallbackQuery,
     callback_data: StuckList,
-    user: User,
     stuck: StuckService,
     workflows: WorkflowRegistry,
     locale: str,
 ) -> None:
-    require_staff(user)
     selected = decode_filter(workflows, callback_data.wf, callback_data.st)
     page = max(0, callback_data.page)
     entries, total = await stuck.page(selected, page * PAGE_SIZE, PAGE_SIZE)
@@ -117,11 +115,9 @@ async def stuck_list(
 async def stuck_filter(
     query: CallbackQuery,
     callback_data: StuckFilterPick,
-    user: User,
     workflows: WorkflowRegistry,
     locale: str,
 ) -> None:
-    require_staff(user)
     decode_filter(workflows, callback_data.wf, callback_data.st)
     builder = InlineKeyboardBuilder()
     builder.button(text=_("All workflows"), callback_data=StuckList(page=0, wf=-1, st=-1))
@@ -200,7 +196,6 @@ async def stuck_detail(
     locale: str,
     state: FSMContext,
 ) -> None:
-    require_staff(user)
     await state.set_state(None)
     text, markup = await detail_screen(
         callback_data.request_id, user, requests, actions, workflows, locale
