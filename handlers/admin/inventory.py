@@ -13,6 +13,7 @@ from aiogram import F
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
@@ -30,7 +31,7 @@ from handlers.admin.inventory_texts import (
     run_line,
 )
 from handlers.admin.states import Counting
-from handlers.edits import safe_answer, safe_edit_text
+from handlers.edits import safe_edit_text
 from handlers.routes import RouteTable
 from services.reconciliation.service import ReconciliationService
 
@@ -106,14 +107,12 @@ async def show_home(
 ) -> None:
     await state.clear()
     text, markup = await home(user, reconciliation)
-    await safe_answer(query)
     await safe_edit_text(query.message, text, markup)
 
 
 @routes.callback_query(ReconcileCallback.filter(F.action == RA.PREVIEW))
 async def preview(query: CallbackQuery, user: User, reconciliation: ReconciliationService) -> None:
     report = await reconciliation.run(actor_id=user.id)
-    await safe_answer(query)
     can_apply = Role.ADMIN in user.role_set and bool(report.findings)
     await safe_edit_text(query.message, report_text(report), back_markup(with_apply=can_apply))
 
@@ -124,7 +123,6 @@ async def ask_apply(
 ) -> None:
     require_admin(user)
     report = await reconciliation.run(actor_id=user.id)
-    await safe_answer(query)
     if not report.findings:
         await safe_edit_text(query.message, _("No discrepancies found."), back_markup())
         return
@@ -135,10 +133,15 @@ async def ask_apply(
 
 
 @routes.callback_query(ReconcileCallback.filter(F.action == RA.APPLY))
-async def apply(query: CallbackQuery, user: User, reconciliation: ReconciliationService) -> None:
+async def apply(
+    query: CallbackQuery,
+    callback_answer: CallbackAnswer,
+    user: User,
+    reconciliation: ReconciliationService,
+) -> None:
     require_admin(user)
     report = await reconciliation.run(apply=True, actor_id=user.id, trigger="admin")
-    await safe_answer(query, _("Done."))
+    callback_answer.text = _("Done.")
     await safe_edit_text(query.message, report_text(report), back_markup())
 
 
@@ -166,7 +169,6 @@ async def findings(
         kb.button(text=_("Count an item by SKU"), callback_data=_data(RA.COUNT_SKU))
     kb.button(text=_("« Back"), callback_data=_data(RA.HOME))
     kb.adjust(1)
-    await safe_answer(query)
     await safe_edit_text(query.message, text, kb.as_markup())
 
 
@@ -177,13 +179,13 @@ async def history(query: CallbackQuery, reconciliation: ReconciliationService) -
         text = "\n".join([_("Recent runs:"), *(run_line(r) for r in runs)])
     else:
         text = _("No reconciliation has been applied yet.")
-    await safe_answer(query)
     await safe_edit_text(query.message, text, back_markup())
 
 
 @routes.callback_query(ReconcileCallback.filter(F.action == RA.COUNT))
 async def ask_count(
     query: CallbackQuery,
+    callback_answer: CallbackAnswer,
     callback_data: ReconcileCallback,
     user: User,
     reconciliation: ReconciliationService,
@@ -192,9 +194,9 @@ async def ask_count(
     require_admin(user)
     found = await reconciliation.item(callback_data.id)
     if found is None:
-        await safe_answer(query, _("That item no longer exists."), alert=True)
+        callback_answer.text = _("That item no longer exists.")
+        callback_answer.show_alert = True
         return
-    await safe_answer(query)
     await safe_edit_text(query.message, await start_count(state, *found), back_markup())
 
 
@@ -211,7 +213,6 @@ async def start_count(state: FSMContext, item: InventoryItem, balance: int) -> s
 async def ask_sku(query: CallbackQuery, user: User, state: FSMContext) -> None:
     require_admin(user)
     await state.set_state(Counting.entering_sku)
-    await safe_answer(query)
     await safe_edit_text(
         query.message, _("Send the SKU of the item you counted, or /cancel."), back_markup()
     )
@@ -263,6 +264,7 @@ async def typed_reason(
 @routes.callback_query(ReconcileCallback.filter(F.action == RA.REASON))
 async def preset_reason(
     query: CallbackQuery,
+    callback_answer: CallbackAnswer,
     callback_data: ReconcileCallback,
     user: User,
     state: FSMContext,
@@ -270,13 +272,15 @@ async def preset_reason(
 ) -> None:
     require_admin(user)
     if await state.get_state() != Counting.entering_reason.state:
-        await safe_answer(query, _("That question is no longer open."), alert=True)
+        callback_answer.text = _("That question is no longer open.")
+        callback_answer.show_alert = True
         return
     if not 0 <= callback_data.id < len(REASONS):
-        await safe_answer(query, _("Unknown reason. Choose one of the buttons."), alert=True)
+        callback_answer.text = _("Unknown reason. Choose one of the buttons.")
+        callback_answer.show_alert = True
         return
     text = await post_adjustment(user, state, reconciliation, _(REASONS[callback_data.id]))
-    await safe_answer(query, _("Done."))
+    callback_answer.text = _("Done.")
     await safe_edit_text(query.message, text, back_markup())
 
 

@@ -10,6 +10,7 @@ from aiogram import F
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
+from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
 from core.enums import NotificationStatus, Role
@@ -31,7 +32,7 @@ from handlers.admin.notifications_screens import (
     status_name,
 )
 from handlers.admin.states import DiscardingNotifications
-from handlers.edits import safe_answer, safe_edit_text
+from handlers.edits import safe_edit_text
 from handlers.routes import RouteTable
 from services.notification_admin import NotificationAdminService
 
@@ -63,7 +64,6 @@ async def notifications_command(message: Message, notifications: NotificationAdm
 @routes.callback_query(Menu.filter(F.action == A.HOME))
 async def home(query: CallbackQuery, notifications: NotificationAdminService) -> None:
     text, markup = await home_screen(notifications)
-    await safe_answer(query)
     await safe_edit_text(query.message, text, markup)
 
 
@@ -73,7 +73,6 @@ async def show_list(
 ) -> None:
     status = parse_status(callback_data.status)
     text, markup = await list_screen(notifications, user, status, callback_data.page)
-    await safe_answer(query)
     await safe_edit_text(query.message, text, markup)
 
 
@@ -93,7 +92,6 @@ async def show_row(
     status = parse_status(callback_data.status)
     row = await existing_row(notifications, callback_data.row_id)
     text, markup = row_screen(row, user, status, callback_data.page)
-    await safe_answer(query)
     await safe_edit_text(query.message, text, markup)
 
 
@@ -106,7 +104,6 @@ async def retry_row(
     outcomes = await notifications.retry([callback_data.row_id], user.id)
     row = await existing_row(notifications, callback_data.row_id)
     text, markup = row_screen(row, user, status, callback_data.page)
-    await safe_answer(query)
     await safe_edit_text(query.message, f"{outcome_text(outcomes)}\n\n{text}", markup)
 
 
@@ -120,7 +117,6 @@ async def discard_ask(
     make = callback_data.model_copy(update={"action": A.DISCARD})
     back = callback_data.model_copy(update={"action": A.ROW})
     text = _("Discard notification #{id}? Choose a reason.").format(id=row.id)
-    await safe_answer(query)
     await safe_edit_text(query.message, text, reasons_keyboard(make, back))
 
 
@@ -132,7 +128,11 @@ def preset_reason(index: int) -> str:
 
 @routes.callback_query(Menu.filter(F.action == A.DISCARD))
 async def discard_row(
-    query: CallbackQuery, callback_data: Menu, user: User, notifications: NotificationAdminService
+    query: CallbackQuery,
+    callback_answer: CallbackAnswer,
+    callback_data: Menu,
+    user: User,
+    notifications: NotificationAdminService,
 ) -> None:
     require_admin(user)
     status = parse_status(callback_data.status)
@@ -140,7 +140,7 @@ async def discard_row(
     await existing_row(notifications, callback_data.row_id)
     await notifications.discard([callback_data.row_id], user.id, reason)
     text, markup = await list_screen(notifications, user, status, callback_data.page)
-    await safe_answer(query, _("Discarded."))
+    callback_answer.text = _("Discarded.")
     done = _("Notification #{id} discarded.").format(id=callback_data.row_id)
     await safe_edit_text(query.message, f"{done}\n\n{text}", markup)
 
@@ -163,7 +163,6 @@ async def bulk_retry_ask(
     text = _("Retry all {count} in “{name}” now?").format(count=count, name=status_name(status))
     go = Menu(action=A.BULK_RETRY, status=status.value, arg=top, count=count)
     rows = [[button(_("Yes, retry {count}").format(count=count), go)], [button(_("« Back"), back)]]
-    await safe_answer(query)
     await safe_edit_text(query.message, text, Markup(inline_keyboard=rows))
 
 
@@ -179,7 +178,6 @@ async def bulk_discard_ask(
         count=count, name=status_name(status)
     )
     make = Menu(action=A.BULK_DISCARD, status=status.value, arg=top, count=count)
-    await safe_answer(query)
     await safe_edit_text(query.message, text, reasons_keyboard(make, back))
 
 
@@ -204,13 +202,16 @@ async def bulk_retry(
     ids = await confirmed_selection(notifications, status, callback_data.arg, callback_data.count)
     outcomes = await notifications.retry(ids, user.id)
     text, markup = await list_screen(notifications, user, status, 0)
-    await safe_answer(query)
     await safe_edit_text(query.message, f"{outcome_text(outcomes)}\n\n{text}", markup)
 
 
 @routes.callback_query(Menu.filter(F.action == A.BULK_DISCARD))
 async def bulk_discard(
-    query: CallbackQuery, callback_data: Menu, user: User, notifications: NotificationAdminService
+    query: CallbackQuery,
+    callback_answer: CallbackAnswer,
+    callback_data: Menu,
+    user: User,
+    notifications: NotificationAdminService,
 ) -> None:
     require_admin(user)
     status = parse_status(callback_data.status)
@@ -218,7 +219,7 @@ async def bulk_discard(
     ids = await confirmed_selection(notifications, status, callback_data.arg, callback_data.count)
     count = await notifications.discard(ids, user.id, reason)
     text, markup = await list_screen(notifications, user, status, 0)
-    await safe_answer(query, _("Discarded."))
+    callback_answer.text = _("Discarded.")
     done = _("{count} notifications discarded.").format(count=count)
     await safe_edit_text(query.message, f"{done}\n\n{text}", markup)
 
@@ -239,7 +240,6 @@ async def discard_type(
         await confirmed_selection(notifications, status, callback_data.arg, callback_data.count)
     await state.set_state(DiscardingNotifications.entering_reason)
     await state.update_data(nq=callback_data.pack())
-    await safe_answer(query)
     await safe_edit_text(query.message, _("Send the reason for discarding, or /cancel."))
 
 

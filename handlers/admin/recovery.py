@@ -19,7 +19,7 @@ from handlers.admin.callbacks import ErrorStatsView, RecoveryLogView, RecoveryMe
 from handlers.admin.health import health_screen
 from handlers.admin.inventory import home_button_data as inventory_home
 from handlers.admin.notifications import home_button_data as notifications_home
-from handlers.edits import safe_answer, safe_edit_text
+from handlers.edits import safe_edit_text
 from handlers.routes import RouteTable
 from services.health.service import HealthService
 from services.stuck import StuckService
@@ -71,7 +71,6 @@ async def menu_section(
 ) -> None:
     if callback_data.section not in SECTIONS:
         raise ValidationFailed(N_("That menu entry does not exist."))
-    await safe_answer(query)
     if callback_data.section == "home":
         await state.clear()
         text, markup = await main_menu(stuck)

@@ -8,6 +8,7 @@ from typing import Any
 from aiogram import Bot, F
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
@@ -28,7 +29,7 @@ from handlers.admin.recovery_bulk import bulk_confirmation, run_bulk
 from handlers.admin.recovery_stuck import detail_screen
 from handlers.admin.recovery_texts import ACTION_NAMES, REASON_PRESETS, plan_text
 from handlers.admin.states import Recovery
-from handlers.edits import safe_answer, safe_edit_text
+from handlers.edits import safe_edit_text
 from handlers.routes import RouteTable
 from services.recovery.actions import RecoveryActions
 from services.recovery.bulk import BulkRecovery
@@ -55,7 +56,6 @@ async def ask_reason(
     builder.button(text=_("Cancel"), callback_data=ConfirmPending(nonce=nonce, go=False))
     builder.adjust(1)
     text = title + "\n\n" + _("Why? Choose a reason or type your own.")
-    await safe_answer(query)
     await safe_edit_text(query.message, text, reply_markup=builder.as_markup())
 
 
@@ -92,7 +92,6 @@ async def action_chosen(
                 "python -m bot users grant <id> <role>"
             )
         )
-        await safe_answer(query)
         await safe_edit_text(query.message, text, reply_markup=builder.as_markup())
         return
     pending = {
@@ -191,7 +190,6 @@ async def reason_preset(
     await pending_of(state, callback_data.nonce)
     if not 0 <= callback_data.preset < len(REASON_PRESETS):
         raise ValidationFailed(N_("That reason does not exist."))
-    await safe_answer(query)
     message = query.message if isinstance(query.message, Message) else None
     await show_confirmation(
         bot,
@@ -221,6 +219,7 @@ async def reason_typed(
 @routes.callback_query(ConfirmPending.filter())
 async def confirm(
     query: CallbackQuery,
+    callback_answer: CallbackAnswer,
     callback_data: ConfirmPending,
     user: User,
     requests: RequestService,
@@ -234,7 +233,7 @@ async def confirm(
     await state.update_data(pending=None)
     await state.set_state(None)
     if not callback_data.go:
-        await safe_answer(query, _("Cancelled. Nothing was changed."))
+        callback_answer.text = _("Cancelled. Nothing was changed.")
         text, markup = await main_menu_or_detail(
             pending, user, requests, actions, workflows, locale
         )
@@ -243,7 +242,7 @@ async def confirm(
     if "reason" not in pending:
         raise ValidationFailed(N_("Please give a reason."))
     if "bulk" in pending:
-        await run_bulk(query, pending, user, bulk, locale)
+        await run_bulk(query, callback_answer, pending, user, bulk, locale)
         return
     result = await actions.apply(
         int(pending["request_id"]),
@@ -257,7 +256,6 @@ async def confirm(
         note = "✅ " + _("Done.")
     else:
         note = "⚠️ " + _("Not applied: the request changed meanwhile. This is how it is now:")
-    await safe_answer(query)
     text, markup = await detail_screen(
         int(pending["request_id"]), user, requests, actions, workflows, locale, note=note
     )

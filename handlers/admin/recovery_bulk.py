@@ -8,6 +8,7 @@ from typing import Any
 
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup
+from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
@@ -21,7 +22,7 @@ from handlers.admin.recovery import back_row
 from handlers.admin.recovery_stuck import decode_filter, filter_title
 from handlers.admin.recovery_texts import ACTION_NAMES, REASON_PRESETS
 from handlers.admin.states import Recovery
-from handlers.edits import safe_answer, safe_edit_text
+from handlers.edits import safe_edit_text
 from handlers.routes import RouteTable
 from services.recovery.actions import RecoveryActions
 from services.recovery.bulk import BulkRecovery
@@ -94,12 +95,12 @@ async def bulk_preview(
         text += "\n\n" + _("Why? Choose a reason or type your own.")
     back_row(builder, StuckList(page=0, wf=callback_data.wf, st=callback_data.st).pack())
     builder.adjust(1)
-    await safe_answer(query)
     await safe_edit_text(query.message, text, reply_markup=builder.as_markup())
 
 
 async def run_bulk(
     query: CallbackQuery,
+    callback_answer: CallbackAnswer,
     pending: dict[str, Any],
     user: User,
     bulk: BulkRecovery,
@@ -107,7 +108,7 @@ async def run_bulk(
 ) -> None:
     targets = [(int(r), int(v)) for r, v in pending["bulk"]]
     job = await bulk.start(user, RecoveryAction(pending["action"]), pending["reason"], targets)
-    await safe_answer(query, _("Started."))
+    callback_answer.text = _("Started.")
     text, markup = job_screen(job.id, job.status.value, job.total, 0, 0, 0)
     await safe_edit_text(query.message, text, reply_markup=markup)
 
@@ -142,7 +143,6 @@ async def job_view(query: CallbackQuery, callback_data: JobView, bulk: BulkRecov
     job = await bulk.job(callback_data.job_id)
     if job is None:
         raise ValidationFailed(N_("That job does not exist."))
-    await safe_answer(query)
     text, markup = job_screen(
         job.id, job.status.value, job.total, job.applied, job.skipped, job.failed
     )

@@ -28,7 +28,7 @@ from handlers.admin.error_lookup import describe
 from handlers.admin.recovery import back_row, edit_menu
 from handlers.admin.recovery_texts import NOTE_PRESETS
 from handlers.admin.states import Recovery
-from handlers.edits import safe_answer, safe_edit_text
+from handlers.edits import safe_edit_text
 from handlers.routes import RouteTable
 from services.error_records import ErrorService
 
@@ -89,7 +89,6 @@ async def error_stats(
             builder.button(text=_(name), callback_data=ErrorStatsView(period=key))
     back_row(builder)
     builder.adjust(*([len(stats.top)] if stats.top else []), 2, 1)
-    await safe_answer(query)
     await safe_edit_text(query.message, "\n".join(lines), reply_markup=builder.as_markup())
 
 
@@ -110,7 +109,6 @@ async def error_detail(
     if record is None:
         raise ValidationFailed(N_("That error record does not exist any more."))
     resolvable = record.resolved_at is None and Role.ADMIN in user.role_set
-    await safe_answer(query)
     await safe_edit_text(
         query.message, describe(record), reply_markup=error_screen(record.id, "", resolvable)
     )
@@ -140,7 +138,6 @@ async def error_resolve(
         builder.button(text=_(preset), callback_data=ResolveNote(nonce=nonce, preset=index))
     builder.button(text=_("Cancel"), callback_data=ConfirmPending(nonce=nonce, go=False))
     builder.adjust(1)
-    await safe_answer(query)
     await safe_edit_text(
         query.message,
         _("How was {reference} resolved? Choose a note or type your own.").format(
@@ -186,7 +183,6 @@ async def resolve_preset(
     )
     if not valid:
         raise ValidationFailed(N_("This step is no longer open. Start again from the menu."))
-    await safe_answer(query)
     message = query.message if isinstance(query.message, Message) else None
     await finish_resolve(bot, state, user, errors, _(NOTE_PRESETS[callback_data.preset]), message)
 

@@ -17,7 +17,7 @@ from handlers.admin.callbacks import RecoveryLogFilter, RecoveryLogView
 from handlers.admin.recovery import back_row, edit_menu
 from handlers.admin.recovery_texts import log_line
 from handlers.admin.states import Recovery
-from handlers.edits import safe_answer, safe_edit_text
+from handlers.edits import safe_edit_text
 from handlers.keyboards import add_pager
 from handlers.routes import RouteTable
 from services.recovery.log import RecoveryLogReader
@@ -70,7 +70,6 @@ async def recovery_log(
     text, markup = await log_screen(
         recovery_log, callback_data.page, callback_data.actor, callback_data.request
     )
-    await safe_answer(query)
     await safe_edit_text(query.message, text, reply_markup=markup)
 
 
@@ -83,7 +82,6 @@ async def recovery_log_filter(
 ) -> None:
     if callback_data.kind not in LOG_FILTERS:
         raise ValidationFailed(N_("That filter no longer exists."))
-    await safe_answer(query)
     if callback_data.kind == "clear":
         text, markup = await log_screen(recovery_log, 0, 0, 0)
         await safe_edit_text(query.message, text, reply_markup=markup)

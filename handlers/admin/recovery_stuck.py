@@ -25,7 +25,7 @@ from handlers.admin.callbacks import (
 )
 from handlers.admin.recovery import back_row
 from handlers.admin.recovery_texts import action_button, entry_line, history_lines, state_line
-from handlers.edits import safe_answer, safe_edit_text
+from handlers.edits import safe_edit_text
 from handlers.keyboards import add_pager
 from handlers.routes import RouteTable
 from services.recovery.actions import RecoveryActions
@@ -107,7 +107,6 @@ async def stuck_list(
         )
     back_row(builder)
     builder.adjust(*([len(entries)] if entries else []), *([nav] if nav else []), 2, 1)
-    await safe_answer(query)
     await safe_edit_text(query.message, "\n".join(lines), reply_markup=builder.as_markup())
 
 
@@ -132,7 +131,6 @@ async def stuck_filter(
             )
     back_row(builder, StuckList(page=0, wf=callback_data.wf, st=callback_data.st).pack())
     builder.adjust(1)
-    await safe_answer(query)
     await safe_edit_text(
         query.message, _("Show stuck workflows of:"), reply_markup=builder.as_markup()
     )
@@ -200,5 +198,4 @@ async def stuck_detail(
     text, markup = await detail_screen(
         callback_data.request_id, user, requests, actions, workflows, locale
     )
-    await safe_answer(query)
     await safe_edit_text(query.message, text, reply_markup=markup)
