@@ -22,7 +22,7 @@ from core.exceptions import PermissionDenied
 from core.i18n import N_
 from database.models import InventoryItem, User
 from handlers.admin.callbacks import ReconcileAction as RA
-from handlers.admin.callbacks import ReconcileCallback
+from handlers.admin.callbacks import ReconcileCallback, RecoveryMenu
 from handlers.admin.inventory_texts import (
     last_run_text,
     open_finding_line,
@@ -37,7 +37,7 @@ from services.reconciliation.service import ReconciliationService
 
 routes = RouteTable(__name__)
 
-MAIN_MENU = "wr:home"  # the lead's /workflow_recovery menu
+MAIN_MENU = RecoveryMenu(section="home").pack()  # the /workflow_recovery main menu
 REASONS = (N_("Physical count"), N_("Damaged or lost"), N_("Found during an audit"))
 MAX_FINDINGS = 15
 MAX_COUNT_BUTTONS = 8

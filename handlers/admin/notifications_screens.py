@@ -13,11 +13,12 @@ from core.i18n import N_
 from database.models import PendingNotification, User
 from handlers.admin.callbacks import NotificationAction as A
 from handlers.admin.callbacks import NotificationsMenu as Menu
+from handlers.admin.callbacks import RecoveryMenu
 from outbox.sender import Outcome
 from services.notification_admin import LISTED, NotificationAdminService
 
 PAGE_SIZE = 5
-BACK_TO_MAIN_MENU = "wr:home"  # the /workflow_recovery main menu
+BACK_TO_MAIN_MENU = RecoveryMenu(section="home").pack()  # the /workflow_recovery main menu
 PRESET_REASONS = (
     N_("The person no longer needs it"),
     N_("Outdated: the request has moved on"),
