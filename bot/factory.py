@@ -28,6 +28,7 @@ from database.engine import create_engine, create_sessionmaker, guard_with_break
 from database.models import User
 from handlers import get_routers
 from handlers.keyboards import decision_keyboard
+from middlewares.callback_answers import ButtonAnswerMiddleware
 from middlewares.error_handling import ErrorMiddleware
 from middlewares.locale import LocaleMiddleware
 from middlewares.metrics import UpdateMetricsMiddleware
@@ -313,6 +314,7 @@ def create_dispatcher(app: App, storage: BaseStorage | None = None) -> Dispatche
     # Inner middlewares of the dispatcher run for the handlers of every router below it.
     for observer in (dp.message, dp.callback_query):
         observer.middleware(HandlerScopeMiddleware())
+    dp.callback_query.middleware(ButtonAnswerMiddleware())  # every button press answered once
     dp.include_routers(*get_routers())
     return dp
 

@@ -4,26 +4,10 @@ from aiogram import Router
 
 
 def get_routers() -> list[Router]:
-    from handlers import approvals, common, fallback, requests
-    from handlers.admin import (
-        error_lookup,
-        health,
-        inventory,
-        notifications,
-        recovery,
-        recovery_views,
-    )
+    from handlers import admin, approvals, common, fallback, requests
 
-    tables = [
-        common.routes,
-        requests.routes,
-        approvals.routes,
-        error_lookup.routes,
-        health.routes,
-        recovery.routes,
-        recovery_views.routes,
-        inventory.routes,
-        notifications.routes,
-        fallback.routes,
+    return [
+        *(table.create_router() for table in (common.routes, requests.routes, approvals.routes)),
+        *admin.get_routers(),
+        fallback.routes.create_router(),
     ]
-    return [table.create_router() for table in tables]

@@ -9,6 +9,7 @@ from aiogram import F
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
+from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
 from core.enums import RequestStatus
@@ -17,7 +18,7 @@ from core.names import stage_title, status_name
 from core.workflows import WorkflowRegistry
 from database.models import Request, User
 from handlers.callbacks import Decision, DecisionCallback
-from handlers.edits import safe_answer, safe_edit_text
+from handlers.edits import safe_edit_text
 from handlers.routes import RouteTable
 from handlers.states import Rejecting
 from services.requests import RequestService
@@ -39,6 +40,7 @@ def outcome_text(request: Request, workflows: WorkflowRegistry, locale: str) -> 
 @routes.callback_query(DecisionCallback.filter(F.action == Decision.APPROVE))
 async def approve(
     query: CallbackQuery,
+    callback_answer: CallbackAnswer,
     callback_data: DecisionCallback,
     user: User,
     requests: RequestService,
@@ -46,7 +48,7 @@ async def approve(
     locale: str,
 ) -> None:
     request = await requests.approve(callback_data.request_id, user.id, callback_data.version)
-    await safe_answer(query, _("Done."))
+    callback_answer.text = _("Done.")
     original = query.message.html_text if isinstance(query.message, Message) else ""
     await safe_edit_text(
         query.message, f"{original}\n\n✅ {outcome_text(request, workflows, locale)}"
@@ -69,7 +71,6 @@ async def reject_asked(
         version=callback_data.version,
         message_id=query.message.message_id if query.message else None,
     )
-    await safe_answer(query)
     if query.message is not None:
         await query.bot.send_message(  # type: ignore[union-attr]
             query.message.chat.id,

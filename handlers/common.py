@@ -7,6 +7,7 @@ from html import escape
 from aiogram.filters import Command, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
+from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
@@ -15,7 +16,7 @@ from core.names import role_name
 from core.settings import SUPPORTED_LOCALES
 from database.models import User
 from handlers.callbacks import LanguageCallback
-from handlers.edits import safe_answer, safe_edit_text
+from handlers.edits import safe_edit_text
 from handlers.keyboards import LANGUAGE_NAMES, language_keyboard
 from handlers.routes import RouteTable
 from services.users import UserService
@@ -71,16 +72,17 @@ async def language(message: Message) -> None:
 @routes.callback_query(LanguageCallback.filter())
 async def language_chosen(
     query: CallbackQuery,
+    callback_answer: CallbackAnswer,
     callback_data: LanguageCallback,
     user: User,
     users: UserService,
     i18n: I18n,
 ) -> None:
     if callback_data.code not in SUPPORTED_LOCALES:
-        await safe_answer(query, _("This language is not available."), alert=True)
+        callback_answer.text = _("This language is not available.")
+        callback_answer.show_alert = True
         return
     await users.set_language(user.id, callback_data.code)
     with i18n.use_locale(callback_data.code):
         text = _("Language set: {language}.").format(language=LANGUAGE_NAMES[callback_data.code])
-    await safe_answer(query)
     await safe_edit_text(query.message, text)

@@ -5,12 +5,7 @@ from __future__ import annotations
 import logging
 
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.types import (
-    CallbackQuery,
-    InlineKeyboardMarkup,
-    MaybeInaccessibleMessageUnion,
-    Message,
-)
+from aiogram.types import InlineKeyboardMarkup, MaybeInaccessibleMessageUnion, Message
 
 logger = logging.getLogger(__name__)
 
@@ -30,14 +25,3 @@ async def safe_edit_text(
             return
         logger.info("edit refused (%s); sending a new message", exc.message)
         await message.answer(text, reply_markup=reply_markup)
-
-
-async def safe_answer(
-    query: CallbackQuery, text: str | None = None, *, alert: bool = False
-) -> None:
-    """Answer a button press; a refusal ("query is too old" after a backlog) must not undo a
-    reply to work that is already committed."""
-    try:
-        await query.answer(text, show_alert=alert)
-    except TelegramBadRequest as exc:
-        logger.info("callback answer refused (%s)", exc.message)

@@ -10,6 +10,7 @@ from aiogram import F
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
+from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
 from core.names import item_lines, stage_title, status_name
@@ -17,7 +18,7 @@ from core.settings import Settings
 from core.workflows import WorkflowRegistry
 from database.models import User
 from handlers.callbacks import DraftAction, DraftCallback, ItemPage, ItemPick, MyRequestsPage
-from handlers.edits import safe_answer, safe_edit_text
+from handlers.edits import safe_edit_text
 from handlers.keyboards import draft_keyboard, items_keyboard, my_requests_keyboard
 from handlers.routes import RouteTable
 from handlers.states import NewRequest
@@ -74,22 +75,25 @@ async def items_page(
     inventory: InventoryService,
     settings: Settings,
 ) -> None:
-    await safe_answer(query)
     if isinstance(query.message, Message):
         await show_items(query.message, inventory, settings, max(0, callback_data.page), edit=True)
 
 
 @routes.callback_query(NewRequest.choosing_item, ItemPick.filter())
 async def item_picked(
-    query: CallbackQuery, callback_data: ItemPick, state: FSMContext, inventory: InventoryService
+    query: CallbackQuery,
+    callback_answer: CallbackAnswer,
+    callback_data: ItemPick,
+    state: FSMContext,
+    inventory: InventoryService,
 ) -> None:
     item = await inventory.get(callback_data.item_id)
     if item is None or not item.is_active:
-        await safe_answer(query, _("That item is no longer available."), alert=True)
+        callback_answer.text = _("That item is no longer available.")
+        callback_answer.show_alert = True
         return
     await state.update_data(item_id=item.id)
     await state.set_state(NewRequest.entering_quantity)
-    await safe_answer(query)
     await safe_edit_text(
         query.message,
         _("How many of {item} do you need? In stock: {stock} {unit}. Send a number.").format(
@@ -133,17 +137,19 @@ async def quantity_not_text(message: Message) -> None:
 
 @routes.callback_query(NewRequest.reviewing, DraftCallback.filter(F.action == DraftAction.ADD))
 async def add_another(
-    query: CallbackQuery, state: FSMContext, inventory: InventoryService, settings: Settings
+    query: CallbackQuery,
+    callback_answer: CallbackAnswer,
+    state: FSMContext,
+    inventory: InventoryService,
+    settings: Settings,
 ) -> None:
     data = await state.get_data()
     if len(data.get("lines", [])) >= MAX_LINES:
-        await safe_answer(
-            query,
-            _("A request can hold at most {count} items.").format(count=MAX_LINES),
-            alert=True,
+        callback_answer.text = _("A request can hold at most {count} items.").format(
+            count=MAX_LINES
         )
+        callback_answer.show_alert = True
         return
-    await safe_answer(query)
     if isinstance(query.message, Message) and await show_items(
         query.message, inventory, settings, 0, edit=True
     ):
@@ -163,7 +169,6 @@ async def submit(
     lines = [Line(int(x["item_id"]), int(x["quantity"])) for x in data.get("lines", [])]
     request = await requests.create(user.id, lines)
     await state.clear()
-    await safe_answer(query)
     stage = stage_title(workflows, request.workflow, request.stage, locale)
     if request.assignee is not None:
         text = _("Request #{request_id} is submitted. It is now at {stage}, with {assignee}.")
@@ -183,7 +188,6 @@ async def submit(
 @routes.callback_query(DraftCallback.filter(F.action == DraftAction.CANCEL))
 async def cancel_draft(query: CallbackQuery, state: FSMContext) -> None:
     await state.clear()
-    await safe_answer(query)
     await safe_edit_text(query.message, _("Cancelled. Nothing was saved."))
 
 
@@ -208,7 +212,6 @@ async def my_requests_page(
     workflows: WorkflowRegistry,
     locale: str,
 ) -> None:
-    await safe_answer(query)
     text, markup = await render_my_requests(
         user, requests, workflows, locale, max(0, callback_data.page)
     )

@@ -9,19 +9,3 @@ class NewRequest(StatesGroup):
 
 class Rejecting(StatesGroup):
     entering_reason = State()
-
-
-class Recovery(StatesGroup):
-    reason = State()  # typing a reason for a pending recovery action
-    note = State()  # typing a resolution note for an error
-    log_request = State()  # typing a request number to filter the recovery log
-
-
-class Counting(StatesGroup):
-    entering_sku = State()
-    entering_quantity = State()
-    entering_reason = State()
-
-
-class DiscardingNotifications(StatesGroup):
-    entering_reason = State()

@@ -1,1 +1,2 @@
-"""Update middlewares, outermost first: errors, user, locale."""
+"""Update middlewares, outermost first: metrics, errors, user, locale; inner ones around each
+handler: its scope (for error records) and the button answer."""

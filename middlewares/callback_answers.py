@@ -20,6 +20,9 @@ logger = logging.getLogger(__name__)
 
 
 class ButtonAnswerMiddleware(CallbackAnswerMiddleware):
+    def __init__(self) -> None:
+        super().__init__(show_alert=False)  # a passing note unless the handler asks for an alert
+
     async def __call__(
         self,
         handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],

@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject
 from aiogram.types import User as TgUser
-from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import I18nMiddleware
 
 from core.i18n import pick_locale
 from database.models import User
 
 
-class LocaleMiddleware(BaseMiddleware):
-    def __init__(self, i18n: I18n) -> None:
-        self.i18n = i18n
+class LocaleMiddleware(I18nMiddleware):
+    """aiogram's I18nMiddleware (puts `i18n` into handler data and enters the locale) choosing
+    the locale our way; handlers that render by hand also get it as `locale`."""
 
-    async def __call__(
-        self,
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-        event: TelegramObject,
-        data: dict[str, Any],
-    ) -> Any:
+    async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
         user: User | None = data.get("user")
         tg_user: TgUser | None = data.get("event_from_user")
         locale = pick_locale(
@@ -32,6 +25,4 @@ class LocaleMiddleware(BaseMiddleware):
             self.i18n.default_locale,
         )
         data["locale"] = locale
-        data["i18n"] = self.i18n
-        with self.i18n.context(), self.i18n.use_locale(locale):
-            return await handler(event, data)
+        return locale

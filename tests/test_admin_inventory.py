@@ -6,8 +6,8 @@ from sqlalchemy import select
 
 from core.enums import FindingStatus, Role, TransactionKind
 from database.models import InventoryTransaction, ReconciliationLog
+from handlers.admin.callbacks import ReconcileAction, ReconcileCallback
 from handlers.admin.inventory import home_button_data
-from handlers.callbacks import ReconcileAction, ReconcileCallback
 from tests.conftest import ADMIN_TG_ID, World
 from tests.factories import person
 from tests.reconciliation_world import build_discrepancies, stocks

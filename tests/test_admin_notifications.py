@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from core.enums import DeadReason, NotificationStatus, Role
 from database.models import PendingNotification, TransactionLog, User
+from handlers.admin.callbacks import NotificationAction, NotificationsMenu
 from handlers.admin.notifications import home_button_data
-from handlers.callbacks import NotificationAction, NotificationsMenu
 from outbox.repository import enqueue
 from tests.conftest import ADMIN_TG_ID, World
 

@@ -158,6 +158,22 @@ async def test_a_failed_button_press_is_answered_with_the_reference(
     assert record.handler == "handlers.common.language_chosen"
 
 
+async def test_a_button_that_fails_after_its_first_step_is_answered_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer waits for the handler, so a late failure is the one alert, not a second."""
+    await world.app.users.ensure_admins()
+    admin = world.client(ADMIN_TG_ID)
+    await admin.send("/workflow_recovery")
+    monkeypatch.setattr(world.app.stuck, "count", fails_with(RuntimeError("late")))
+    await admin.press(admin.find_button_message("Recovery log"), "wr:home")
+    [answer] = admin.callback_answers()
+    assert answer.show_alert is True
+    assert strip_reference(answer.text) == (
+        "Something went wrong on our side. Please try again later."
+    )
+
+
 async def test_input_feedback_is_not_recorded(world: World) -> None:
     await stock(world, ("P-1", "Pens", 5))
     ann = world.client(1)

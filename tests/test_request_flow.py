@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from core.enums import RequestStatus, Role, TransactionKind, TransitionAction
 from database.models import (
+    ErrorRecord,
     InventoryItem,
     InventoryTransaction,
     PendingNotification,
@@ -315,14 +316,18 @@ async def test_a_refused_callback_answer_does_not_hide_committed_work(world: Wor
     await ann.send("/new_request")
     await ann.click("Pens (50 pcs)")
     await ann.send("2")
-    world.session.queue(
+    world.session.refuse_next(
+        AnswerCallbackQuery,
         TelegramBadRequest(
             method=AnswerCallbackQuery(callback_query_id="x"),
             message="Bad Request: query is too old and response timeout expired",
-        )
+        ),
     )
     await ann.click("Submit request")
-    assert ann.last_reply().endswith(
-        "Request #1 is submitted. It is now at Manager approval, with 201."
-    )
+    [_refused] = ann.callback_answers()  # answered once; Telegram's refusal is no failure
+    assert world.session.refusals == []
+    assert await rows(world, ErrorRecord) == []
+    [reply] = ann.replies()  # the submitted draft, edited in place; no error reply
+    assert reply.endswith("Request #1 is submitted. It is now at Manager approval, with 201.")
+    assert reference_in(reply) is None
     assert len(await rows(world, Request)) == 1

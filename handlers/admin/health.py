@@ -9,17 +9,15 @@ from aiogram.types import InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from core.enums import HealthStatus, Role
-from core.exceptions import PermissionDenied
-from core.i18n import N_
-from database.models import User
+from core.enums import HealthStatus
+from handlers.admin.access import ADMINS
+from handlers.admin.callbacks import RecoveryMenu
 from handlers.admin.health_texts import STATUS_ICONS, component_line, rollup_line
-from handlers.callbacks import RecoveryMenu
 from handlers.routes import RouteTable
 from services.health.model import worst
 from services.health.service import TREND_WINDOW, HealthService, TrendPoint
 
-routes = RouteTable(__name__)
+routes = RouteTable(__name__, access=ADMINS)  # inside the staff router: admins only
 
 TREND_BUCKET = timedelta(hours=1)
 
@@ -78,8 +76,6 @@ async def health_screen(health: HealthService) -> tuple[str, InlineKeyboardMarku
 
 
 @routes.message(Command("health"))
-async def health_command(message: Message, user: User, health: HealthService) -> None:
-    if Role.ADMIN not in user.role_set:
-        raise PermissionDenied(N_("Only admins can see system health."))
+async def health_command(message: Message, health: HealthService) -> None:
     report = await health.check()
     await message.answer(rollup_line(report))

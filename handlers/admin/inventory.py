@@ -13,6 +13,7 @@ from aiogram import F
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
@@ -20,6 +21,8 @@ from core.enums import Role
 from core.exceptions import PermissionDenied
 from core.i18n import N_
 from database.models import InventoryItem, User
+from handlers.admin.callbacks import ReconcileAction as RA
+from handlers.admin.callbacks import ReconcileCallback, RecoveryMenu
 from handlers.admin.inventory_texts import (
     last_run_text,
     open_finding_line,
@@ -27,17 +30,14 @@ from handlers.admin.inventory_texts import (
     report_text,
     run_line,
 )
-from handlers.callbacks import ReconcileAction as RA
-from handlers.callbacks import ReconcileCallback
-from handlers.edits import safe_answer, safe_edit_text
+from handlers.admin.states import Counting
+from handlers.edits import safe_edit_text
 from handlers.routes import RouteTable
-from handlers.states import Counting
 from services.reconciliation.service import ReconciliationService
 
 routes = RouteTable(__name__)
 
-STAFF = frozenset({Role.ADMIN, Role.SUPPORT})
-MAIN_MENU = "wr:home"  # the lead's /workflow_recovery menu
+MAIN_MENU = RecoveryMenu(section="home").pack()  # the /workflow_recovery main menu
 REASONS = (N_("Physical count"), N_("Damaged or lost"), N_("Found during an audit"))
 MAX_FINDINGS = 15
 MAX_COUNT_BUTTONS = 8
@@ -53,14 +53,13 @@ def _data(action: RA, id_: int = 0) -> str:
     return ReconcileCallback(action=action, id=id_).pack()
 
 
-def require_staff(user: User) -> None:
-    if not user.role_set & STAFF:
-        raise PermissionDenied(N_("Only admins and support can use inventory reconciliation."))
-
-
 def require_admin(user: User) -> None:
     if Role.ADMIN not in user.role_set:
         raise PermissionDenied(N_("Only admins can change inventory. Support can only look."))
+
+
+# The buttons whose handlers call require_admin: refusals.py tells non-staff the same.
+ADMIN_ACTIONS = frozenset({RA.ASK_APPLY, RA.APPLY, RA.COUNT, RA.COUNT_SKU, RA.REASON})
 
 
 def back_markup(with_apply: bool = False) -> InlineKeyboardMarkup:
@@ -97,7 +96,6 @@ async def home(user: User, service: ReconciliationService) -> tuple[str, InlineK
 async def reconcile_command(
     message: Message, user: User, reconciliation: ReconciliationService, state: FSMContext
 ) -> None:
-    require_staff(user)
     await state.clear()
     text, markup = await home(user, reconciliation)
     await message.answer(text, reply_markup=markup)
@@ -107,18 +105,14 @@ async def reconcile_command(
 async def show_home(
     query: CallbackQuery, user: User, reconciliation: ReconciliationService, state: FSMContext
 ) -> None:
-    require_staff(user)
     await state.clear()
     text, markup = await home(user, reconciliation)
-    await safe_answer(query)
     await safe_edit_text(query.message, text, markup)
 
 
 @routes.callback_query(ReconcileCallback.filter(F.action == RA.PREVIEW))
 async def preview(query: CallbackQuery, user: User, reconciliation: ReconciliationService) -> None:
-    require_staff(user)
     report = await reconciliation.run(actor_id=user.id)
-    await safe_answer(query)
     can_apply = Role.ADMIN in user.role_set and bool(report.findings)
     await safe_edit_text(query.message, report_text(report), back_markup(with_apply=can_apply))
 
@@ -129,7 +123,6 @@ async def ask_apply(
 ) -> None:
     require_admin(user)
     report = await reconciliation.run(actor_id=user.id)
-    await safe_answer(query)
     if not report.findings:
         await safe_edit_text(query.message, _("No discrepancies found."), back_markup())
         return
@@ -140,10 +133,15 @@ async def ask_apply(
 
 
 @routes.callback_query(ReconcileCallback.filter(F.action == RA.APPLY))
-async def apply(query: CallbackQuery, user: User, reconciliation: ReconciliationService) -> None:
+async def apply(
+    query: CallbackQuery,
+    callback_answer: CallbackAnswer,
+    user: User,
+    reconciliation: ReconciliationService,
+) -> None:
     require_admin(user)
     report = await reconciliation.run(apply=True, actor_id=user.id, trigger="admin")
-    await safe_answer(query, _("Done."))
+    callback_answer.text = _("Done.")
     await safe_edit_text(query.message, report_text(report), back_markup())
 
 
@@ -151,7 +149,6 @@ async def apply(query: CallbackQuery, user: User, reconciliation: Reconciliation
 async def findings(
     query: CallbackQuery, user: User, reconciliation: ReconciliationService
 ) -> None:
-    require_staff(user)
     rows = await reconciliation.open_findings(limit=MAX_FINDINGS)
     kb = InlineKeyboardBuilder()
     if not rows:
@@ -172,25 +169,23 @@ async def findings(
         kb.button(text=_("Count an item by SKU"), callback_data=_data(RA.COUNT_SKU))
     kb.button(text=_("« Back"), callback_data=_data(RA.HOME))
     kb.adjust(1)
-    await safe_answer(query)
     await safe_edit_text(query.message, text, kb.as_markup())
 
 
 @routes.callback_query(ReconcileCallback.filter(F.action == RA.HISTORY))
-async def history(query: CallbackQuery, user: User, reconciliation: ReconciliationService) -> None:
-    require_staff(user)
+async def history(query: CallbackQuery, reconciliation: ReconciliationService) -> None:
     runs = await reconciliation.history()
     if runs:
         text = "\n".join([_("Recent runs:"), *(run_line(r) for r in runs)])
     else:
         text = _("No reconciliation has been applied yet.")
-    await safe_answer(query)
     await safe_edit_text(query.message, text, back_markup())
 
 
 @routes.callback_query(ReconcileCallback.filter(F.action == RA.COUNT))
 async def ask_count(
     query: CallbackQuery,
+    callback_answer: CallbackAnswer,
     callback_data: ReconcileCallback,
     user: User,
     reconciliation: ReconciliationService,
@@ -199,9 +194,9 @@ async def ask_count(
     require_admin(user)
     found = await reconciliation.item(callback_data.id)
     if found is None:
-        await safe_answer(query, _("That item no longer exists."), alert=True)
+        callback_answer.text = _("That item no longer exists.")
+        callback_answer.show_alert = True
         return
-    await safe_answer(query)
     await safe_edit_text(query.message, await start_count(state, *found), back_markup())
 
 
@@ -218,7 +213,6 @@ async def start_count(state: FSMContext, item: InventoryItem, balance: int) -> s
 async def ask_sku(query: CallbackQuery, user: User, state: FSMContext) -> None:
     require_admin(user)
     await state.set_state(Counting.entering_sku)
-    await safe_answer(query)
     await safe_edit_text(
         query.message, _("Send the SKU of the item you counted, or /cancel."), back_markup()
     )
@@ -270,6 +264,7 @@ async def typed_reason(
 @routes.callback_query(ReconcileCallback.filter(F.action == RA.REASON))
 async def preset_reason(
     query: CallbackQuery,
+    callback_answer: CallbackAnswer,
     callback_data: ReconcileCallback,
     user: User,
     state: FSMContext,
@@ -277,13 +272,15 @@ async def preset_reason(
 ) -> None:
     require_admin(user)
     if await state.get_state() != Counting.entering_reason.state:
-        await safe_answer(query, _("That question is no longer open."), alert=True)
+        callback_answer.text = _("That question is no longer open.")
+        callback_answer.show_alert = True
         return
     if not 0 <= callback_data.id < len(REASONS):
-        await safe_answer(query, _("Unknown reason. Choose one of the buttons."), alert=True)
+        callback_answer.text = _("Unknown reason. Choose one of the buttons.")
+        callback_answer.show_alert = True
         return
     text = await post_adjustment(user, state, reconciliation, _(REASONS[callback_data.id]))
-    await safe_answer(query, _("Done."))
+    callback_answer.text = _("Done.")
     await safe_edit_text(query.message, text, back_markup())
 
 

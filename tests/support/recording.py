@@ -1,7 +1,8 @@
 """A bot session that records every Bot API call and answers like Telegram would.
 
 Answers are synthesized per method (a sent message gets the next message id); a test can queue
-an exception or result for the next call, consumed first-in-first-out.
+an exception or result for the next call, consumed first-in-first-out, or an exception for the
+next call of one method.
 """
 
 from __future__ import annotations
@@ -32,11 +33,16 @@ class RecordingSession(BaseSession):
         super().__init__()
         self.calls: list[TelegramMethod[Any]] = []
         self.queued: deque[Any] = deque()
+        self.refusals: list[tuple[type[TelegramMethod[Any]], BaseException]] = []
         self._next_message_id = 1000
         self.messages: dict[tuple[int, int], Message] = {}
 
     def queue(self, result_or_exception: Any) -> None:
         self.queued.append(result_or_exception)
+
+    def refuse_next(self, kind: type[TelegramMethod[Any]], exception: BaseException) -> None:
+        """Raise `exception` at the next call of `kind`; other calls go through."""
+        self.refusals.append((kind, exception))
 
     async def close(self) -> None:
         pass
@@ -45,6 +51,10 @@ class RecordingSession(BaseSession):
         self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None
     ) -> TelegramType:
         self.calls.append(method)
+        for index, (kind, exception) in enumerate(self.refusals):
+            if isinstance(method, kind):
+                del self.refusals[index]
+                raise exception
         if self.queued:
             queued = self.queued.popleft()
             if isinstance(queued, BaseException):

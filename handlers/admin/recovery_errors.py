@@ -1,11 +1,9 @@
-"""/workflow_recovery: error statistics (and resolving an error) and the recovery log."""
+"""/workflow_recovery: error statistics, one error record, and marking it resolved."""
 
 from __future__ import annotations
 
-import math
 import secrets
 from datetime import timedelta
-from functools import partial
 
 from aiogram import Bot, F
 from aiogram.fsm.context import FSMContext
@@ -19,23 +17,20 @@ from core.exceptions import PermissionDenied, ValidationFailed
 from core.i18n import N_
 from core.names import category_name, severity_name
 from database.models import User
-from handlers.admin.error_lookup import describe
-from handlers.admin.recovery import back_row, edit_menu, require_staff
-from handlers.admin.recovery_texts import NOTE_PRESETS, log_line
-from handlers.callbacks import (
+from handlers.admin.callbacks import (
     ConfirmPending,
     ErrorDetailView,
     ErrorResolve,
     ErrorStatsView,
-    RecoveryLogFilter,
-    RecoveryLogView,
+    ResolveNote,
 )
-from handlers.edits import safe_answer, safe_edit_text
-from handlers.keyboards import add_pager
+from handlers.admin.error_lookup import describe
+from handlers.admin.recovery import back_row, edit_menu
+from handlers.admin.recovery_texts import NOTE_PRESETS
+from handlers.admin.states import Recovery
+from handlers.edits import safe_edit_text
 from handlers.routes import RouteTable
-from handlers.states import Recovery
 from services.error_records import ErrorService
-from services.recovery.log import RecoveryLogReader
 
 routes = RouteTable(__name__)
 
@@ -44,22 +39,15 @@ PERIODS = {
     "d": (timedelta(days=1), N_("last day")),
     "w": (timedelta(days=7), N_("last week")),
 }
-LOG_PAGE = 5
-LOG_FILTERS = frozenset({"actor", "request", "clear"})
-
-
-# -- error statistics -------------------------------------------------------------------------
 
 
 @routes.callback_query(ErrorStatsView.filter())
 async def error_stats(
     query: CallbackQuery,
     callback_data: ErrorStatsView,
-    user: User,
     errors: ErrorService,
     clock: Clock,
 ) -> None:
-    require_staff(user)
     if callback_data.period not in PERIODS:
         raise ValidationFailed(N_("That period does not exist."))
     span, label = PERIODS[callback_data.period]
@@ -101,7 +89,6 @@ async def error_stats(
             builder.button(text=_(name), callback_data=ErrorStatsView(period=key))
     back_row(builder)
     builder.adjust(*([len(stats.top)] if stats.top else []), 2, 1)
-    await safe_answer(query)
     await safe_edit_text(query.message, "\n".join(lines), reply_markup=builder.as_markup())
 
 
@@ -118,12 +105,10 @@ def error_screen(record_id: int, text: str, resolvable: bool) -> InlineKeyboardM
 async def error_detail(
     query: CallbackQuery, callback_data: ErrorDetailView, user: User, errors: ErrorService
 ) -> None:
-    require_staff(user)
     record = await errors.get(callback_data.record_id)
     if record is None:
         raise ValidationFailed(N_("That error record does not exist any more."))
     resolvable = record.resolved_at is None and Role.ADMIN in user.role_set
-    await safe_answer(query)
     await safe_edit_text(
         query.message, describe(record), reply_markup=error_screen(record.id, "", resolvable)
     )
@@ -137,7 +122,6 @@ async def error_resolve(
     errors: ErrorService,
     state: FSMContext,
 ) -> None:
-    require_staff(user)
     if Role.ADMIN not in user.role_set:
         raise PermissionDenied(N_("Only admins can resolve errors."))
     record = await errors.get(callback_data.record_id)
@@ -151,10 +135,9 @@ async def error_resolve(
     )
     builder = InlineKeyboardBuilder()
     for index, preset in enumerate(NOTE_PRESETS):
-        builder.button(text=_(preset), callback_data=f"wrn:{nonce}:{index}")
+        builder.button(text=_(preset), callback_data=ResolveNote(nonce=nonce, preset=index))
     builder.button(text=_("Cancel"), callback_data=ConfirmPending(nonce=nonce, go=False))
     builder.adjust(1)
-    await safe_answer(query)
     await safe_edit_text(
         query.message,
         _("How was {reference} resolved? Choose a note or type your own.").format(
@@ -183,134 +166,29 @@ async def finish_resolve(
     await edit_menu(bot, state, edit, text, error_screen(record.id, text, False))
 
 
-@routes.callback_query(F.data.startswith("wrn:"))
+@routes.callback_query(ResolveNote.filter())
 async def resolve_preset(
-    query: CallbackQuery, user: User, bot: Bot, errors: ErrorService, state: FSMContext
+    query: CallbackQuery,
+    callback_data: ResolveNote,
+    user: User,
+    bot: Bot,
+    errors: ErrorService,
+    state: FSMContext,
 ) -> None:
-    require_staff(user)
-    parts = (query.data or "").split(":")
     resolving = (await state.get_data()).get("resolving")
     valid = (
-        len(parts) == 3
-        and parts[1].isdigit()
-        and parts[2].isdigit()
-        and isinstance(resolving, dict)
-        and resolving.get("nonce") == int(parts[1])
-        and int(parts[2]) < len(NOTE_PRESETS)
+        isinstance(resolving, dict)
+        and resolving.get("nonce") == callback_data.nonce
+        and 0 <= callback_data.preset < len(NOTE_PRESETS)
     )
     if not valid:
         raise ValidationFailed(N_("This step is no longer open. Start again from the menu."))
-    await safe_answer(query)
     message = query.message if isinstance(query.message, Message) else None
-    await finish_resolve(bot, state, user, errors, _(NOTE_PRESETS[int(parts[2])]), message)
+    await finish_resolve(bot, state, user, errors, _(NOTE_PRESETS[callback_data.preset]), message)
 
 
 @routes.message(Recovery.note, F.text)
 async def resolve_typed(
     message: Message, user: User, bot: Bot, errors: ErrorService, state: FSMContext
 ) -> None:
-    require_staff(user)
     await finish_resolve(bot, state, user, errors, message.text or "", None)
-
-
-# -- recovery log -----------------------------------------------------------------------------
-
-
-async def log_screen(
-    log: RecoveryLogReader, page: int, actor: int, request: int
-) -> tuple[str, InlineKeyboardMarkup]:
-    rows, total = await log.page(
-        page * LOG_PAGE, LOG_PAGE, actor_id=actor or None, request_id=request or None
-    )
-    pages = max(1, math.ceil(total / LOG_PAGE))
-    head = _("Recovery log: {total} entries (page {page} of {pages}), newest first.").format(
-        total=total, page=page + 1, pages=pages
-    )
-    filters = []
-    if actor:
-        filters.append(_("by one person"))
-    if request:
-        filters.append(_("request #{request_id}").format(request_id=request))
-    if filters:
-        head += "\n" + _("Filter: {filters}").format(filters=", ".join(filters))
-    lines = [head, ""] + [log_line(r) for r in rows]
-    if not rows:
-        lines.append(_("Nothing recorded yet."))
-    builder = InlineKeyboardBuilder()
-    nav = add_pager(builder, page, pages, partial(RecoveryLogView, actor=actor, request=request))
-    builder.button(text=_("By admin"), callback_data=RecoveryLogFilter(kind="actor"))
-    builder.button(text=_("By request"), callback_data=RecoveryLogFilter(kind="request"))
-    if filters:
-        builder.button(text=_("Clear filter"), callback_data=RecoveryLogFilter(kind="clear"))
-    back_row(builder)
-    builder.adjust(*([nav] if nav else []), 2, 1, 1)
-    return "\n".join(lines), builder.as_markup()
-
-
-@routes.callback_query(RecoveryLogView.filter())
-async def recovery_log(
-    query: CallbackQuery,
-    callback_data: RecoveryLogView,
-    user: User,
-    recovery_log: RecoveryLogReader,
-) -> None:
-    require_staff(user)
-    if callback_data.page < 0 or callback_data.actor < 0 or callback_data.request < 0:
-        raise ValidationFailed(N_("That filter no longer exists."))
-    text, markup = await log_screen(
-        recovery_log, callback_data.page, callback_data.actor, callback_data.request
-    )
-    await safe_answer(query)
-    await safe_edit_text(query.message, text, reply_markup=markup)
-
-
-@routes.callback_query(RecoveryLogFilter.filter())
-async def recovery_log_filter(
-    query: CallbackQuery,
-    callback_data: RecoveryLogFilter,
-    user: User,
-    recovery_log: RecoveryLogReader,
-    state: FSMContext,
-) -> None:
-    require_staff(user)
-    if callback_data.kind not in LOG_FILTERS:
-        raise ValidationFailed(N_("That filter no longer exists."))
-    await safe_answer(query)
-    if callback_data.kind == "clear":
-        text, markup = await log_screen(recovery_log, 0, 0, 0)
-        await safe_edit_text(query.message, text, reply_markup=markup)
-        return
-    builder = InlineKeyboardBuilder()
-    if callback_data.kind == "actor":
-        for person in await recovery_log.actors():
-            builder.button(
-                text=person.display_name,
-                callback_data=RecoveryLogView(page=0, actor=person.id, request=0),
-            )
-        back_row(builder, RecoveryLogView(page=0, actor=0, request=0).pack())
-        builder.adjust(1)
-        await safe_edit_text(query.message, _("Whose actions?"), reply_markup=builder.as_markup())
-        return
-    await state.set_state(Recovery.log_request)
-    await state.update_data(
-        menu=[query.message.chat.id, query.message.message_id] if query.message else None
-    )
-    back_row(builder, RecoveryLogView(page=0, actor=0, request=0).pack())
-    await safe_edit_text(
-        query.message,
-        _("Send the request number, for example 42."),
-        reply_markup=builder.as_markup(),
-    )
-
-
-@routes.message(Recovery.log_request, F.text)
-async def recovery_log_request(
-    message: Message, user: User, bot: Bot, recovery_log: RecoveryLogReader, state: FSMContext
-) -> None:
-    require_staff(user)
-    typed = (message.text or "").strip().lstrip("#")
-    if not typed.isdecimal() or not typed.isascii() or int(typed) < 1:
-        raise ValidationFailed(N_("Please send the request number as digits, for example 42."))
-    await state.set_state(None)
-    text, markup = await log_screen(recovery_log, 0, 0, int(typed))
-    await edit_menu(bot, state, None, text, markup)

@@ -1,0 +1,133 @@
+"""Callback data of the staff screens. Fields are typed, but still re-checked on arrival:
+Telegram clients can send any bytes as callback data."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from aiogram.filters.callback_data import CallbackData
+
+from core.enums import RecoveryAction
+
+# -- /workflow_recovery -------------------------------------------------------------------
+# Filters travel as small integers (indexes into the workflow file), never as free text.
+
+
+class RecoveryMenu(CallbackData, prefix="wr"):
+    section: str  # one of handlers.admin.recovery.SECTIONS; checked on arrival
+
+
+class StuckList(CallbackData, prefix="ws"):
+    page: int
+    wf: int  # index of the workflow, -1: all
+    st: int  # index of the stage in that workflow, -1: all
+
+
+class StuckFilterPick(CallbackData, prefix="wf"):
+    wf: int
+    st: int
+
+
+class StuckDetail(CallbackData, prefix="wd"):
+    request_id: int
+
+
+class StuckAction(CallbackData, prefix="wa"):
+    action: RecoveryAction
+    request_id: int
+    version: int
+
+
+class ReassignTo(CallbackData, prefix="wt"):
+    request_id: int
+    version: int
+    user_id: int
+
+
+class ReasonPreset(CallbackData, prefix="wy"):
+    nonce: int
+    preset: int
+
+
+class ConfirmPending(CallbackData, prefix="wc"):
+    nonce: int
+    go: bool
+
+
+class BulkAction(CallbackData, prefix="wb"):
+    action: RecoveryAction
+    wf: int
+    st: int
+
+
+class JobView(CallbackData, prefix="wj"):
+    job_id: int
+
+
+class ErrorStatsView(CallbackData, prefix="we"):
+    period: str  # h, d or w; checked on arrival
+
+
+class ErrorDetailView(CallbackData, prefix="wed"):
+    record_id: int
+
+
+class ErrorResolve(CallbackData, prefix="wer"):
+    record_id: int
+
+
+class ResolveNote(CallbackData, prefix="wrn"):
+    nonce: int
+    preset: int  # index into NOTE_PRESETS; checked on arrival
+
+
+class RecoveryLogView(CallbackData, prefix="wl"):
+    page: int
+    actor: int  # user id, 0: everyone
+    request: int  # request id, 0: all
+
+
+class RecoveryLogFilter(CallbackData, prefix="wlf"):
+    kind: str  # actor, request or clear; checked on arrival
+
+
+class ReconcileAction(StrEnum):
+    HOME = "h"
+    PREVIEW = "p"
+    ASK_APPLY = "a"
+    APPLY = "y"
+    FINDINGS = "f"
+    COUNT = "c"
+    COUNT_SKU = "s"
+    REASON = "r"
+    HISTORY = "hi"
+
+
+class ReconcileCallback(CallbackData, prefix="rc"):
+    action: ReconcileAction
+    # An item id for COUNT, a preset index for REASON; 0 otherwise.
+    id: int = 0
+
+
+class NotificationAction(StrEnum):
+    HOME = "h"
+    LIST = "l"
+    ROW = "r"
+    RETRY = "rt"
+    DISCARD_ASK = "da"  # choose a reason
+    DISCARD = "d"  # with a preset reason (arg = its index)
+    DISCARD_TYPE = "dt"  # the admin types the reason
+    BULK_RETRY_ASK = "bra"
+    BULK_DISCARD_ASK = "bda"
+    BULK_RETRY = "br"  # arg = the highest id the preview covered, count = how many
+    BULK_DISCARD = "bd"  # with a preset reason (reason = its index)
+
+
+class NotificationsMenu(CallbackData, prefix="nq"):
+    action: NotificationAction
+    status: str = ""
+    page: int = 0
+    row_id: int = 0
+    arg: int = 0
+    count: int = 0
+    reason: int = 0

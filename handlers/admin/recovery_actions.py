@@ -1,0 +1,279 @@
+"""/workflow_recovery: one recovery action — choose it, give a reason, confirm."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from aiogram import Bot, F
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from core.enums import RecoveryAction, RecoveryOutcome
+from core.exceptions import ValidationFailed
+from core.i18n import N_
+from core.workflows import WorkflowRegistry
+from database.models import User
+from handlers.admin.callbacks import (
+    ConfirmPending,
+    ReasonPreset,
+    ReassignTo,
+    StuckAction,
+    StuckDetail,
+)
+from handlers.admin.recovery import back_row, edit_menu
+from handlers.admin.recovery_bulk import bulk_confirmation, run_bulk
+from handlers.admin.recovery_stuck import detail_screen
+from handlers.admin.recovery_texts import ACTION_NAMES, REASON_PRESETS, plan_text
+from handlers.admin.states import Recovery
+from handlers.edits import safe_edit_text
+from handlers.routes import RouteTable
+from services.recovery.actions import RecoveryActions
+from services.recovery.bulk import BulkRecovery
+from services.requests import RequestService
+
+routes = RouteTable(__name__)
+
+# -- one action: choose, give a reason, confirm ----------------------------------------------
+
+
+async def ask_reason(
+    query: CallbackQuery, state: FSMContext, pending: dict[str, Any], title: str
+) -> None:
+    nonce = secrets.randbelow(10**9)
+    menu = query.message
+    await state.set_state(Recovery.reason)
+    await state.update_data(
+        pending={**pending, "nonce": nonce},
+        menu=[menu.chat.id, menu.message_id] if menu else None,
+    )
+    builder = InlineKeyboardBuilder()
+    for index, preset in enumerate(REASON_PRESETS):
+        builder.button(text=_(preset), callback_data=ReasonPreset(nonce=nonce, preset=index))
+    builder.button(text=_("Cancel"), callback_data=ConfirmPending(nonce=nonce, go=False))
+    builder.adjust(1)
+    text = title + "\n\n" + _("Why? Choose a reason or type your own.")
+    await safe_edit_text(query.message, text, reply_markup=builder.as_markup())
+
+
+@routes.callback_query(StuckAction.filter())
+async def action_chosen(
+    query: CallbackQuery,
+    callback_data: StuckAction,
+    user: User,
+    actions: RecoveryActions,
+    state: FSMContext,
+) -> None:
+    action = callback_data.action
+    # Validates the role, the request, its version and that the action applies — now.
+    await actions.plan(callback_data.request_id, action, user, callback_data.version)
+    if action is RecoveryAction.REASSIGN:
+        candidates = await actions.candidates(callback_data.request_id)
+        builder = InlineKeyboardBuilder()
+        for candidate in candidates:
+            builder.button(
+                text=candidate.display_name,
+                callback_data=ReassignTo(
+                    request_id=callback_data.request_id,
+                    version=callback_data.version,
+                    user_id=candidate.id,
+                ),
+            )
+        back_row(builder, StuckDetail(request_id=callback_data.request_id).pack())
+        builder.adjust(1)
+        text = (
+            _("Reassign request #{request_id} to:").format(request_id=callback_data.request_id)
+            if candidates
+            else _(
+                "Nobody else holds this stage's role. Grant it first: "
+                "python -m bot users grant <id> <role>"
+            )
+        )
+        await safe_edit_text(query.message, text, reply_markup=builder.as_markup())
+        return
+    pending = {
+        "action": action.value,
+        "request_id": callback_data.request_id,
+        "version": callback_data.version,
+        "target": None,
+    }
+    await ask_reason(
+        query, state, pending, _(ACTION_NAMES[action]) + f" · #{callback_data.request_id}"
+    )
+
+
+@routes.callback_query(ReassignTo.filter())
+async def reassign_target(
+    query: CallbackQuery,
+    callback_data: ReassignTo,
+    user: User,
+    actions: RecoveryActions,
+    state: FSMContext,
+) -> None:
+    plan = await actions.plan(
+        callback_data.request_id,
+        RecoveryAction.REASSIGN,
+        user,
+        callback_data.version,
+        target_user_id=callback_data.user_id,
+    )
+    pending = {
+        "action": RecoveryAction.REASSIGN.value,
+        "request_id": plan.request_id,
+        "version": plan.version,
+        "target": callback_data.user_id,
+    }
+    await ask_reason(
+        query, state, pending, _(ACTION_NAMES[RecoveryAction.REASSIGN]) + f" · #{plan.request_id}"
+    )
+
+
+async def pending_of(state: FSMContext, nonce: int | None = None) -> dict[str, Any]:
+    data = await state.get_data()
+    pending = data.get("pending")
+    if not isinstance(pending, dict) or (nonce is not None and pending.get("nonce") != nonce):
+        raise ValidationFailed(N_("This step is no longer open. Start again from the menu."))
+    return pending
+
+
+async def show_confirmation(
+    bot: Bot,
+    state: FSMContext,
+    user: User,
+    actions: RecoveryActions,
+    workflows: WorkflowRegistry,
+    locale: str,
+    reason: str,
+    edit: Message | None,
+) -> None:
+    pending = await pending_of(state)
+    pending["reason"] = reason.strip()
+    if not pending["reason"]:
+        raise ValidationFailed(N_("Please give a reason."))
+    await state.update_data(pending=pending)
+    await state.set_state(None)
+    builder = InlineKeyboardBuilder()
+    if "bulk" in pending:
+        text = bulk_confirmation(pending, locale)
+    else:
+        plan = await actions.plan(
+            int(pending["request_id"]),
+            RecoveryAction(pending["action"]),
+            user,
+            int(pending["version"]),
+            pending.get("target"),
+        )
+        text = plan_text(plan, workflows, locale, pending["reason"])
+    builder.button(
+        text=_("Confirm"), callback_data=ConfirmPending(nonce=pending["nonce"], go=True)
+    )
+    builder.button(
+        text=_("Cancel"), callback_data=ConfirmPending(nonce=pending["nonce"], go=False)
+    )
+    await edit_menu(bot, state, edit, text, builder.as_markup())
+
+
+@routes.callback_query(ReasonPreset.filter())
+async def reason_preset(
+    query: CallbackQuery,
+    callback_data: ReasonPreset,
+    user: User,
+    bot: Bot,
+    actions: RecoveryActions,
+    workflows: WorkflowRegistry,
+    locale: str,
+    state: FSMContext,
+) -> None:
+    await pending_of(state, callback_data.nonce)
+    if not 0 <= callback_data.preset < len(REASON_PRESETS):
+        raise ValidationFailed(N_("That reason does not exist."))
+    message = query.message if isinstance(query.message, Message) else None
+    await show_confirmation(
+        bot,
+        state,
+        user,
+        actions,
+        workflows,
+        locale,
+        _(REASON_PRESETS[callback_data.preset]),
+        message,
+    )
+
+
+@routes.message(Recovery.reason, F.text)
+async def reason_typed(
+    message: Message,
+    user: User,
+    bot: Bot,
+    actions: RecoveryActions,
+    workflows: WorkflowRegistry,
+    locale: str,
+    state: FSMContext,
+) -> None:
+    await show_confirmation(bot, state, user, actions, workflows, locale, message.text or "", None)
+
+
+@routes.callback_query(ConfirmPending.filter())
+async def confirm(
+    query: CallbackQuery,
+    callback_answer: CallbackAnswer,
+    callback_data: ConfirmPending,
+    user: User,
+    requests: RequestService,
+    actions: RecoveryActions,
+    bulk: BulkRecovery,
+    workflows: WorkflowRegistry,
+    locale: str,
+    state: FSMContext,
+) -> None:
+    pending = await pending_of(state, callback_data.nonce)
+    await state.update_data(pending=None)
+    await state.set_state(None)
+    if not callback_data.go:
+        callback_answer.text = _("Cancelled. Nothing was changed.")
+        text, markup = await main_menu_or_detail(
+            pending, user, requests, actions, workflows, locale
+        )
+        await safe_edit_text(query.message, text, reply_markup=markup)
+        return
+    if "reason" not in pending:
+        raise ValidationFailed(N_("Please give a reason."))
+    if "bulk" in pending:
+        await run_bulk(query, callback_answer, pending, user, bulk, locale)
+        return
+    result = await actions.apply(
+        int(pending["request_id"]),
+        RecoveryAction(pending["action"]),
+        user.id,
+        int(pending["version"]),
+        pending["reason"],
+        pending.get("target"),
+    )
+    if result.outcome is RecoveryOutcome.APPLIED:
+        note = "✅ " + _("Done.")
+    else:
+        note = "⚠️ " + _("Not applied: the request changed meanwhile. This is how it is now:")
+    text, markup = await detail_screen(
+        int(pending["request_id"]), user, requests, actions, workflows, locale, note=note
+    )
+    await safe_edit_text(query.message, text, reply_markup=markup)
+
+
+async def main_menu_or_detail(
+    pending: dict[str, Any],
+    user: User,
+    requests: RequestService,
+    actions: RecoveryActions,
+    workflows: WorkflowRegistry,
+    locale: str,
+) -> tuple[str, InlineKeyboardMarkup]:
+    if "request_id" in pending:
+        return await detail_screen(
+            int(pending["request_id"]), user, requests, actions, workflows, locale
+        )
+    builder = InlineKeyboardBuilder()
+    back_row(builder)
+    return _("Cancelled. Nothing was changed."), builder.as_markup()

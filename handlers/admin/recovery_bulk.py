@@ -1,0 +1,149 @@
+"""/workflow_recovery: a bulk action over the stuck requests shown, and its job."""
+
+from __future__ import annotations
+
+import secrets
+from html import escape
+from typing import Any
+
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup
+from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from core.enums import RecoveryAction
+from core.exceptions import PermissionDenied, ValidationFailed
+from core.i18n import N_
+from core.workflows import WorkflowRegistry
+from database.models import User
+from handlers.admin.callbacks import BulkAction, JobView, ReasonPreset, RecoveryLogView, StuckList
+from handlers.admin.recovery import back_row
+from handlers.admin.recovery_stuck import decode_filter, filter_title
+from handlers.admin.recovery_texts import ACTION_NAMES, REASON_PRESETS
+from handlers.admin.states import Recovery
+from handlers.edits import safe_edit_text
+from handlers.routes import RouteTable
+from services.recovery.actions import RecoveryActions
+from services.recovery.bulk import BulkRecovery
+from services.recovery.plans import BULK_ACTIONS, may_run
+from services.stuck import StuckService
+
+routes = RouteTable(__name__)
+
+# -- bulk --------------------------------------------------------------------------------------
+
+
+def bulk_confirmation(pending: dict[str, Any], locale: str) -> str:
+    action = RecoveryAction(pending["action"])
+    lines = [
+        _("Please confirm: {action} for {count} stuck requests: {ids}.").format(
+            action=_(ACTION_NAMES[action]),
+            count=len(pending["bulk"]),
+            ids=", ".join(f"#{r}" for r, _v in pending["bulk"][:30])
+            + (" …" if len(pending["bulk"]) > 30 else ""),
+        ),
+        _("Only these requests are touched; any that changed since this preview are skipped."),
+        _("Reason: {reason}").format(reason=escape(pending["reason"])),
+    ]
+    return "\n".join(lines)
+
+
+@routes.callback_query(BulkAction.filter())
+async def bulk_preview(
+    query: CallbackQuery,
+    callback_data: BulkAction,
+    user: User,
+    stuck: StuckService,
+    actions: RecoveryActions,
+    workflows: WorkflowRegistry,
+    locale: str,
+    state: FSMContext,
+) -> None:
+    selected = decode_filter(workflows, callback_data.wf, callback_data.st)
+    action = callback_data.action
+    if action not in BULK_ACTIONS:
+        raise ValidationFailed(N_("This action cannot run in bulk."))
+    if not may_run(user.role_set, action):
+        raise PermissionDenied(N_("Your role may not run this action."))
+    entries = await stuck.all(selected)
+    targets = [
+        [e.request.id, e.request.version]
+        for e in entries
+        if action in actions.available(e.request)
+    ]
+    builder = InlineKeyboardBuilder()
+    for other in BULK_ACTIONS:
+        if other is not action and may_run(user.role_set, other):
+            builder.button(
+                text=_(ACTION_NAMES[other]),
+                callback_data=BulkAction(action=other, wf=callback_data.wf, st=callback_data.st),
+            )
+    where = filter_title(workflows, callback_data.wf, callback_data.st, locale)
+    text = _(
+        "Bulk: {action} in {where}. {count} of the {total} stuck requests shown can take it."
+    ).format(action=_(ACTION_NAMES[action]), where=where, count=len(targets), total=len(entries))
+    if targets:
+        nonce = secrets.randbelow(10**9)
+        await state.update_data(
+            pending={"action": action.value, "bulk": targets, "nonce": nonce},
+            menu=[query.message.chat.id, query.message.message_id] if query.message else None,
+        )
+        await state.set_state(Recovery.reason)
+        for index, preset in enumerate(REASON_PRESETS):
+            builder.button(text=_(preset), callback_data=ReasonPreset(nonce=nonce, preset=index))
+        text += "\n\n" + _("Why? Choose a reason or type your own.")
+    back_row(builder, StuckList(page=0, wf=callback_data.wf, st=callback_data.st).pack())
+    builder.adjust(1)
+    await safe_edit_text(query.message, text, reply_markup=builder.as_markup())
+
+
+async def run_bulk(
+    query: CallbackQuery,
+    callback_answer: CallbackAnswer,
+    pending: dict[str, Any],
+    user: User,
+    bulk: BulkRecovery,
+    locale: str,
+) -> None:
+    targets = [(int(r), int(v)) for r, v in pending["bulk"]]
+    job = await bulk.start(user, RecoveryAction(pending["action"]), pending["reason"], targets)
+    callback_answer.text = _("Started.")
+    text, markup = job_screen(job.id, job.status.value, job.total, 0, 0, 0)
+    await safe_edit_text(query.message, text, reply_markup=markup)
+
+
+def job_screen(
+    job_id: int, status: str, total: int, applied: int, skipped: int, failed: int
+) -> tuple[str, InlineKeyboardMarkup]:
+    status_text = _("running") if status == "running" else _("finished")
+    text = _(
+        "Bulk job #{job_id}: {status}. {applied} applied, {skipped} skipped (changed "
+        "meanwhile or no longer applicable), {failed} failed, of {total}."
+    ).format(
+        job_id=job_id,
+        status=status_text,
+        applied=applied,
+        skipped=skipped,
+        failed=failed,
+        total=total,
+    )
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("Refresh"), callback_data=JobView(job_id=job_id))
+    builder.button(
+        text=_("Recovery log"), callback_data=RecoveryLogView(page=0, actor=0, request=0)
+    )
+    back_row(builder)
+    builder.adjust(1)
+    return text, builder.as_markup()
+
+
+@routes.callback_query(JobView.filter())
+async def job_view(query: CallbackQuery, callback_data: JobView, bulk: BulkRecovery) -> None:
+    job = await bulk.job(callback_data.job_id)
+    if job is None:
+        raise ValidationFailed(N_("That job does not exist."))
+    text, markup = job_screen(
+        job.id, job.status.value, job.total, job.applied, job.skipped, job.failed
+    )
+    await safe_edit_text(query.message, text, reply_markup=markup)
