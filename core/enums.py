@@ -52,6 +52,14 @@ class NotificationStatus(StrEnum):
     DISCARDED = "discarded"  # an operator decided not to send it
 
 
+# Rows an operator may act on (and the command line lists): a sent or discarded row is history.
+ACTIONABLE_STATUSES = (
+    NotificationStatus.PENDING,
+    NotificationStatus.RETRYING,
+    NotificationStatus.DEAD,
+)
+
+
 class DeadReason(StrEnum):
     BLOCKED = "blocked"  # 403: the user blocked the bot
     CHAT_NOT_FOUND = "chat_not_found"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.i18n import N_
+from core.messages import N_
 
 
 class DomainError(Exception):

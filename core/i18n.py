@@ -15,19 +15,12 @@ from aiogram.utils.i18n import I18n
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
+from core.messages import N_, Msg
 from core.settings import LOCALES_DIR, SUPPORTED_LOCALES
 
+__all__ = ["DOMAIN", "N_", "Msg", "PoI18n", "create_i18n", "pick_locale", "render"]
+
 DOMAIN = "messages"
-
-
-def N_(message: str) -> str:
-    return message
-
-
-class Msg(str):
-    """A message id passed as a parameter, translated when the outer message is rendered."""
-
-    __slots__ = ()
 
 
 def render(message: str, params: dict[str, object]) -> str:

@@ -21,7 +21,6 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from sqlalchemy.engine import make_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WORKFLOWS_FILE = PROJECT_ROOT / "config" / "workflows.toml"
@@ -299,6 +298,8 @@ class Settings(BaseSettings):
             values.append(self.webhook.secret.get_secret_value())
         if self.bot_token is not None:
             values.append(self.bot_token.get_secret_value())
+        from sqlalchemy.engine import make_url  # here: a config error must not wait for it
+
         for url in (self.database_url, self.redis_url):
             password = make_url(url.get_secret_value()).password if url else None
             if password:

@@ -15,19 +15,18 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
-from core.enums import DeadReason, NotificationStatus
+from core.enums import ACTIONABLE_STATUSES, DeadReason, NotificationStatus
 from core.exceptions import NotFound, ValidationFailed
 from core.i18n import N_
 from database.models import PendingNotification
-from outbox.repository import WAITING, NotificationRepository
+from outbox.repository import NotificationRepository
 from outbox.sender import OutboxSender, Outcome
 from services.transactions import Change, TransactionalStateManager
 
 logger = logging.getLogger(__name__)
 
 MAX_REASON = 500
-# Rows an operator may act on: a sent or discarded row is history.
-ACTIONABLE = (*WAITING, NotificationStatus.DEAD)
+ACTIONABLE = ACTIONABLE_STATUSES
 LISTED = ACTIONABLE
 
 

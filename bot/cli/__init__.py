@@ -12,8 +12,6 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
-from sqlalchemy.exc import DBAPIError, OperationalError
-
 from bot.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from bot.cli.parser import build_parser
 from bot.logs import configure_logging
@@ -35,11 +33,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (OperationalError, DBAPIError, OSError) as exc:
+    except Exception as exc:
+        if not _database_error(exc):
+            raise
         print(f"error: cannot use the database: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         return EXIT_OK
+
+
+def _database_error(exc: BaseException) -> bool:
+    if isinstance(exc, OSError):
+        return True
+    # SQLAlchemy is loaded only by the commands that use a database: no import for --help.
+    if "sqlalchemy" not in sys.modules:
+        return False
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    return isinstance(exc, OperationalError | DBAPIError)
 
 
 def dispatch(args: argparse.Namespace, settings: Settings) -> int:

@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from core.enums import ACTIONABLE_STATUSES as LISTED
 from core.enums import NotificationStatus, Role
-from services.notification_admin import LISTED
 
 
 def build_parser() -> argparse.ArgumentParser:
