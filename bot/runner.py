@@ -44,6 +44,15 @@ async def running(settings: Settings) -> AsyncIterator[Running]:
     """Everything but the way updates arrive: outbox sender, scheduler, HTTP server."""
     bot = create_bot(settings)
     app = create_app(settings, bot)
+    logger.info(
+        "starting in %s mode; database %s (%s); HTTP %s",
+        "webhook" if settings.webhook.enabled else "polling",
+        app.engine.dialect.name,
+        app.engine.url.render_as_string(hide_password=True),
+        f"on {settings.http.host}:{settings.http.port}"
+        if settings.webhook.enabled or settings.http.port
+        else "off (HTTP_PORT=0)",
+    )
     dp = create_dispatcher(app, create_storage(settings))
     await app.users.ensure_admins()
     try:

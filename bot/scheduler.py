@@ -64,7 +64,8 @@ def guarded(
             await app.recorder.record(exc, FailureContext(source=f"job:{name}"))
         return JobOutcome(result, timer() - started)
 
-    run.__name__ = name
+    # APScheduler names a job after its function: the log says "detect_stuck", not "run".
+    run.__name__ = run.__qualname__ = name
     return run
 
 
@@ -170,6 +171,7 @@ def create_scheduler(app: App) -> AsyncIOScheduler:
             "interval",
             seconds=spec.interval_seconds,
             id=spec.job_id,
+            name=spec.job_id,
         )
         app.jobs.watch(spec.job_id, spec.interval_seconds)
         app.metrics.watch_job(spec.job_id, started)

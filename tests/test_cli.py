@@ -7,7 +7,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from alembic.script import ScriptDirectory
+
 from bot.cli import main
+from database.migrate import alembic_config
 from database.engine import create_engine, create_sessionmaker
 from database.models import InventoryItem, InventoryTransaction
 from tests.support import db
@@ -55,7 +58,11 @@ def stock_rows(url: str) -> tuple[dict[str, tuple[str, str, int]], list[tuple[st
 
 
 def test_users_grant_list_revoke(env: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(capsys, "migrate")[:2] == (0, "database is at the latest schema\n")
+    head = ScriptDirectory.from_config(alembic_config(env)).get_current_head()
+    assert run(capsys, "migrate")[:2] == (
+        0,
+        f"database is at the latest schema (revision {head})\n",
+    )
     code, out, _ = run(capsys, "users", "list")
     assert (code, out) == (
         0,

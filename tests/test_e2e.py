@@ -88,6 +88,8 @@ class BotProcess:
                 stderr=err,
             )
 
+    stopped_in: float | None = None  # seconds from SIGTERM to the process's end
+
     def stderr(self) -> str:
         return self.stderr_path.read_text(encoding="utf-8", errors="replace")
 
@@ -100,9 +102,11 @@ class BotProcess:
         """SIGTERM (aiogram stops polling gracefully), then SIGKILL if it does not exit."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-            deadline = time.monotonic() + timeout
+            sent = time.monotonic()
+            deadline = sent + timeout
             while self.proc.poll() is None and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.02)
+            self.stopped_in = time.monotonic() - sent
         if self.proc.poll() is None:
             self.proc.kill()
         return self.proc.wait(timeout=10)
@@ -324,6 +328,16 @@ async def test_request_walks_from_creation_to_completion(
     assert exit_code == 0, stderr
     assert "Traceback" not in stderr, stderr
     assert " ERROR " not in stderr, stderr
+    # Gone within a second of SIGTERM, everything flushed (the last log line is there).
+    assert bot.stopped_in is not None and bot.stopped_in < 1.0, (bot.stopped_in, stderr)
+    assert stderr.rstrip().endswith("Scheduler has been shut down"), stderr[-500:]
+    # The start-up log says how it runs, at which schema, and names every job.
+    assert "database schema at revision " in stderr
+    assert "starting in polling mode; database sqlite (sqlite+aiosqlite:///" in stderr
+    assert "HTTP off (HTTP_PORT=0)" in stderr
+    for job in ("flush_error_spool", "detect_stuck", "outbox", "health_snapshot"):
+        assert f'Added job "{job}"' in stderr, stderr
+    assert "guarded" not in stderr
 
     assert query_db(database_url, "SELECT id, status, stage FROM requests") == [
         (1, "completed", None)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import importlib
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -64,10 +65,14 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from bot.runner import run_polling, run_webhook
 
         asyncio.run(run_webhook(settings) if settings.webhook.enabled else run_polling(settings))
+        # Everything is stopped, flushed and closed by now. Without this the interpreter spends
+        # about a second collecting aiogram's thousands of classes before the process ends;
+        # frozen objects are left to the operating system (atexit and log flushes still run).
+        gc.freeze()
         return EXIT_OK
     if command == "migrate":
-        upgrade(settings.database_url_value)
-        print("database is at the latest schema")
+        revision = upgrade(settings.database_url_value)
+        print(f"database is at the latest schema (revision {revision})")
         return EXIT_OK
     # `health` does not migrate first: an unreachable or outdated database is what it reports.
     if command != "health":
