@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import select
 
-from alembic.script import ScriptDirectory
-
 from bot.cli import main
-from database.migrate import alembic_config
 from database.engine import create_engine, create_sessionmaker
+from database.migrate import alembic_config
 from database.models import InventoryItem, InventoryTransaction
 from tests.support import db
 
