@@ -15,14 +15,13 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
-from aiogram.types import BotCommand, BotCommandScopeDefault
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.telegram import TELEGRAM_BREAKER, BreakerRequestMiddleware, telegram_unreachable
 from core.clock import Clock, SystemClock
 from core.i18n import create_i18n
-from core.settings import SUPPORTED_LOCALES, Settings
+from core.settings import Settings
 from core.workflows import WorkflowRegistry, load_workflows
 from database.engine import create_engine, create_sessionmaker, guard_with_breaker
 from database.models import User
@@ -317,26 +316,3 @@ def create_dispatcher(app: App, storage: BaseStorage | None = None) -> Dispatche
     dp.callback_query.middleware(ButtonAnswerMiddleware())  # every button press answered once
     dp.include_routers(*get_routers())
     return dp
-
-
-async def set_commands(bot: Bot, i18n: I18n) -> None:
-    """Register the command menu once per language, plus the default-language fallback."""
-    names = ["new_request", "my_requests", "language", "help", "cancel"]
-    # Staff commands (/workflow_recovery, /error) stay out of everyone's menu on purpose.
-    for locale in (None, *SUPPORTED_LOCALES):
-        with i18n.context(), i18n.use_locale(locale or i18n.default_locale):
-            commands = [BotCommand(command=n, description=command_description(n)) for n in names]
-        await bot.set_my_commands(commands, BotCommandScopeDefault(), language_code=locale)
-
-
-def command_description(name: str) -> str:
-    from aiogram.utils.i18n import gettext as _
-
-    descriptions = {
-        "new_request": _("Ask for items from the warehouse"),
-        "my_requests": _("Your requests and where they are"),
-        "language": _("Choose your language"),
-        "help": _("What this bot can do"),
-        "cancel": _("Leave what you are doing"),
-    }
-    return descriptions[name]

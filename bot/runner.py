@@ -16,7 +16,8 @@ from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiohttp import web
 
-from bot.factory import App, create_app, create_bot, create_dispatcher, set_commands
+from bot.commands import set_commands, sync_staff_menus
+from bot.factory import App, create_app, create_bot, create_dispatcher
 from bot.http import create_web_app, start_http
 from bot.scheduler import create_scheduler
 from core.settings import Settings
@@ -57,6 +58,7 @@ async def running(settings: Settings) -> AsyncIterator[Running]:
     await app.users.ensure_admins()
     try:
         await set_commands(bot, app.i18n)
+        await sync_staff_menus(bot, app.users, app.i18n)
     except (TelegramAPIError, TelegramNetworkError) as exc:
         # Not fatal: the menu is set next start.
         logger.warning("could not register commands: %s", exc)

@@ -18,6 +18,7 @@ from typing import Any
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.commands import sync_staff_menus
 from bot.factory import App
 from database.locks import try_lock
 from services.failures.classify import FailureContext
@@ -126,6 +127,11 @@ def job_specs(app: App) -> list[JobSpec]:
             report.new_for_admin,
         )
 
+    async def command_menus() -> None:
+        changed = await sync_staff_menus(app.sender.bot, app.users, app.i18n)
+        if changed:
+            logger.info("command menus updated for %s staff chats", changed)
+
     return [
         # The spool is a file of this process: every replica flushes its own.
         JobSpec("flush_error_spool", settings.spool_flush_seconds, flush_spool, exclusive=False),
@@ -146,6 +152,8 @@ def job_specs(app: App) -> list[JobSpec]:
             reconcile,
             exclusive=False,
         ),
+        # Roles granted on the command line reach the menu here: one replica is enough.
+        JobSpec("command_menus", settings.command_menu_seconds, command_menus, exclusive=True),
         JobSpec(
             "health_snapshot",
             settings.health.snapshot_minutes * 60,

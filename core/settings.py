@@ -225,6 +225,7 @@ class Settings(BaseSettings):
     max_concurrent_recoveries: int = Field(default=10, ge=1)
     spool_flush_seconds: float = Field(default=30.0, gt=0)
     stuck_check_minutes: float = Field(default=30.0, gt=0)
+    command_menu_seconds: float = Field(default=60.0, gt=0)
     bulk_actions_per_second: float = Field(default=5.0, gt=0)
     cleanup_hours: float = Field(default=6.0, gt=0)
     job_misfire_grace_seconds: int = Field(default=60, ge=1)

@@ -19,7 +19,7 @@ from handlers.callbacks import LanguageCallback
 from handlers.edits import safe_edit_text
 from handlers.keyboards import LANGUAGE_NAMES, language_keyboard
 from handlers.routes import RouteTable
-from services.users import UserService
+from services.users import UserService, is_staff
 
 routes = RouteTable(__name__)
 
@@ -37,6 +37,17 @@ def help_text(user: User) -> str:
     if user.role_set & deciders:
         lines.append("")
         lines.append(_("Requests that wait for you arrive here with Approve and Reject buttons."))
+    if is_staff(user.role_set):
+        lines += [
+            "",
+            _("For staff:"),
+            _("/workflow_recovery — stuck requests, errors and the recovery log, fixed by button"),
+            _("/reconcile — check stock against the ledger"),
+            _("/notifications — notifications waiting or given up on"),
+            _("/error E-XXXXXX — look up an error by its reference code"),
+        ]
+        if Role.ADMIN in user.role_set:
+            lines.append(_("/health — system health"))
     return "\n".join(lines)
 
 

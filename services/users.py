@@ -131,6 +131,20 @@ class UserService:
         # A preference, not a step of any workflow: no transaction_log row.
         await self.tx.run("set_language", "user", work, entity_id=user_id, audited=False)
 
+    async def menu_holders(self) -> Sequence[User]:
+        """Staff, and anyone whose chat still has a staff menu: whose menu may be due."""
+        async with self.sessionmaker() as session:
+            return await UserRepository(session).with_menu_or_roles(STAFF_ROLES)
+
+    async def set_command_menu(self, user_id: int, menu: str | None) -> None:
+        async def work(change: Change) -> None:
+            user = await UserRepository(change.session).by_id(user_id)
+            if user is not None:
+                user.command_menu = menu
+
+        # What Telegram was told, kept so it is told again only on a change.
+        await self.tx.run("set_command_menu", "user", work, entity_id=user_id, audited=False)
+
     async def list_users(self) -> Sequence[User]:
         async with self.sessionmaker() as session:
             return await UserRepository(session).all()

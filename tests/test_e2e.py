@@ -215,9 +215,13 @@ async def test_request_walks_from_creation_to_completion(
     await prepare(tmp_path, database_url, monkeypatch)
     exit_code: int | None = None
     async with running_bot(api, database_url, tmp_path) as bot:
-        # Start-up: the command menu (default + en, ru, es), the webhook cleared, then polling.
+        # Start-up: everyone's command menu (default + en, ru, es), the admin's own menu in
+        # their chat, the webhook cleared, then polling.
         startup = [c.method for c in api.calls]
-        assert startup.count("setMyCommands") == 4, api.describe()
+        assert startup.count("setMyCommands") == 5, api.describe()
+        admin_menu = api.calls_of("setMyCommands")[4].params
+        assert admin_menu["scope"] == {"type": "chat", "chat_id": ADMIN_ID}
+        assert [c["command"] for c in admin_menu["commands"]][-2:] == ["error", "health"]
         assert {"getMe", "deleteWebhook"} <= set(startup), api.describe()
         menu = api.calls_of("setMyCommands")[0].params["commands"]
         assert [c["command"] for c in menu][:2] == ["new_request", "my_requests"]

@@ -421,6 +421,7 @@ async def test_failing_job_becomes_an_error_record_and_shows_in_health(world: Wo
     scheduler = create_scheduler(world.app)
     assert sorted(j.id for j in scheduler.get_jobs()) == [
         "cleanup",
+        "command_menus",
         "detect_stuck",
         "flush_error_spool",
         "health_snapshot",

@@ -6,7 +6,7 @@ from aiogram.methods import SetMyCommands
 from sqlalchemy import select
 
 from bot.catalogs import problems
-from bot.factory import set_commands
+from bot.commands import set_commands
 from core.enums import Role
 from core.i18n import pick_locale
 from database.models import User

@@ -41,6 +41,8 @@ class User(Base):
     # Telegram refused to deliver to this chat (blocked, chat gone); the person stays active.
     unreachable_since: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # The staff command menu last set for this chat ("admin:ru"); None: Telegram's default one.
+    command_menu: Mapped[str | None] = mapped_column(String(32))
 
     roles: Mapped[list[UserRole]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"

@@ -24,6 +24,16 @@ class UserRepository:
         result = await self.session.execute(select(User).order_by(User.id))
         return result.scalars().all()
 
+    async def with_menu_or_roles(self, roles: frozenset[Role]) -> Sequence[User]:
+        """People holding any of `roles`, and whoever has a menu of their own set."""
+        holds = select(UserRole.user_id).where(UserRole.role.in_(roles))
+        query = (
+            select(User)
+            .where(User.id.in_(holds) | User.command_menu.is_not(None))
+            .order_by(User.id)
+        )
+        return (await self.session.execute(query)).scalars().all()
+
     async def active_holders(self, role: Role) -> Sequence[User]:
         query = (
             select(User)
