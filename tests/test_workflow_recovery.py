@@ -150,7 +150,7 @@ async def test_force_transition_with_a_preset_reason(world: World, clock: Frozen
     assert admin.last_reply() == (
         "Please confirm: Force to the next stage (high risk).\n"
         "Request #1 will move from Manager approval to Warehouse issue, with Kim.\n"
-        "The requester and the new assignee are told.\n"
+        "The requester and Kim are told.\n"
         "Reason: Assignee is away"
     )
     await admin.click("Confirm")
@@ -202,7 +202,7 @@ async def test_typed_reason_and_a_change_meanwhile_is_reported(
         "Please confirm: Force complete (high risk).\n"
         "Request #1 will be marked completed.\n"
         "The items will NOT be issued from stock.\n"
-        "The requester and the new assignee are told.\n"
+        "Only the requester is told.\n"
         "Reason: Paper handed over by hand"
     )
     # Meanwhile the manager approves it after all.

@@ -155,8 +155,15 @@ def plan_text(plan: Plan, workflows: WorkflowRegistry, locale: str, reason: str)
     ]
     if plan.skips_stock_issue:
         lines.append(_("The items will NOT be issued from stock."))
-    if action is not RecoveryAction.NUDGE:
-        lines.append(_("The requester and the new assignee are told."))
+    # Exactly who the action's notifications reach (services/recovery/actions.py:_notify).
+    if action is RecoveryAction.NUDGE:
+        pass  # the reminder above is the only message
+    elif plan.to_assignee is not None and plan.to_status is RequestStatus.ACTIVE:
+        lines.append(
+            _("The requester and {assignee} are told.").format(assignee=who(plan.to_assignee))
+        )
+    else:
+        lines.append(_("Only the requester is told."))
     lines.append(_("Reason: {reason}").format(reason=escape(reason)))
     return "\n".join(lines)
 
