@@ -407,8 +407,11 @@ async def test_bulk_action_touches_exactly_what_was_previewed(
     )
     await admin.click("Force complete")
     await admin.click("Duplicate or mistaken request")
-    assert admin.last_reply().startswith(
-        "Please confirm: Force complete for 3 stuck requests: #1, #2, #3."
+    assert admin.last_reply() == (
+        "Please confirm: Force complete for 3 stuck requests: #1, #2, #3.\n"
+        "Only these requests are touched; any that changed since this preview are skipped.\n"
+        "Only each request's requester is told.\n"
+        "Reason: Duplicate or mistaken request"
     )
     # One of them moves on before the admin confirms: it must be skipped, not forced.
     await world.app.requests.approve(created[1].id, user_ids[MANAGER], created[1].version)

@@ -34,6 +34,19 @@ routes = RouteTable(__name__)
 # -- bulk --------------------------------------------------------------------------------------
 
 
+# Who each bulk action's notifications reach (services/recovery/actions.py:_notify).
+BULK_TOLD = {
+    RecoveryAction.NUDGE: N_("Each request's assignee gets a reminder; nobody else is told."),
+    RecoveryAction.RESET: N_(
+        "Each request's requester is told, and its new assignee if it has one."
+    ),
+    RecoveryAction.FORCE_TRANSITION: N_(
+        "Each request's requester is told, and its new assignee if it has one."
+    ),
+    RecoveryAction.FORCE_COMPLETE: N_("Only each request's requester is told."),
+}
+
+
 def bulk_confirmation(pending: dict[str, Any], locale: str) -> str:
     action = RecoveryAction(pending["action"])
     lines = [
@@ -44,6 +57,7 @@ def bulk_confirmation(pending: dict[str, Any], locale: str) -> str:
             + (" …" if len(pending["bulk"]) > 30 else ""),
         ),
         _("Only these requests are touched; any that changed since this preview are skipped."),
+        _(BULK_TOLD[action]),
         _("Reason: {reason}").format(reason=escape(pending["reason"])),
     ]
     return "\n".join(lines)
