@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -104,28 +105,39 @@ class ErrorStats:
 async def error_stats(
     sessionmaker: async_sessionmaker[AsyncSession], since: datetime, top: int = 5
 ) -> ErrorStats:
-    """Occurrences since `since`, by category and severity, and the most frequent problems."""
+    """Occurrences since `since`, by category and severity, and the most frequent problems.
+
+    One index-only range scan of ix_error_occurrences_occurred_at counts each problem's
+    occurrences in the window; the breakdowns and the top list are both taken from that."""
     recent = (
-        select(ErrorOccurrence.error_id, func.count(ErrorOccurrence.id).label("n"))
+        select(ErrorOccurrence.error_id, func.count().label("n"))
         .where(ErrorOccurrence.occurred_at >= since)
         .group_by(ErrorOccurrence.error_id)
         .subquery()
     )
     async with sessionmaker() as session:
         grouped = await session.execute(
-            select(ErrorRecord.category, ErrorRecord.severity, func.sum(recent.c.n))
-            .join(recent, recent.c.error_id == ErrorRecord.id)
-            .group_by(ErrorRecord.category, ErrorRecord.severity)
+            select(
+                ErrorRecord.id,
+                ErrorRecord.category,
+                ErrorRecord.severity,
+                ErrorRecord.last_seen,
+                recent.c.n,
+            ).join(recent, recent.c.error_id == ErrorRecord.id)
         )
         by_category: dict[ErrorCategory, int] = {}
         by_severity: dict[ErrorSeverity, int] = {}
-        for category, severity, count in grouped:
+        counts: list[tuple[int, datetime, int]] = []
+        for record_id, category, severity, last_seen, count in grouped:
             by_category[category] = by_category.get(category, 0) + int(count)
             by_severity[severity] = by_severity.get(severity, 0) + int(count)
-        rows = await session.execute(
-            select(ErrorRecord, recent.c.n)
-            .join(recent, recent.c.error_id == ErrorRecord.id)
-            .order_by(recent.c.n.desc(), ErrorRecord.last_seen.desc())
-            .limit(top)
-        )
-        return ErrorStats(by_category, by_severity, [(r, int(n)) for r, n in rows])
+            counts.append((int(count), last_seen, record_id))
+        # Most occurrences first, then the most recently seen (as the query used to order).
+        chosen = [(i, n) for n, _seen, i in heapq.nlargest(top, counts)]
+        records = {}
+        if chosen:
+            rows = await session.execute(
+                select(ErrorRecord).where(ErrorRecord.id.in_([i for i, _n in chosen]))
+            )
+            records = {r.id: r for r in rows.scalars()}
+        return ErrorStats(by_category, by_severity, [(records[i], n) for i, n in chosen])

@@ -2,7 +2,9 @@
 
 A request is stuck when it has waited in its stage longer than the stage's `stuck_after`, when
 its assignee is gone (none, deactivated, or no longer holding the stage's role), or when its
-stage is no longer in the workflow file. One query finds them all, whatever their number.
+stage is no longer in the workflow file. Each of those is a few ranges of an index,
+so the page and the count read the stuck requests, not every active one
+(database/repositories/stuck.py).
 """
 
 from __future__ import annotations
@@ -11,14 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import aliased
 
 from core.clock import Clock
-from core.enums import RecoveryAction, RecoveryOutcome, RequestStatus, Risk, Role
+from core.enums import RecoveryAction, RecoveryOutcome, Risk, Role
 from core.workflows import Stage, WorkflowRegistry
-from database.models import Request, StuckMark, User, UserRole, WorkflowRecoveryLog
+from database.models import Request, StuckMark, User, WorkflowRecoveryLog
+from database.repositories.stuck import StuckQueries, StuckStatements, active_holders
 from database.repositories.users import UserRepository
 from outbox.repository import enqueue
 from services.transactions import Change, TransactionalStateManager
@@ -65,43 +67,11 @@ class StuckService:
         self.tx = tx
         self.workflows = workflows
         self.clock = clock
+        self.queries = StuckQueries(workflows)
 
     def stage_of(self, request: Request) -> Stage | None:
         workflow = self.workflows.get(request.workflow)
         return workflow.stage(request.stage) if workflow and request.stage else None
-
-    def _where(self, now: datetime, selected: StuckFilter) -> ColumnElement[bool]:
-        assignee = aliased(User)
-        known: list[ColumnElement[bool]] = []
-        stuck: list[ColumnElement[bool]] = []
-        for workflow in self.workflows.workflows:
-            if selected.workflow and workflow.key != selected.workflow:
-                continue
-            for stage in workflow.stages:
-                if selected.stage and stage.key != selected.stage:
-                    continue
-                here = and_(Request.workflow == workflow.key, Request.stage == stage.key)
-                holds_role = exists().where(
-                    UserRole.user_id == Request.assignee_id, UserRole.role == stage.role
-                )
-                active = (
-                    select(assignee.is_active)
-                    .where(assignee.id == Request.assignee_id)
-                    .scalar_subquery()
-                )
-                gone = or_(Request.assignee_id.is_(None), active.is_(False), not_(holds_role))
-                late = Request.stage_entered_at <= now - stage.stuck_after
-                stuck.append(and_(here, or_(late, gone)))
-            known.append(
-                and_(
-                    Request.workflow == workflow.key,
-                    Request.stage.in_([s.key for s in workflow.stages]),
-                )
-            )
-        if not selected.stage:
-            # A stage (or workflow) that was removed from the file: nobody can act on it.
-            stuck.append(not_(or_(*known)) if known else Request.id.is_not(None))
-        return and_(Request.status == RequestStatus.ACTIVE, or_(false(), *stuck))
 
     def _entry(self, request: Request, now: datetime) -> StuckEntry:
         stage = self.stage_of(request)
@@ -121,27 +91,29 @@ class StuckService:
         self, selected: StuckFilter, offset: int, limit: int
     ) -> tuple[list[StuckEntry], int]:
         now = self.clock.now()
-        where = self._where(now, selected)
         async with self.sessionmaker() as session:
-            total = await session.scalar(select(func.count(Request.id)).where(where))
-            rows = await session.execute(
-                select(Request)
-                .where(where)
-                .order_by(Request.stage_entered_at, Request.id)
-                .offset(offset)
-                .limit(limit)
-            )
-            requests = rows.unique().scalars().all()
-        return [self._entry(r, now) for r in requests], int(total or 0)
+            built = await self._statements(session, selected)
+            ids = await self.queries.page_ids(session, built, now, offset, limit)
+            total = await self.queries.count(session, built, now)
+            rows = await session.execute(select(Request).where(Request.id.in_(ids)))
+            found = {r.id: r for r in rows.unique().scalars()}
+        return [self._entry(found[i], now) for i in ids if i in found], total
 
     async def count(self, selected: StuckFilter = StuckFilter()) -> int:
-        where = self._where(self.clock.now(), selected)
         async with self.sessionmaker() as session:
-            return int(await session.scalar(select(func.count(Request.id)).where(where)) or 0)
+            built = await self._statements(session, selected)
+            return await self.queries.count(session, built, self.clock.now())
 
     async def all(self, selected: StuckFilter = StuckFilter()) -> list[StuckEntry]:
-        entries, _total = await self.page(selected, 0, 1_000_000)
-        return entries
+        now = self.clock.now()
+        async with self.sessionmaker() as session:
+            built = await self._statements(session, selected)
+            requests = await self.queries.requests(session, built, now)
+        return [self._entry(r, now) for r in requests]
+
+    async def _statements(self, session: AsyncSession, selected: StuckFilter) -> StuckStatements:
+        holders = await active_holders(session)
+        return self.queries.statements(selected.workflow, selected.stage, holders)
 
     async def detect(self) -> DetectionResult:
         """Mark newly stuck requests, nudge their assignee, escalate the long-stuck to admins.
@@ -151,10 +123,9 @@ class StuckService:
         async def work(change: Change) -> DetectionResult:
             session = change.session
             now = self.clock.now()
-            rows = await session.execute(
-                select(Request).where(self._where(now, StuckFilter())).order_by(Request.id)
-            )
-            entries = [self._entry(r, now) for r in rows.unique().scalars().all()]
+            built = await self._statements(session, StuckFilter())
+            stuck = sorted(await self.queries.requests(session, built, now), key=lambda r: r.id)
+            entries = [self._entry(r, now) for r in stuck]
             marks = await self._marks(session, entries)
             admins = await UserRepository(session).active_holders(Role.ADMIN)
             new = nudged = escalated = gone = 0

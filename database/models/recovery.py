@@ -108,7 +108,12 @@ class ErrorOccurrence(Base):
     """Each time a person met the problem: the reference code they were shown resolves here."""
 
     __tablename__ = "error_occurrences"
-    __table_args__ = (Index("ix_error_occurrences_error_id", "error_id"),)
+    __table_args__ = (
+        Index("ix_error_occurrences_error_id", "error_id"),
+        # Error statistics and the health check count a window of time per error: an
+        # index-only range scan (services/error_records.py).
+        Index("ix_error_occurrences_occurred_at", "occurred_at", "error_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     error_id: Mapped[int] = mapped_column(ForeignKey("error_records.id", ondelete="CASCADE"))
@@ -185,8 +190,10 @@ class WorkflowRecoveryLog(Base):
 
     __tablename__ = "workflow_recovery_log"
     __table_args__ = (
-        Index("ix_workflow_recovery_log_request_id", "request_id"),
-        Index("ix_workflow_recovery_log_actor_id", "actor_id"),
+        # The log screen's filters, read newest first without sorting the person's whole
+        # history (services/recovery/log.py).
+        Index("ix_workflow_recovery_log_request_id", "request_id", "id"),
+        Index("ix_workflow_recovery_log_actor_id", "actor_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

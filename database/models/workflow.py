@@ -90,6 +90,11 @@ class Request(Base):
     __tablename__ = "requests"
     __table_args__ = (
         Index("ix_requests_status_stage", "status", "stage"),
+        # The stuck screen: per stage, "in it since before the threshold" is one range, read
+        # in the screen's order (services/stuck.py).
+        Index("ix_requests_stuck", "status", "workflow", "stage", "stage_entered_at", "id"),
+        # ...and "its assignee is gone" a few ranges of assignee ids outside the role's holders.
+        Index("ix_requests_assignee", "status", "workflow", "stage", "assignee_id"),
         Index("ix_requests_requester_id", "requester_id"),
         Index("ix_requests_assignee_id", "assignee_id"),
     )
