@@ -202,7 +202,7 @@ async def build_app(url: str, folder: Path) -> tuple[App, Dispatcher, Bot, SqlCo
     await app.inventory.import_rows(
         [ImportRow(n + 2, f"SKU-{n}", f"Item {n}", "pcs", 1000) for n in range(3)]
     )
-    requester = await app.users.register(TelegramProfile(USER_ID, "Ann", None, "en"))
+    requester = (await app.users.register(TelegramProfile(USER_ID, "Ann", None, "en"))).user
     items = (await app.inventory.page(0, 3))[0]
     for n in range(REQUESTS):
         lines = [Line(items[k % 3].id, n + 1) for k in range(1 + n % 3)]
@@ -353,11 +353,15 @@ async def main() -> None:
     import aiogram
     import sqlalchemy
 
+    import database.engine
+
     pinged = bool(create_engine("sqlite+aiosqlite://").pool._pre_ping)
+    idle = getattr(database.engine, "PING_AFTER_IDLE_SECONDS", None)
+    ping = "every checkout" if pinged else f"after {idle:g} s idle" if idle else "never"
     print(
         f"Python {sys.version.split()[0]}, aiogram {aiogram.__version__}, SQLAlchemy "
         f"{sqlalchemy.__version__}; {args.rounds} rounds × {args.updates} updates per scenario; "
-        f"a user with {REQUESTS} requests; pool_pre_ping={pinged}"
+        f"a user with {REQUESTS} requests; pool ping: {ping}"
     )
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite+aiosqlite:///{folder}/bench.sqlite3"
