@@ -53,7 +53,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.factory import App, create_app, create_bot, create_dispatcher
 from core.settings import ErrorSettings, Settings
 from database.base import Base
-from database.engine import create_engine
+from database.engine import AUTOCOMMIT_READ, create_engine
 from services.inventory import ImportRow
 from services.requests import Line
 from services.users import TelegramProfile
@@ -154,13 +154,17 @@ class SqlCounter:
                 self.begins += 1
 
         def on_begin(conn: Any) -> None:
-            if postgres:  # asyncpg sends BEGIN itself, not through a cursor
+            # asyncpg sends BEGIN itself, not through a cursor; none in autocommit
+            autocommit = conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+            if postgres and not autocommit:
                 self.statements += 1
                 self.begins += 1
                 self.kinds["BEGIN"] = self.kinds.get("BEGIN", 0) + 1
 
         def on_end(conn: Any) -> None:
-            self.ends += 1
+            options = conn.get_execution_options()
+            if options.get("isolation_level") != "AUTOCOMMIT" and not options.get(AUTOCOMMIT_READ):
+                self.ends += 1  # an autocommit read has no transaction to end: nothing is sent
 
         def on_checkout(*args: Any) -> None:
             self.checkouts += 1

@@ -19,6 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -31,6 +32,7 @@ from utils.db_faults import is_unavailable
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 PING_AFTER_IDLE_SECONDS = 10.0
+AUTOCOMMIT_READ = "autocommit_read"  # execution option, see read_connection()
 
 
 def ensure_sqlite_dir(url: str) -> None:
@@ -51,6 +53,8 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_on_begin(connection: Any) -> None:
+    if connection.get_execution_options().get(AUTOCOMMIT_READ):
+        return  # one read statement: the driver runs it in autocommit, no write lock taken
     # Take the write lock up front: two read-then-write transactions would otherwise both
     # read, and the second would fail with "database is locked" instead of waiting its turn
     # and then seeing the first one's change (the optimistic lock needs that).
@@ -102,6 +106,19 @@ def ping_idle_connections(
 
     event.listen(pool, "checkin", on_checkin)
     event.listen(pool, "checkout", on_checkout)
+
+
+async def read_connection(session: AsyncSession) -> AsyncConnection:
+    """The session's connection for a read that needs no transaction: a single statement, or
+    statements that may each see the latest data. PostgreSQL runs it in autocommit (no BEGIN
+    and ROLLBACK round trips); SQLite skips the BEGIN IMMEDIATE that would take the write
+    lock (its driver autocommits outside an explicit BEGIN). Call it before anything else in
+    the session: execution options apply only when the session first takes its connection."""
+    if session.get_bind().dialect.name == "sqlite":
+        options: dict[str, Any] = {AUTOCOMMIT_READ: True}
+    else:
+        options = {"isolation_level": "AUTOCOMMIT"}
+    return await session.connection(execution_options=options)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -22,6 +22,7 @@ from core.enums import Role
 from core.exceptions import NotFound, ValidationFailed
 from core.i18n import N_
 from core.settings import SUPPORTED_LOCALES
+from database.engine import read_connection
 from database.models import User, UserRole
 from database.repositories.users import UserRepository
 from services.transactions import Change, TransactionalStateManager
@@ -76,6 +77,7 @@ class UserService:
             return Registration(cached[1], created=False)
         generation = self._cache.generation()
         async with self.sessionmaker() as session:
+            await read_connection(session)  # one statement: no transaction around it
             user = await UserRepository(session).with_roles(profile.telegram_id)
         if user is None or self._outdated(user, profile):
             # Bookkeeping of who wrote, not a state change to audit.

@@ -2,12 +2,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from core.enums import RequestStatus
+from database.engine import read_connection
 from database.models import InventoryItem, Request, RequestItem, RequestTransition, User
 from database.models.workflow import display_name
 
@@ -31,6 +34,43 @@ class RequestSummary:
     lines: list[SummaryLine] = field(default_factory=list)
 
 
+@cache
+def _requester_page() -> Select[Any]:
+    """Built once: composing this statement costs more than running it (parameters bound)."""
+    page = (
+        select(
+            Request.id,
+            Request.workflow,
+            Request.stage,
+            Request.status,
+            Request.assignee_id,
+            func.count().over().label("total"),
+        )
+        .where(Request.requester_id == bindparam("requester_id"))
+        .order_by(Request.id.desc())
+        .offset(bindparam("offset"))
+        .limit(bindparam("limit"))
+        .subquery()
+    )
+    assignee = aliased(User)
+    return (
+        select(
+            page,
+            assignee.full_name,
+            assignee.username,
+            assignee.telegram_id,
+            RequestItem.quantity,
+            InventoryItem.name,
+            InventoryItem.unit,
+        )
+        .select_from(page)
+        .outerjoin(assignee, assignee.id == page.c.assignee_id)
+        .outerjoin(RequestItem, RequestItem.request_id == page.c.id)
+        .outerjoin(InventoryItem, InventoryItem.id == RequestItem.item_id)
+        .order_by(page.c.id.desc(), RequestItem.id)
+    )
+
+
 class RequestRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -43,37 +83,10 @@ class RequestRepository:
     ) -> tuple[list[RequestSummary], int]:
         """A page of the requester's requests, newest first, with their lines and assignee,
         and how many they have in all: one statement (the total is a window count)."""
-        page = (
-            select(
-                Request.id,
-                Request.workflow,
-                Request.stage,
-                Request.status,
-                Request.assignee_id,
-                func.count().over().label("total"),
-            )
-            .where(Request.requester_id == requester_id)
-            .order_by(Request.id.desc())
-            .offset(offset)
-            .limit(limit)
-            .subquery()
-        )
-        assignee = aliased(User)
-        rows = await self.session.execute(
-            select(
-                page,
-                assignee.full_name,
-                assignee.username,
-                assignee.telegram_id,
-                RequestItem.quantity,
-                InventoryItem.name,
-                InventoryItem.unit,
-            )
-            .select_from(page)
-            .outerjoin(assignee, assignee.id == page.c.assignee_id)
-            .outerjoin(RequestItem, RequestItem.request_id == page.c.id)
-            .outerjoin(InventoryItem, InventoryItem.id == RequestItem.item_id)
-            .order_by(page.c.id.desc(), RequestItem.id)
+        # Plain rows, no ORM loading; no transaction either (see read_connection).
+        connection = await read_connection(self.session)
+        rows = await connection.execute(
+            _requester_page(), {"requester_id": requester_id, "offset": offset, "limit": limit}
         )
         summaries: dict[int, RequestSummary] = {}
         total: int | None = 0
