@@ -229,6 +229,9 @@ class Settings(BaseSettings):
     bulk_actions_per_second: float = Field(default=5.0, gt=0)
     cleanup_hours: float = Field(default=6.0, gt=0)
     job_misfire_grace_seconds: int = Field(default=60, ge=1)
+    # How long a person's user row and roles are answered from memory; a change made by
+    # another process (replica, command line) is seen after at most this long. 0: always read.
+    user_cache_seconds: float = Field(default=30.0, ge=0)
 
     telegram: TelegramSettings = TelegramSettings()
     db: DatabaseBreakerSettings = DatabaseBreakerSettings()

@@ -52,12 +52,14 @@ def help_text(user: User) -> str:
 
 
 @routes.message(CommandStart())
-async def start(message: Message, user: User, state: FSMContext) -> None:
+async def start(message: Message, user: User, state: FSMContext, new_user: bool = False) -> None:
     await state.clear()
     roles = ", ".join(role_name(r) for r in sorted(user.role_set))
-    greeting = _("Hello, {name}! You are registered. Your roles: {roles}.").format(
-        name=escape(user.display_name), roles=roles
-    )
+    greeting = (  # new_user: this very update registered them (middlewares/user.py)
+        _("Hello, {name}! You are registered. Your roles: {roles}.")
+        if new_user
+        else _("Welcome back, {name}! Your roles: {roles}.")
+    ).format(name=escape(user.display_name), roles=roles)
     await message.answer(f"{greeting}\n\n{help_text(user)}")
 
 

@@ -230,10 +230,10 @@ async def render_my_requests(
         rows, total = await requests.for_requester(user.id, 0, MY_REQUESTS_PAGE_SIZE)
     blocks = [_("Your requests (page {page} of {pages}):").format(page=page + 1, pages=pages)]
     for request in rows:
-        assignee = request.assignee.display_name if request.assignee else _("nobody yet")
+        assignee = request.assignee or _("nobody yet")
         lines = [
-            {"name": line.item.name, "quantity": line.quantity, "unit": line.item.unit}
-            for line in request.items
+            {"name": line.name, "quantity": line.quantity, "unit": line.unit}
+            for line in request.lines
         ]
         blocks.append(
             _("#{request_id} — {status}\nStage: {stage}\nWith: {assignee}").format(

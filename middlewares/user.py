@@ -1,4 +1,5 @@
-"""Gets or creates the user once per update and puts it into handler data as `user`.
+"""Gets or creates the user once per update and puts it into handler data as `user`, and
+`new_user` (True on the update that registered them).
 
 With the database unreachable, the last good copy of the user (up to an hour old) lets
 read-only commands still answer; `degraded` tells handlers so."""
@@ -40,12 +41,19 @@ class UserMiddleware(BaseMiddleware):
             username=tg_user.username,
             language_code=tg_user.language_code,
         )
-        fetched = await self.cache.fetch(
-            tg_user.id, lambda: self.users.register(profile), degrade_on=database_unreachable
-        )
+        created = False
+
+        async def register() -> User:
+            nonlocal created
+            registration = await self.users.register(profile)
+            created = registration.created
+            return registration.user
+
+        fetched = await self.cache.fetch(tg_user.id, register, degrade_on=database_unreachable)
         user = fetched.value
         if not user.is_active:
             raise PermissionDenied(N_("Your access to this bot is turned off. Ask an admin."))
         data["user"] = user
+        data["new_user"] = created
         data["degraded"] = fetched.stale
         return await handler(event, data)

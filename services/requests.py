@@ -39,7 +39,7 @@ from database.models import (
     User,
 )
 from database.repositories.inventory import InventoryRepository
-from database.repositories.requests import RequestRepository
+from database.repositories.requests import RequestRepository, RequestSummary
 from database.repositories.users import UserRepository
 from services.request_notices import notify, notify_stage
 from services.transactions import Change, TransactionalStateManager
@@ -289,7 +289,8 @@ class RequestService:
 
     async def for_requester(
         self, requester_id: int, page: int, size: int
-    ) -> tuple[Sequence[Request], int]:
+    ) -> tuple[list[RequestSummary], int]:
+        """One page of the requester's requests and their total: one read statement."""
         async with self.sessionmaker() as session:
             return await RequestRepository(session).for_requester(requester_id, page * size, size)
 

@@ -3,6 +3,7 @@ SQLite file whose folder vanished) and a connection killed in the middle of an u
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -13,11 +14,13 @@ import asyncpg
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 import services.requests as requests_module
 from core.clock import FrozenClock
 from core.enums import ErrorCategory, ErrorSeverity, Role
 from core.settings import DatabaseBreakerSettings, Settings
+from database.engine import PING_AFTER_IDLE_SECONDS, create_engine
 from database.models import ErrorOccurrence, ErrorRecord, Request, TransactionLog
 from services import request_notices
 from tests.conftest import make_world
@@ -235,4 +238,48 @@ async def test_a_connection_killed_mid_update_is_retried_transparently(
     assert len(requests) == 1
     assert [(t.outcome.value, t.attempts) for t in logs] == [("rolled_back", 1), ("committed", 2)]
     assert errors == []  # retried away: nobody saw a failure
+    await engine.dispose()
+
+
+async def _terminate_and_wait(pg_url: str, pid: int) -> None:
+    admin = await asyncpg.connect(db._dsn(pg_url))
+    try:
+        await admin.execute("SELECT pg_terminate_backend($1)", pid)
+        for _ in range(100):  # the backend exits shortly after the signal
+            if not await admin.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid
+            ):
+                return
+            await asyncio.sleep(0.02)
+    finally:
+        await admin.close()
+    raise AssertionError(f"backend {pid} did not exit")
+
+
+async def test_an_idle_connection_the_server_dropped_is_replaced_before_use(pg_url: str) -> None:
+    monotonic = FakeMonotonic()
+    engine = create_engine(pg_url, monotonic=monotonic)
+    async with engine.connect() as conn:
+        pid = int(await conn.scalar(text("SELECT pg_backend_pid()")))
+    await _terminate_and_wait(pg_url, pid)  # dropped while it sat in the pool
+    monotonic.now += PING_AFTER_IDLE_SECONDS
+    async with engine.connect() as conn:  # a plain read, no retry around it
+        assert int(await conn.scalar(text("SELECT pg_backend_pid()"))) != pid
+    await engine.dispose()
+
+
+async def test_a_busy_connection_that_dropped_fails_once_and_the_pool_starts_afresh(
+    pg_url: str,
+) -> None:
+    monotonic = FakeMonotonic()
+    engine = create_engine(pg_url, monotonic=monotonic)
+    async with engine.connect() as conn:
+        pid = int(await conn.scalar(text("SELECT pg_backend_pid()")))
+    await _terminate_and_wait(pg_url, pid)  # not idle long enough to be pinged
+    with pytest.raises(DBAPIError) as failed:
+        async with engine.connect() as conn:
+            await conn.scalar(text("SELECT 1"))
+    assert failed.value.connection_invalidated  # what the state manager retries
+    async with engine.connect() as conn:
+        assert await conn.scalar(text("SELECT 1")) == 1
     await engine.dispose()

@@ -27,6 +27,13 @@ from core.enums import (
 from database.base import Base, str_enum
 
 
+def display_name(full_name: str | None, username: str | None, telegram_id: int) -> str:
+    """What people see for a user: their name, else @username, else the Telegram id."""
+    if full_name:
+        return full_name
+    return f"@{username}" if username else str(telegram_id)
+
+
 class User(Base):
     __tablename__ = "users"
 
@@ -54,9 +61,7 @@ class User(Base):
 
     @property
     def display_name(self) -> str:
-        if self.full_name:
-            return self.full_name
-        return f"@{self.username}" if self.username else str(self.telegram_id)
+        return display_name(self.full_name, self.username, self.telegram_id)
 
 
 class UserRole(Base):

@@ -4,6 +4,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from core.enums import RequestStatus, Role
 from database.models import Request, User, UserRole
@@ -16,6 +17,13 @@ class UserRepository:
     async def by_telegram_id(self, telegram_id: int) -> User | None:
         result = await self.session.execute(select(User).where(User.telegram_id == telegram_id))
         return result.scalar_one_or_none()
+
+    async def with_roles(self, telegram_id: int) -> User | None:
+        """The user and their roles in one statement (a join, not a second SELECT)."""
+        result = await self.session.execute(
+            select(User).options(joinedload(User.roles)).where(User.telegram_id == telegram_id)
+        )
+        return result.unique().scalar_one_or_none()
 
     async def by_id(self, user_id: int) -> User | None:
         return await self.session.get(User, user_id)

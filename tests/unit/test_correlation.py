@@ -109,15 +109,38 @@ def test_held_strings_do_not_grow_with_every_fingerprint_ever_seen(fake_clock: F
         fake_clock.advance(0.5)
         correlator.record(f"cat{i % 3}", f"fingerprint-{i}")
     assert len(correlator) == 20
-    assert len(correlator._shared) == 20 + 3  # white-box: the string pool follows the window
+    # white-box: no fingerprint repeats, so no fingerprint text is held; categories shared
+    assert correlator._texts == {}
+    assert len(correlator._shared) == 3
 
 
-def test_equal_strings_share_one_object(fake_clock: FakeClock) -> None:
-    correlator = make(fake_clock)
-    for _ in range(3):
-        correlator.record("".join(["net", "work"]), "".join(["fp", "-1"]))
-    assert len({id(s) for s in correlator._fingerprints}) == 1
-    assert len({id(s) for s in correlator._categories}) == 1
+def test_texts_are_held_only_while_a_fingerprint_repeats(fake_clock: FakeClock) -> None:
+    correlator = make(fake_clock, window_seconds=10)
+    correlator.record("net", "once")
+    correlator.record("net", "twice")
+    fake_clock.advance(5)
+    correlator.record("net", "twice")
+    assert set(correlator._texts.values()) == {"twice"}
+    fake_clock.advance(5)  # the first "twice" leaves: it no longer repeats
+    assert correlator.count("twice") == 1
+    assert correlator._texts == {}
+    assert correlator.report().dominant_fingerprint == "twice"  # the newest, none repeats
+
+
+def test_many_distinct_fingerprints_in_a_small_table_keep_exact_counts(
+    fake_clock: FakeClock,
+) -> None:
+    correlator = make(fake_clock, window_seconds=1e9, max_events=16)  # 32 slots: collisions
+    rng = random.Random(3)
+    recorded: list[str] = []
+    for _ in range(5_000):
+        fingerprint = f"f{rng.randrange(60)}"
+        recorded.append(fingerprint)
+        held = Counter(recorded[-16:])
+        assert correlator.record("c", fingerprint) == held[fingerprint]
+        for name, count in held.items():
+            assert correlator.count(name) == count
+    assert correlator.report().dominant_count == max(Counter(recorded[-16:]).values())
 
 
 def test_rates_are_per_minute_over_the_window(fake_clock: FakeClock) -> None:
@@ -149,8 +172,18 @@ def test_dominant_ties_are_broken_by_name(fake_clock: FakeClock) -> None:
     correlator = make(fake_clock)
     for name in ("zeta", "alpha", "mid"):
         correlator.record(name, name)
+        correlator.record(name, name)
     report = correlator.report()
     assert (report.dominant_fingerprint, report.dominant_category) == ("alpha", "alpha")
+
+
+def test_when_no_fingerprint_repeats_the_newest_is_dominant(fake_clock: FakeClock) -> None:
+    correlator = make(fake_clock)
+    for name in ("zeta", "alpha", "mid"):
+        correlator.record(name, name)
+    report = correlator.report()
+    assert (report.dominant_fingerprint, report.dominant_count) == ("mid", 1)
+    assert report.dominant_category == "alpha"  # categories: ties by name
 
 
 def test_dominance_moves_as_events_expire(fake_clock: FakeClock) -> None:
