@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,6 +45,23 @@ class ErrorService:
             query = query.where(ErrorRecord.resolved_at.is_(None))
         async with self.sessionmaker() as session:
             return (await session.execute(query)).scalars().all()
+
+    async def page(
+        self, offset: int, limit: int, *, unresolved: bool = True
+    ) -> tuple[Sequence[ErrorRecord], int]:
+        """The most recently seen records, and how many there are (open ones only unless
+        `unresolved` is False)."""
+        query = select(ErrorRecord)
+        if unresolved:
+            query = query.where(ErrorRecord.resolved_at.is_(None))
+        async with self.sessionmaker() as session:
+            total = await session.scalar(select(func.count()).select_from(query.subquery()))
+            rows = await session.execute(
+                query.order_by(ErrorRecord.last_seen.desc(), ErrorRecord.id.desc())
+                .offset(offset)
+                .limit(limit)
+            )
+            return rows.scalars().all(), int(total or 0)
 
     async def stats(self, since: datetime) -> ErrorStats:
         return await error_stats(self.sessionmaker, since)
@@ -107,37 +123,30 @@ async def error_stats(
 ) -> ErrorStats:
     """Occurrences since `since`, by category and severity, and the most frequent problems.
 
-    One index-only range scan of ix_error_occurrences_occurred_at counts each problem's
-    occurrences in the window; the breakdowns and the top list are both taken from that."""
+    Each of the two queries is an index-only range scan of ix_error_occurrences_occurred_at
+    (the window) joined to the few records it names; both return a handful of rows, which is
+    cheaper than fetching every record's count into Python once."""
     recent = (
-        select(ErrorOccurrence.error_id, func.count().label("n"))
+        select(ErrorOccurrence.error_id, func.count(ErrorOccurrence.id).label("n"))
         .where(ErrorOccurrence.occurred_at >= since)
         .group_by(ErrorOccurrence.error_id)
         .subquery()
     )
     async with sessionmaker() as session:
         grouped = await session.execute(
-            select(
-                ErrorRecord.id,
-                ErrorRecord.category,
-                ErrorRecord.severity,
-                ErrorRecord.last_seen,
-                recent.c.n,
-            ).join(recent, recent.c.error_id == ErrorRecord.id)
+            select(ErrorRecord.category, ErrorRecord.severity, func.sum(recent.c.n))
+            .join(recent, recent.c.error_id == ErrorRecord.id)
+            .group_by(ErrorRecord.category, ErrorRecord.severity)
         )
         by_category: dict[ErrorCategory, int] = {}
         by_severity: dict[ErrorSeverity, int] = {}
-        counts: list[tuple[int, datetime, int]] = []
-        for record_id, category, severity, last_seen, count in grouped:
+        for category, severity, count in grouped:
             by_category[category] = by_category.get(category, 0) + int(count)
             by_severity[severity] = by_severity.get(severity, 0) + int(count)
-            counts.append((int(count), last_seen, record_id))
-        # Most occurrences first, then the most recently seen (as the query used to order).
-        chosen = [(i, n) for n, _seen, i in heapq.nlargest(top, counts)]
-        records = {}
-        if chosen:
-            rows = await session.execute(
-                select(ErrorRecord).where(ErrorRecord.id.in_([i for i, _n in chosen]))
-            )
-            records = {r.id: r for r in rows.scalars()}
-        return ErrorStats(by_category, by_severity, [(records[i], n) for i, n in chosen])
+        rows = await session.execute(
+            select(ErrorRecord, recent.c.n)
+            .join(recent, recent.c.error_id == ErrorRecord.id)
+            .order_by(recent.c.n.desc(), ErrorRecord.last_seen.desc())
+            .limit(top)
+        )
+        return ErrorStats(by_category, by_severity, [(r, int(n)) for r, n in rows])

@@ -64,6 +64,14 @@ class NotificationAdminService:
             rows = await repo.page(status, page * size, size)
         return Page(rows, total, page, pages)
 
+    async def rows(
+        self, status: NotificationStatus, offset: int, limit: int
+    ) -> tuple[Sequence[PendingNotification], int]:
+        """Rows from `offset` (the command line's paging, not the screen's page numbers)."""
+        async with self.sessionmaker() as session:
+            repo = NotificationRepository(session)
+            return await repo.page(status, offset, limit), await repo.count(status)
+
     async def get(self, row_id: int) -> PendingNotification | None:
         async with self.sessionmaker() as session:
             found = await NotificationRepository(session).load([row_id])

@@ -208,6 +208,11 @@ class UserService:
         async with self.sessionmaker() as session:
             return await UserRepository(session).all()
 
+    async def page(self, offset: int, limit: int) -> tuple[Sequence[User], int]:
+        """A page of users in id order, and how many there are."""
+        async with self.sessionmaker() as session:
+            return await UserRepository(session).page(offset, limit)
+
     def _placeholder(self, session: AsyncSession, telegram_id: int) -> User:
         now = self.clock.now()
         user = User(telegram_id=telegram_id, full_name="", created_at=now, is_active=True)

@@ -78,7 +78,7 @@ def test_users_grant_list_revoke(env: str, capsys: pytest.CaptureFixture[str]) -
     )
     assert run(capsys, "users", "deactivate", "201")[:2] == (0, "201 is deactivated\n")
     code, out, _ = run(capsys, "users", "list")
-    assert out == "201\t201\trequester,storekeeper (deactivated)\n"
+    assert out == "201\t201\trequester,storekeeper (deactivated)\n1-1 of 1 in all\n"
 
 
 def test_users_bad_input(env: str, capsys: pytest.CaptureFixture[str]) -> None:

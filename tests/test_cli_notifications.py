@@ -90,7 +90,7 @@ def test_stats_list_retry_discard(env: str, capsys: pytest.CaptureFixture[str]) 
     assert code == 0
     assert out == (
         "1\t77\trequest_completed\tattempts 1\tnext 2026-01-01 12:00\tblocked\t"
-        "TelegramForbiddenError: blocked\n... 1 more (use --limit)\n"
+        "TelegramForbiddenError: blocked\n1-1 of 2 in all; next: --offset 1\n"
     )
     code, out, _ = run(capsys, "notifications", "retry", "1")
     assert (code, out) == (0, "1 notifications will be sent by the running bot now\n")

@@ -6,9 +6,11 @@ import argparse
 import sys
 
 from bot.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from bot.cli.paging import footer
 from bot.factory import App
 from core.enums import NotificationStatus
 from core.exceptions import DomainError
+from services.notification_admin import NotificationAdminService
 
 
 async def notifications_command(args: argparse.Namespace, app: App) -> int:
@@ -20,19 +22,7 @@ async def notifications_command(args: argparse.Namespace, app: App) -> int:
             print(f"{status.value}\t{count}")
         return EXIT_OK
     if args.action == "list":
-        page = await service.page(args.status, 0, args.limit)
-        if not page.rows:
-            print(f"no {args.status.value} notifications")
-        for row in page.rows:
-            error = (row.last_error or "").replace("\n", " ")[:120]
-            print(
-                f"{row.id}\t{row.recipient.telegram_id}\t{row.kind}\tattempts {row.attempts}\t"
-                f"next {row.next_attempt_at:%Y-%m-%d %H:%M}\t"
-                f"{row.dead_reason.value if row.dead_reason else '-'}\t{error}"
-            )
-        if page.total > len(page.rows):
-            print(f"... {page.total - len(page.rows)} more (use --limit)")
-        return EXIT_OK
+        return await list_notifications(args, service)
     try:
         if args.action == "retry":
             if bool(args.ids) == args.all_dead:
@@ -50,4 +40,20 @@ async def notifications_command(args: argparse.Namespace, app: App) -> int:
     except DomainError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    return EXIT_OK
+
+
+async def list_notifications(args: argparse.Namespace, service: NotificationAdminService) -> int:
+    rows, total = await service.rows(args.status, args.offset, args.limit)
+    if not total:
+        print(f"no {args.status.value} notifications")
+        return EXIT_OK
+    for row in rows:
+        error = (row.last_error or "").replace("\n", " ")[:120]
+        print(
+            f"{row.id}\t{row.recipient.telegram_id}\t{row.kind}\tattempts {row.attempts}\t"
+            f"next {row.next_attempt_at:%Y-%m-%d %H:%M}\t"
+            f"{row.dead_reason.value if row.dead_reason else '-'}\t{error}"
+        )
+    print(footer(args.offset, len(rows), total))
     return EXIT_OK

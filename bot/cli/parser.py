@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from bot.cli.paging import add_paging, positive
 from core.enums import ACTIONABLE_STATUSES as LISTED
 from core.enums import NotificationStatus, Role
 
@@ -20,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     users = sub.add_parser("users", help="people and their roles")
     users_sub = users.add_subparsers(dest="action", metavar="ACTION", required=True)
-    users_sub.add_parser("list", help="list users with their roles")
+    add_paging(users_sub.add_parser("list", help="list users with their roles"))
     roles = ", ".join(r.value for r in Role)
     for action, text in (("grant", "give a role"), ("revoke", "take a role away")):
         cmd = users_sub.add_parser(action, help=f"{text} ({roles})")
@@ -44,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     errors_sub = errors.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = errors_sub.add_parser("list", help="the most recent open errors")
     listing.add_argument("--all", action="store_true", help="include resolved ones")
-    listing.add_argument("--limit", type=positive, default=20)
+    add_paging(listing)
     show = errors_sub.add_parser("show", help="one error by its reference code")
     show.add_argument("reference")
     resolve = errors_sub.add_parser("resolve", help="mark an error resolved")
@@ -77,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     notes_sub.add_parser("stats", help="how many notifications are in each state")
     listing = notes_sub.add_parser("list", help="notifications in one state, oldest first")
     listing.add_argument("--status", type=listed_status, default=NotificationStatus.DEAD)
-    listing.add_argument("--limit", type=positive, default=20)
+    add_paging(listing)
     retry = notes_sub.add_parser("retry", help="send notifications again now")
     retry.add_argument("ids", nargs="*", type=positive, help="notification ids")
     retry.add_argument("--all-dead", action="store_true", help="every dead notification")
@@ -98,22 +99,13 @@ def listed_status(text: str) -> NotificationStatus:
     return status
 
 
-def positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
 def add_stuck_commands(sub: Any) -> None:
     stuck = sub.add_parser("stuck", help="stuck workflows, for when Telegram is unreachable")
     stuck_sub = stuck.add_subparsers(dest="action", metavar="ACTION", required=True)
     stuck_list = stuck_sub.add_parser("list", help="stuck requests, oldest first")
     stuck_list.add_argument("--workflow")
     stuck_list.add_argument("--stage")
+    add_paging(stuck_list)
     stuck_sub.add_parser("detect", help="run the stuck check now (nudges and escalations)")
     stuck_show = stuck_sub.add_parser("show", help="one request with its history")
     stuck_show.add_argument("request_id", type=positive)

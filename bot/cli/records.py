@@ -7,6 +7,7 @@ import sys
 from datetime import timedelta
 
 from bot.cli.exits import EXIT_FAILED, EXIT_OK
+from bot.cli.paging import footer
 from bot.factory import App
 from core.exceptions import DomainError, NotFound
 from core.i18n import N_
@@ -16,9 +17,10 @@ from services.retention import cleanup
 async def errors_command(args: argparse.Namespace, app: App) -> int:
     service = app.errors
     if args.action == "list":
-        records = await service.recent(args.limit, unresolved=not args.all)
-        if not records:
+        records, total = await service.page(args.offset, args.limit, unresolved=not args.all)
+        if not total:
             print("no errors recorded" if args.all else "no open errors")
+            return EXIT_OK
         for r in records:
             state = "resolved" if r.resolved_at else "open"
             print(
@@ -26,6 +28,7 @@ async def errors_command(args: argparse.Namespace, app: App) -> int:
                 f"last {r.last_seen:%Y-%m-%d %H:%M}\t{state}\t{r.handler}\t"
                 f"{r.exception_type.rsplit('.', 1)[-1]}"
             )
+        print(footer(args.offset, len(records), total))
         return EXIT_OK
     if args.action == "flush-spool":
         print(f"wrote {await app.recorder.flush_spool()} spooled error records")

@@ -7,6 +7,7 @@ import sys
 from datetime import timedelta
 
 from bot.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from bot.cli.paging import footer
 from bot.factory import App
 from core.enums import RecoveryAction, RecoveryOutcome, Role
 from core.exceptions import DomainError
@@ -24,9 +25,11 @@ STUCK_ACTIONS = {
 async def stuck_command(args: argparse.Namespace, app: App) -> int:
     stuck = app.stuck
     if args.action == "list":
-        entries = await stuck.all(StuckFilter(workflow=args.workflow, stage=args.stage))
-        if not entries:
+        selected = StuckFilter(workflow=args.workflow, stage=args.stage)
+        entries, total = await stuck.page(selected, args.offset, args.limit)
+        if not total:
             print("nothing is stuck")
+            return EXIT_OK
         for e in entries:
             r = e.request
             flags = " ASSIGNEE GONE" if e.assignee_gone else ""
@@ -35,6 +38,7 @@ async def stuck_command(args: argparse.Namespace, app: App) -> int:
                 f"assignee {r.assignee.display_name if r.assignee else '-'}\t"
                 f"waiting {_hours(e.waiting)} h (limit {_hours(e.threshold)} h){flags}"
             )
+        print(footer(args.offset, len(entries), total))
         return EXIT_OK
     if args.action == "detect":
         detected = await stuck.detect()

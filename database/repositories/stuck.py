@@ -129,6 +129,7 @@ class StuckQueries:
         active = c.status == RequestStatus.ACTIVE
         parts: list[ColumnElement[bool]] = []
         counts: list[ColumnElement[int]] = []
+        windowed: list[ColumnElement[bool]] = []
         cutoffs: dict[str, timedelta] = {}
         for flow in self.workflows.workflows:
             if workflow and flow.key != workflow:
@@ -145,6 +146,7 @@ class StuckQueries:
                     *outside(c.assignee_id, holders.get(step.role, ()), here),
                 )
                 parts += [late, gone]
+                windowed.append(late)
                 # Counted apart, so no UNION has to hash every stuck id: the gone ones that
                 # are not late as well. A FILTER, not a WHERE, so the planner still reads the
                 # gone ranges instead of walking the stage's recent requests by time.
@@ -158,14 +160,18 @@ class StuckQueries:
             counts.append(select(func.count()).where(unknown).scalar_subquery())
         if not parts:  # a filter naming a stage that is not in the file
             parts.append(false())
-        # Each part gives at most offset + limit rows in index order; the page is the first
-        # of their union (a late request may be gone too: UNION, not UNION ALL).
+        # A late part gives at most offset + limit rows, in index order; the page is the
+        # first of the union (a late request may be gone too: UNION, not UNION ALL). The gone
+        # and unknown parts are few and read whole: with ORDER BY ... LIMIT on them the
+        # planner would walk the stage's requests by time, hoping to meet a gone one soon.
         window = [
             select(c.id, c.stage_entered_at)
             .where(part)
             .order_by(c.stage_entered_at, c.id)
             .limit(bindparam("window", type_=Integer))
             .subquery()
+            if any(part is w for w in windowed)
+            else select(c.id, c.stage_entered_at).where(part).subquery()
             for part in parts
         ]
         union = sql_union(*[select(w.c.id, w.c.stage_entered_at) for w in window]).subquery()

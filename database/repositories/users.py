@@ -42,6 +42,11 @@ class UserRepository:
         )
         return (await self.session.execute(query)).scalars().all()
 
+    async def page(self, offset: int, limit: int) -> tuple[Sequence[User], int]:
+        query = select(User).order_by(User.id).offset(offset).limit(limit)
+        rows = (await self.session.execute(query)).scalars().all()
+        return rows, int(await self.session.scalar(select(func.count(User.id))) or 0)
+
     async def active_holders(self, role: Role) -> Sequence[User]:
         query = (
             select(User)
