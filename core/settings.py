@@ -229,6 +229,8 @@ class Settings(BaseSettings):
     bulk_actions_per_second: float = Field(default=5.0, gt=0)
     cleanup_hours: float = Field(default=6.0, gt=0)
     job_misfire_grace_seconds: int = Field(default=60, ge=1)
+    # How long a confirmation screen's "Yes" stays valid (CONFIRMATION_MINUTES).
+    confirmation_minutes: int = Field(default=15, ge=1, le=24 * 60)
 
     telegram: TelegramSettings = TelegramSettings()
     db: DatabaseBreakerSettings = DatabaseBreakerSettings()
