@@ -53,7 +53,7 @@ async def test_not_ready_without_migrations(served: str) -> None:
     assert json.loads(body) == {
         "database": "ok",
         "revision": None,
-        "head": "0006",
+        "head": "0009",
         "status": "not ready",
     }
 
@@ -70,7 +70,7 @@ async def test_ready_when_migrated(
         status, body = await get(f"{base}/readyz")
         assert (status, json.loads(body)) == (
             200,
-            {"database": "ok", "revision": "0006", "head": "0006", "status": "ready"},
+            {"database": "ok", "revision": "0009", "head": "0009", "status": "ready"},
         )
     finally:
         await runner.cleanup()
