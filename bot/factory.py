@@ -35,6 +35,7 @@ from middlewares.scope import HandlerScopeMiddleware
 from middlewares.user import UserMiddleware
 from outbox.render import Renderer
 from outbox.sender import OutboxSender, SenderPolicy
+from services.confirmations import ConfirmationService
 from services.error_records import ErrorService
 from services.failures.classify import DATABASE_BREAKER
 from services.failures.recorder import ErrorRecorder
@@ -104,6 +105,7 @@ class App:
     recovery_log: RecoveryLogReader
     reconciliation: ReconciliationService
     notifications: NotificationAdminService
+    confirmations: ConfirmationService
     metrics: Metrics
     jobs: JobMonitor
     telegram_latency: LatencyTracker
@@ -246,6 +248,9 @@ def create_app(
         recovery_log=RecoveryLogReader(sessionmaker),
         reconciliation=reconciliation,
         notifications=NotificationAdminService(sessionmaker, tx, clock, outbox),
+        confirmations=ConfirmationService(
+            sessionmaker, tx, clock, timedelta(minutes=settings.confirmation_minutes)
+        ),
         metrics=metrics,
         jobs=jobs,
         telegram_latency=telegram_latency,
@@ -310,6 +315,7 @@ def create_dispatcher(app: App, storage: BaseStorage | None = None) -> Dispatche
         recovery_log=app.recovery_log,
         reconciliation=app.reconciliation,
         notifications=app.notifications,
+        confirmations=app.confirmations,
         health=app.health,
     )
     # Outermost first: a failure anywhere below, the database included, reaches ErrorMiddleware.

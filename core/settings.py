@@ -232,6 +232,8 @@ class Settings(BaseSettings):
     # How long a person's user row and roles are answered from memory; a change made by
     # another process (replica, command line) is seen after at most this long. 0: always read.
     user_cache_seconds: float = Field(default=30.0, ge=0)
+    # How long a confirmation screen's "Yes" stays valid (CONFIRMATION_MINUTES).
+    confirmation_minutes: int = Field(default=15, ge=1, le=24 * 60)
 
     telegram: TelegramSettings = TelegramSettings()
     db: DatabaseBreakerSettings = DatabaseBreakerSettings()

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
 from core.enums import ErrorCategory, ErrorSeverity
-from core.exceptions import NotFound, ValidationFailed
+from core.exceptions import DomainError, NotFound, ValidationFailed
 from core.i18n import N_
 from database.models import ErrorOccurrence, ErrorRecord
 from services.transactions import Change, TransactionalStateManager
@@ -22,6 +22,16 @@ MAX_NOTE = 1000
 def normalize_reference(text: str) -> str:
     code = text.strip().upper()
     return code if code.startswith("E-") else f"E-{code}"
+
+
+class ErrorChanged(DomainError):
+    """The record is not as it was shown: it recurred, or someone resolved it."""
+
+    message = N_("The error changed since it was shown. Look at it again.")
+
+    def __init__(self, record_id: int) -> None:
+        super().__init__()
+        self.record_id = record_id
 
 
 class ErrorService:
@@ -70,7 +80,16 @@ class ErrorService:
         async with self.sessionmaker() as session:
             return await session.get(ErrorRecord, record_id)
 
-    async def resolve(self, reference: str, actor_id: int | None, note: str) -> ErrorRecord:
+    async def resolve(
+        self,
+        reference: str,
+        actor_id: int | None,
+        note: str,
+        *,
+        expect_count: int | None = None,
+    ) -> ErrorRecord:
+        """`expect_count`: the count the admin was shown; a record that recurred since (or
+        was resolved by someone else) is left as it is (ErrorChanged)."""
         note = note.strip()
         if not note:
             raise ValidationFailed(N_("Please add a note saying how it was resolved."))
@@ -84,6 +103,10 @@ class ErrorService:
             record = await self._find(change.session, code)
             if record is None:
                 raise NotFound(N_("No error with reference {reference}."), reference=code)
+            if expect_count is not None and (
+                record.count != expect_count or record.resolved_at is not None
+            ):
+                raise ErrorChanged(record.id)
             change.entity_id = record.id
             change.before = {"resolved_at": None, "count": record.count}
             if record.resolved_at is None:

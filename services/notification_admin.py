@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
 from core.enums import ACTIONABLE_STATUSES, DeadReason, NotificationStatus
-from core.exceptions import NotFound, ValidationFailed
+from core.exceptions import DomainError, NotFound, ValidationFailed
 from core.i18n import N_
 from database.models import PendingNotification
 from outbox.repository import NotificationRepository
@@ -28,6 +28,17 @@ logger = logging.getLogger(__name__)
 MAX_REASON = 500
 ACTIONABLE = ACTIONABLE_STATUSES
 LISTED = ACTIONABLE
+
+
+# What a confirmation lists of each row: (status, attempts) as shown. A row that was sent,
+# retried or given up on since has a different pair.
+Shown = dict[int, tuple[str, int]]
+
+
+class SelectionChanged(DomainError):
+    """Some of the rows a confirmation listed are not as it showed them any more."""
+
+    message = N_("The list changed since the preview ({count} now). Open it again.")
 
 
 @dataclass(frozen=True)
@@ -83,12 +94,28 @@ class NotificationAdminService:
             ids = await NotificationRepository(session).ids_with_status(status)
         return [i for i in ids if i <= up_to_id]
 
-    async def retry(self, ids: Sequence[int], actor_id: int | None) -> list[Outcome]:
-        """Make the rows due now with a fresh attempt budget, then try to send them at once."""
+    async def shown(self, status: NotificationStatus, ids: Sequence[int] | None = None) -> Shown:
+        """The rows of a list (or just `ids` of it) as a confirmation shows them."""
+        query = select(
+            PendingNotification.id, PendingNotification.status, PendingNotification.attempts
+        ).where(PendingNotification.status == status)
+        if ids is not None:
+            query = query.where(PendingNotification.id.in_(ids))
+        async with self.sessionmaker() as session:
+            rows = await session.execute(query.order_by(PendingNotification.id))
+        return {int(i): (NotificationStatus(s).value, int(a)) for i, s, a in rows}
+
+    async def retry(
+        self, ids: Sequence[int], actor_id: int | None, *, expect: Shown | None = None
+    ) -> list[Outcome]:
+        """Make the rows due now with a fresh attempt budget, then try to send them at once.
+
+        `expect`: the rows as a confirmation showed them; if any is not so any more, nothing
+        is done (SelectionChanged)."""
         now = self.clock.now()
 
         async def work(change: Change) -> list[int]:
-            rows = await self._actionable(change.session, ids)
+            rows = await self._actionable(change.session, ids, expect)
             change.entity_id = rows[0].id if len(rows) == 1 else None
             change.before = {"ids": [r.id for r in rows], "status": [r.status for r in rows]}
             for row in rows:
@@ -104,7 +131,14 @@ class NotificationAdminService:
         outcomes = {o.row_id: o for o in await self.sender.send_now(retried)}
         return [outcomes.get(i, Outcome(i, NotificationStatus.PENDING)) for i in retried]
 
-    async def discard(self, ids: Sequence[int], actor_id: int | None, reason: str) -> int:
+    async def discard(
+        self,
+        ids: Sequence[int],
+        actor_id: int | None,
+        reason: str,
+        *,
+        expect: Shown | None = None,
+    ) -> int:
         reason = reason.strip()
         if not reason:
             raise ValidationFailed(N_("Please give a reason for discarding."))
@@ -115,7 +149,7 @@ class NotificationAdminService:
         now = self.clock.now()
 
         async def work(change: Change) -> int:
-            rows = await self._actionable(change.session, ids)
+            rows = await self._actionable(change.session, ids, expect)
             change.entity_id = rows[0].id if len(rows) == 1 else None
             change.before = {"ids": [r.id for r in rows], "status": [r.status for r in rows]}
             for row in rows:
@@ -170,13 +204,20 @@ class NotificationAdminService:
         return removed
 
     @staticmethod
-    async def _actionable(session: AsyncSession, ids: Sequence[int]) -> list[PendingNotification]:
+    async def _actionable(
+        session: AsyncSession, ids: Sequence[int], expect: Shown | None = None
+    ) -> list[PendingNotification]:
         query = (
             select(PendingNotification)
             .where(PendingNotification.id.in_(ids), PendingNotification.status.in_(ACTIONABLE))
             .order_by(PendingNotification.id)
+            .with_for_update(of=PendingNotification)
         )
         rows = list((await session.execute(query)).unique().scalars())
+        if expect is not None:
+            still = [r for r in rows if expect.get(r.id) == (r.status.value, r.attempts)]
+            if len(still) != len(expect) or len(rows) != len(still):
+                raise SelectionChanged(count=len(still))
         if not rows:
             raise NotFound(N_("Those notifications are no longer waiting or dead."))
         return rows

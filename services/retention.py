@@ -1,5 +1,5 @@
-"""Retention: resolved error records, old transaction-log rows and health snapshots are
-deleted after a while."""
+"""Retention: resolved error records, old transaction-log rows, health snapshots and
+confirmations are deleted after a while."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete
 
-from database.models import ErrorRecord, SystemHealthSnapshot, TransactionLog
+from database.models import Confirmation, ErrorRecord, SystemHealthSnapshot, TransactionLog
 from services.transactions import Change, TransactionalStateManager
 
 
@@ -17,6 +17,7 @@ class CleanupResult:
     error_records: int
     transaction_log: int
     health_snapshots: int = 0
+    confirmations: int = 0
 
 
 async def cleanup(
@@ -42,6 +43,10 @@ async def cleanup(
                 TransactionLog.created_at < now - transaction_log_retention
             )
         )
+        # A confirmation is an account of what an admin was shown: kept as long as the log.
+        confirmations = await session.execute(
+            delete(Confirmation).where(Confirmation.expires_at < now - transaction_log_retention)
+        )
         snapshots = 0
         if snapshot_retention is not None:
             result = await session.execute(
@@ -54,6 +59,7 @@ async def cleanup(
             error_records=int(getattr(errors, "rowcount", 0) or 0),
             transaction_log=int(getattr(logs, "rowcount", 0) or 0),
             health_snapshots=snapshots,
+            confirmations=int(getattr(confirmations, "rowcount", 0) or 0),
         )
 
     # Housekeeping, not a state change: the log does not audit its own trimming.

@@ -98,6 +98,13 @@ async def test_admin_previews_applies_and_sets_a_counted_quantity(world: World) 
     prompt = admin.find_button_message("Physical count")
     await admin.click("Physical count")
     assert admin.last_reply() == (
+        "Set the counted quantity of Beta (B) to 4? Its stock figure is -3 and its ledger "
+        "balance -3: an adjustment of +7 will be posted.\nReason: Physical count"
+    )
+    assert admin.buttons() == ["Yes, post it", "Cancel"]
+    assert (await stocks(world))["B"] == -3  # asking changes nothing
+    await admin.click("Yes, post it")
+    assert admin.last_reply() == (
         "Adjustment posted for B: counted 4, ledger balance was -3, adjustment +7."
     )
     async with world.app.sessionmaker() as session:
@@ -148,6 +155,11 @@ async def test_admin_types_a_reason_in_russian(world: World) -> None:
     await admin.send("0")
     await admin.send("списано при инвентаризации")
     assert admin.last_reply() == (
+        "Задать пересчитанное количество Beta (B) равным 0? Остаток -3, баланс по журналу -3: "
+        "будет проведена корректировка +3.\nПричина: списано при инвентаризации"
+    )
+    await admin.click("Да, провести")
+    assert admin.last_reply() == (
         "Корректировка по B проведена: пересчитано 0, баланс по журналу был -3, корректировка +3."
     )
     assert (await stocks(world))["B"] == 0
@@ -170,7 +182,6 @@ async def test_support_previews_in_spanish_but_cannot_change_anything(world: Wor
     home = support.find_button_message("« Atrás")
     refused = "Solo los administradores pueden cambiar el inventario. El soporte solo puede mirar."
     for forged in (
-        ReconcileCallback(action=ReconcileAction.APPLY).pack(),
         ReconcileCallback(action=ReconcileAction.ASK_APPLY).pack(),
         ReconcileCallback(action=ReconcileAction.COUNT, id=ids["B"]).pack(),
         ReconcileCallback(action=ReconcileAction.REASON, id=0).pack(),
@@ -243,6 +254,7 @@ async def test_admin_counts_a_disputed_item_named_by_sku_in_spanish(world: World
     )
     await admin.send("3")
     await admin.click("Encontrado en una auditoría")
+    await admin.click("Sí, registrarlo")
     assert admin.last_reply() == (
         "Ajuste registrado para H: contado 3, el saldo del registro era 1, ajuste +2."
     )

@@ -84,6 +84,9 @@ async def test_admin_retries_a_dead_row_and_sees_it_delivered(world: World) -> N
     await admin.click("#1")
     assert admin.buttons() == ["Retry now", "Discard", "« List"]
     await admin.click("Retry now")
+    assert admin.last_reply().startswith("Retry notification #1 now?\n\n#1 to ")
+    assert admin.buttons() == ["Yes, retry", "« Back"]
+    await admin.click("Yes, retry")
     assert admin.last_reply().startswith("Delivered.\n\n#1 to ")
     first, _ = await rows(world)
     assert (first.status, first.dead_reason) == (NotificationStatus.SENT, None)
@@ -97,8 +100,9 @@ async def test_retry_that_fails_again_says_why(world: World) -> None:
     await admin.send("/notifications")
     await admin.click("Retrying (1)")
     await admin.click("#2")
-    world.session.queue(bad_gateway())
     await admin.click("Retry now")
+    world.session.queue(bad_gateway())
+    await admin.click("Yes, retry")
     assert admin.last_reply().startswith(
         "Not delivered: TelegramServerError: Telegram server says - Bad Gateway\n\n#2 to "
     )
@@ -135,6 +139,8 @@ async def test_admin_discards_with_a_typed_reason(world: World) -> None:
     await admin.click("Discard")
     await admin.click("Type a reason")
     assert admin.last_reply() == "Send the reason for discarding, or /cancel."
+    await admin.send("   ")  # refused: the step stays open for a real reason
+    assert admin.last_reply() == "Please give a reason for discarding."
     await admin.send("Left the company")
     assert admin.last_reply().startswith("1 notifications discarded.")
     first, _ = await rows(world)
@@ -152,7 +158,7 @@ async def test_support_may_retry_but_not_discard(world: World) -> None:
     assert support.buttons() == ["Retry now", "« List"]
     message = support.find_button_message("Retry now")
     forged = NotificationsMenu(
-        action=NotificationAction.DISCARD, status="dead", row_id=1, reason=0
+        action=NotificationAction.DISCARD_ASK, status="dead", row_id=1
     ).pack()
     await support.press(message, forged)
     [answer] = support.callback_answers()
@@ -161,6 +167,7 @@ async def test_support_may_retry_but_not_discard(world: World) -> None:
     first, _ = await rows(world)
     assert first.status is NotificationStatus.DEAD
     await support.click_on(message, "Retry now")
+    await support.click("Yes, retry")
     assert support.last_reply().startswith("Delivered.")
 
 
@@ -210,12 +217,6 @@ async def test_forged_buttons_do_nothing_and_say_why(world: World) -> None:
         (
             NotificationsMenu(action=NotificationAction.RETRY, status="dead", row_id=999),
             "Notification #999 does not exist.",
-        ),
-        (
-            NotificationsMenu(
-                action=NotificationAction.DISCARD, status="dead", row_id=1, reason=7
-            ),
-            "Unknown reason.",
         ),
     ]
     for data, text in cases:
@@ -269,6 +270,8 @@ async def test_the_section_speaks_russian_and_spanish(world: World) -> None:
     await admin.click("#1")
     assert admin.buttons() == ["Повторить сейчас", "Отменить", "« Список"]
     await admin.click("Повторить сейчас")
+    assert admin.last_reply().startswith("Повторить уведомление #1 сейчас?\n\n#1 для ")
+    await admin.click("Да, повторить")
     assert admin.last_reply().startswith("Доставлено.\n\n#1 для ")
     support = world.client(SUPPORT_TG_ID, language_code="es")
     await support.send("/notifications")

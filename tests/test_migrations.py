@@ -95,6 +95,6 @@ def test_notification_retry_queue_is_a_view_of_waiting_and_dead_rows(
     views, rows = db.run_in_thread(work())
     assert "notification_retry_queue" in views
     assert rows == [(1, "pending", 0, True), (2, "retrying", 1, True), (3, "dead", 2, True)]
-    downgrade(fresh_database_url, "0008")
+    downgrade(fresh_database_url, "0009")
     tables, _ = inspect_database(fresh_database_url)
     assert "pending_notifications" in tables

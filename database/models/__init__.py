@@ -1,5 +1,6 @@
 """Typed ORM models: the workflow domain and the recovery layer's records, on one metadata."""
 
+from database.models.confirmations import Confirmation
 from database.models.recovery import (
     ErrorOccurrence,
     ErrorRecord,
@@ -23,6 +24,7 @@ from database.models.workflow import (
 )
 
 __all__ = [
+    "Confirmation",
     "ErrorOccurrence",
     "ErrorRecord",
     "InventoryItem",

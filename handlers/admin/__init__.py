@@ -9,9 +9,11 @@ from aiogram import Router
 
 def get_routers() -> list[Router]:
     from handlers.admin import (
+        confirmations,
         error_lookup,
         health,
         inventory,
+        inventory_count,
         notifications,
         recovery,
         recovery_actions,
@@ -36,7 +38,9 @@ def get_routers() -> list[Router]:
         recovery_errors.routes,
         recovery_log.routes,
         inventory.routes,
+        inventory_count.routes,
         notifications.routes,
+        confirmations.routes,
     ]
     staff.include_routers(*(table.create_router() for table in tables))
     return [staff, refusals.routes.create_router()]

@@ -9,6 +9,16 @@ from aiogram.filters.callback_data import CallbackData
 
 from core.enums import RecoveryAction
 
+# -- every "Yes" -------------------------------------------------------------------------
+
+
+class ConfirmYes(CallbackData, prefix="cy"):
+    """The id of a stored confirmation (services/confirmations.py), nothing else to trust."""
+
+    token: str
+    pick: int = 0  # a preset shown on the button (a reason, a note); -1: type one instead
+
+
 # -- /workflow_recovery -------------------------------------------------------------------
 # Filters travel as small integers (indexes into the workflow file), never as free text.
 
@@ -76,11 +86,6 @@ class ErrorResolve(CallbackData, prefix="wer"):
     record_id: int
 
 
-class ResolveNote(CallbackData, prefix="wrn"):
-    nonce: int
-    preset: int  # index into NOTE_PRESETS; checked on arrival
-
-
 class RecoveryLogView(CallbackData, prefix="wl"):
     page: int
     actor: int  # user id, 0: everyone
@@ -94,8 +99,7 @@ class RecoveryLogFilter(CallbackData, prefix="wlf"):
 class ReconcileAction(StrEnum):
     HOME = "h"
     PREVIEW = "p"
-    ASK_APPLY = "a"
-    APPLY = "y"
+    ASK_APPLY = "a"  # the confirmation; its "Yes" is a ConfirmYes
     FINDINGS = "f"
     COUNT = "c"
     COUNT_SKU = "s"
@@ -113,14 +117,11 @@ class NotificationAction(StrEnum):
     HOME = "h"
     LIST = "l"
     ROW = "r"
+    # The confirmations; their "Yes" (a reason, for discarding) is a ConfirmYes.
     RETRY = "rt"
     DISCARD_ASK = "da"  # choose a reason
-    DISCARD = "d"  # with a preset reason (arg = its index)
-    DISCARD_TYPE = "dt"  # the admin types the reason
     BULK_RETRY_ASK = "bra"
     BULK_DISCARD_ASK = "bda"
-    BULK_RETRY = "br"  # arg = the highest id the preview covered, count = how many
-    BULK_DISCARD = "bd"  # with a preset reason (reason = its index)
 
 
 class NotificationsMenu(CallbackData, prefix="nq"):

@@ -92,6 +92,15 @@ def plan_counts(report: Report) -> str:
     )
 
 
+def changed_text(report: Report) -> str:
+    """A confirmed preview that no longer held entirely: what was left out, and why."""
+    return _(
+        "⚠️ The findings changed since the preview: {vanished} of those shown are gone and "
+        "were skipped, {unseen} not shown were left alone. Only what the preview showed was "
+        "applied; make a fresh preview to see the rest."
+    ).format(vanished=report.vanished, unseen=report.unseen)
+
+
 def run_line(run: ReconciliationRun) -> str:
     return _(
         "#{run_id} {when} UTC ({trigger}): {findings} found, {fixed} fixed, {admin} for an admin"

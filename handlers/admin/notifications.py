@@ -6,23 +6,34 @@ arrival (role, filter, ids), because callback data can be forged.
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiogram import F
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
 from core.enums import NotificationStatus, Role
-from core.exceptions import DomainError, PermissionDenied, ValidationFailed
+from core.exceptions import PermissionDenied, ValidationFailed
 from core.i18n import N_
 from database.models import PendingNotification, User
 from handlers.admin.callbacks import NotificationAction as A
 from handlers.admin.callbacks import NotificationsMenu as Menu
+from handlers.admin.confirmations import (
+    Confirmed,
+    Result,
+    apply_typed,
+    ask,
+    confirms,
+    outcome,
+    yes,
+)
 from handlers.admin.notifications_screens import (
     PRESET_REASONS,
     Markup,
     button,
+    describe_row,
     home_screen,
     list_screen,
     outcome_text,
@@ -34,7 +45,8 @@ from handlers.admin.notifications_screens import (
 from handlers.admin.states import DiscardingNotifications
 from handlers.edits import safe_edit_text
 from handlers.routes import RouteTable
-from services.notification_admin import NotificationAdminService
+from services.confirmations import ConfirmationService, Pending
+from services.notification_admin import NotificationAdminService, SelectionChanged, Shown
 
 routes = RouteTable(__name__)
 
@@ -50,9 +62,9 @@ def require_admin(user: User) -> None:
 
 
 # The buttons whose handlers call require_admin: refusals.py tells non-staff the same.
-ADMIN_ACTIONS = frozenset(
-    {A.DISCARD_ASK, A.DISCARD, A.DISCARD_TYPE, A.BULK_DISCARD_ASK, A.BULK_DISCARD}
-)
+ADMIN_ACTIONS = frozenset({A.DISCARD_ASK, A.BULK_DISCARD_ASK})
+RETRIED = N_("{count} notification(s) retried.")
+DISCARDED = N_("{count} notification(s) discarded.")
 
 
 @routes.message(Command("notifications"))
@@ -95,174 +107,178 @@ async def show_row(
     await safe_edit_text(query.message, text, markup)
 
 
+def back_to_row(status: NotificationStatus, page: int, row_id: int) -> Menu:
+    return Menu(action=A.ROW, status=status.value, page=page, row_id=row_id)
+
+
+async def confirmation(
+    confirmations: ConfirmationService,
+    user: User,
+    kind: str,
+    status: NotificationStatus,
+    shown: Shown,
+    text: str,
+    *,
+    one: bool = False,
+) -> str:
+    rows = [[i, s, a] for i, (s, a) in shown.items()]
+    scope = {"status": status.value, "rows": rows, "one": one}
+    return await ask(confirmations, user, kind, scope, text)
+
+
 @routes.callback_query(Menu.filter(F.action == A.RETRY))
-async def retry_row(
-    query: CallbackQuery, callback_data: Menu, user: User, notifications: NotificationAdminService
+async def retry_ask(
+    query: CallbackQuery,
+    callback_data: Menu,
+    user: User,
+    notifications: NotificationAdminService,
+    confirmations: ConfirmationService,
 ) -> None:
     status = parse_status(callback_data.status)
-    await existing_row(notifications, callback_data.row_id)
-    outcomes = await notifications.retry([callback_data.row_id], user.id)
     row = await existing_row(notifications, callback_data.row_id)
-    text, markup = row_screen(row, user, status, callback_data.page)
-    await safe_edit_text(query.message, f"{outcome_text(outcomes)}\n\n{text}", markup)
+    shown = await notifications.shown(row.status, [row.id])
+    text = _("Retry notification #{id} now?").format(id=row.id) + "\n\n" + describe_row(row)
+    token = await confirmation(
+        confirmations, user, "notification_retry", status, shown, text, one=True
+    )
+    back = back_to_row(status, callback_data.page, row.id)
+    rows = [[button(_("Yes, retry"), yes(token))], [button(_("« Back"), back)]]
+    await safe_edit_text(query.message, text, Markup(inline_keyboard=rows))
 
 
 @routes.callback_query(Menu.filter(F.action == A.DISCARD_ASK))
 async def discard_ask(
-    query: CallbackQuery, callback_data: Menu, user: User, notifications: NotificationAdminService
-) -> None:
-    require_admin(user)
-    parse_status(callback_data.status)
-    row = await existing_row(notifications, callback_data.row_id)
-    make = callback_data.model_copy(update={"action": A.DISCARD})
-    back = callback_data.model_copy(update={"action": A.ROW})
-    text = _("Discard notification #{id}? Choose a reason.").format(id=row.id)
-    await safe_edit_text(query.message, text, reasons_keyboard(make, back))
-
-
-def preset_reason(index: int) -> str:
-    if not 0 <= index < len(PRESET_REASONS):
-        raise ValidationFailed(N_("Unknown reason."))
-    return PRESET_REASONS[index]
-
-
-@routes.callback_query(Menu.filter(F.action == A.DISCARD))
-async def discard_row(
     query: CallbackQuery,
-    callback_answer: CallbackAnswer,
     callback_data: Menu,
     user: User,
     notifications: NotificationAdminService,
+    confirmations: ConfirmationService,
 ) -> None:
     require_admin(user)
     status = parse_status(callback_data.status)
-    reason = preset_reason(callback_data.reason)
-    await existing_row(notifications, callback_data.row_id)
-    await notifications.discard([callback_data.row_id], user.id, reason)
-    text, markup = await list_screen(notifications, user, status, callback_data.page)
-    callback_answer.text = _("Discarded.")
-    done = _("Notification #{id} discarded.").format(id=callback_data.row_id)
-    await safe_edit_text(query.message, f"{done}\n\n{text}", markup)
-
-
-async def bulk_preview(
-    notifications: NotificationAdminService, status: NotificationStatus
-) -> tuple[int, int]:
-    """How many rows the filter shows now, and the highest id among them."""
-    ids = await notifications.selection(status, up_to_id=2**62)
-    return len(ids), max(ids, default=0)
+    row = await existing_row(notifications, callback_data.row_id)
+    shown = await notifications.shown(row.status, [row.id])
+    text = _("Discard notification #{id}? Choose a reason.").format(id=row.id)
+    token = await confirmation(
+        confirmations, user, "notification_discard", status, shown, text, one=True
+    )
+    back = back_to_row(status, callback_data.page, row.id)
+    await safe_edit_text(query.message, text, reasons_keyboard(token, back))
 
 
 @routes.callback_query(Menu.filter(F.action == A.BULK_RETRY_ASK))
 async def bulk_retry_ask(
-    query: CallbackQuery, callback_data: Menu, notifications: NotificationAdminService
+    query: CallbackQuery,
+    callback_data: Menu,
+    user: User,
+    notifications: NotificationAdminService,
+    confirmations: ConfirmationService,
 ) -> None:
     status = parse_status(callback_data.status)
-    count, top = await bulk_preview(notifications, status)
+    shown = await notifications.shown(status)
     back = Menu(action=A.LIST, status=status.value)
+    count = len(shown)
     text = _("Retry all {count} in “{name}” now?").format(count=count, name=status_name(status))
-    go = Menu(action=A.BULK_RETRY, status=status.value, arg=top, count=count)
-    rows = [[button(_("Yes, retry {count}").format(count=count), go)], [button(_("« Back"), back)]]
+    rows = [[button(_("« Back"), back)]]
+    if shown:
+        token = await confirmation(confirmations, user, "notification_retry", status, shown, text)
+        rows.insert(0, [button(_("Yes, retry {count}").format(count=count), yes(token))])
     await safe_edit_text(query.message, text, Markup(inline_keyboard=rows))
 
 
 @routes.callback_query(Menu.filter(F.action == A.BULK_DISCARD_ASK))
 async def bulk_discard_ask(
-    query: CallbackQuery, callback_data: Menu, user: User, notifications: NotificationAdminService
+    query: CallbackQuery,
+    callback_data: Menu,
+    user: User,
+    notifications: NotificationAdminService,
+    confirmations: ConfirmationService,
 ) -> None:
     require_admin(user)
     status = parse_status(callback_data.status)
-    count, top = await bulk_preview(notifications, status)
+    shown = await notifications.shown(status)
     back = Menu(action=A.LIST, status=status.value)
+    if not shown:
+        text, markup = await list_screen(notifications, user, status, 0)
+        await safe_edit_text(query.message, text, markup)
+        return
     text = _("Discard all {count} in “{name}”? Choose a reason.").format(
-        count=count, name=status_name(status)
+        count=len(shown), name=status_name(status)
     )
-    make = Menu(action=A.BULK_DISCARD, status=status.value, arg=top, count=count)
-    await safe_edit_text(query.message, text, reasons_keyboard(make, back))
+    token = await confirmation(confirmations, user, "notification_discard", status, shown, text)
+    await safe_edit_text(query.message, text, reasons_keyboard(token, back))
 
 
-async def confirmed_selection(
-    notifications: NotificationAdminService, status: NotificationStatus, top: int, count: int
-) -> list[int]:
-    """Exactly what the preview counted; if the list changed since, ask again."""
-    ids = await notifications.selection(status, top)
-    if len(ids) != count or count == 0:
-        raise ValidationFailed(
-            N_("The list changed since the preview ({count} now). Open it again."),
-            count=len(ids),
-        )
-    return ids
+def listed(done: Confirmed) -> tuple[NotificationStatus, Shown]:
+    status = parse_status(str(done.scope["status"]))
+    return status, {int(i): (str(s), int(a)) for i, s, a in done.scope["rows"]}
 
 
-@routes.callback_query(Menu.filter(F.action == A.BULK_RETRY))
-async def bulk_retry(
-    query: CallbackQuery, callback_data: Menu, user: User, notifications: NotificationAdminService
-) -> None:
-    status = parse_status(callback_data.status)
-    ids = await confirmed_selection(notifications, status, callback_data.arg, callback_data.count)
-    outcomes = await notifications.retry(ids, user.id)
-    text, markup = await list_screen(notifications, user, status, 0)
-    await safe_edit_text(query.message, f"{outcome_text(outcomes)}\n\n{text}", markup)
+async def changed(done: Confirmed, status: NotificationStatus, shown: Shown, count: int) -> Result:
+    """Nothing was done: say so, and show the list as it is now."""
+    notifications: NotificationAdminService = done.data["notifications"]
+    note = _(SelectionChanged.message).format(count=count)
+    text, markup = await list_screen(notifications, done.user, status, 0)
+    stored = outcome(SelectionChanged.message, "changed", count=count)
+    return Result(f"⚠️ {note}\n\n{text}", markup, stored, answer=note)
 
 
-@routes.callback_query(Menu.filter(F.action == A.BULK_DISCARD))
-async def bulk_discard(
-    query: CallbackQuery,
-    callback_answer: CallbackAnswer,
-    callback_data: Menu,
-    user: User,
-    notifications: NotificationAdminService,
-) -> None:
-    require_admin(user)
-    status = parse_status(callback_data.status)
-    reason = preset_reason(callback_data.reason)
-    ids = await confirmed_selection(notifications, status, callback_data.arg, callback_data.count)
-    count = await notifications.discard(ids, user.id, reason)
-    text, markup = await list_screen(notifications, user, status, 0)
-    callback_answer.text = _("Discarded.")
-    done = _("{count} notifications discarded.").format(count=count)
-    await safe_edit_text(query.message, f"{done}\n\n{text}", markup)
+@confirms("notification_retry")
+async def retry_rows(done: Confirmed) -> Result:
+    """Exactly the rows listed, each only while it is as it was shown."""
+    notifications: NotificationAdminService = done.data["notifications"]
+    status, shown = listed(done)
+    try:
+        outcomes = await notifications.retry(list(shown), done.user.id, expect=shown)
+    except SelectionChanged as exc:
+        return await changed(done, status, shown, int(exc.params["count"]))
+    said = outcome_text(outcomes)
+    stored = outcome(RETRIED, count=len(outcomes))
+    if done.scope.get("one"):
+        row = await existing_row(notifications, next(iter(shown)))
+        text, markup = row_screen(row, done.user, status, 0)
+        return Result(f"{said}\n\n{text}", markup, stored)
+    text, markup = await list_screen(notifications, done.user, status, 0)
+    return Result(f"{said}\n\n{text}", markup, stored)
 
 
-@routes.callback_query(Menu.filter(F.action == A.DISCARD_TYPE))
-async def discard_type(
-    query: CallbackQuery,
-    callback_data: Menu,
-    user: User,
-    state: FSMContext,
-    notifications: NotificationAdminService,
-) -> None:
-    require_admin(user)
-    status = parse_status(callback_data.status)
-    if callback_data.row_id:
-        await existing_row(notifications, callback_data.row_id)
-    else:
-        await confirmed_selection(notifications, status, callback_data.arg, callback_data.count)
+async def type_reason(pending: Pending, state: FSMContext, query: CallbackQuery) -> None:
     await state.set_state(DiscardingNotifications.entering_reason)
-    await state.update_data(nq=callback_data.pack())
+    await state.update_data(nq_confirm=pending.token)
     await safe_edit_text(query.message, _("Send the reason for discarding, or /cancel."))
+
+
+@confirms("notification_discard", type_step=type_reason)
+async def discard_rows(done: Confirmed) -> Result:
+    require_admin(done.user)
+    notifications: NotificationAdminService = done.data["notifications"]
+    status, shown = listed(done)
+    reason = done.choice(PRESET_REASONS)
+    try:
+        count = await notifications.discard(list(shown), done.user.id, reason, expect=shown)
+    except SelectionChanged as exc:
+        await done.state.clear()
+        return await changed(done, status, shown, int(exc.params["count"]))
+    await done.state.clear()
+    text, markup = await list_screen(notifications, done.user, status, 0)
+    if done.scope.get("one") and done.typed is None:
+        done_text = _("Notification #{id} discarded.").format(id=next(iter(shown)))
+    else:
+        done_text = _("{count} notifications discarded.").format(count=count)
+    stored = outcome(DISCARDED, count=count)
+    return Result(f"{done_text}\n\n{text}", markup, stored, answer=_("Discarded."))
 
 
 @routes.message(DiscardingNotifications.entering_reason, F.text)
 async def discard_reason_typed(
-    message: Message, user: User, state: FSMContext, notifications: NotificationAdminService
+    message: Message, user: User, state: FSMContext, **data: Any
 ) -> None:
     require_admin(user)
-    data = Menu.unpack(str((await state.get_data())["nq"]))
-    status = parse_status(data.status)
-    reason = message.text or ""
-    if data.row_id:
-        ids = [data.row_id]
-    else:
-        ids = await confirmed_selection(notifications, status, data.arg, data.count)
-    try:
-        count = await notifications.discard(ids, user.id, reason)
-    except ValidationFailed:
-        raise  # stay in the state: a better reason can follow
-    except DomainError:
-        await state.clear()  # the rows moved on; waiting for a reason makes no sense now
-        raise
-    await state.clear()
-    text, markup = await list_screen(notifications, user, status, 0)
-    done = _("{count} notifications discarded.").format(count=count)
-    await message.answer(f"{done}\n\n{text}", reply_markup=markup)
+    token = (await state.get_data()).get("nq_confirm")
+    if not isinstance(token, str):
+        await state.clear()
+        raise ValidationFailed(N_("This step is no longer open. Start again from the menu."))
+    # A reason that is refused (empty, too long) leaves the step open for a better one.
+    result = await apply_typed(message, user, state, token, data)
+    if result is not None:
+        await message.answer(result.text, reply_markup=result.markup)

@@ -11,9 +11,9 @@ from core.enums import NotificationStatus, Role
 from core.exceptions import ValidationFailed
 from core.i18n import N_
 from database.models import PendingNotification, User
+from handlers.admin.callbacks import ConfirmYes, RecoveryMenu
 from handlers.admin.callbacks import NotificationAction as A
 from handlers.admin.callbacks import NotificationsMenu as Menu
-from handlers.admin.callbacks import RecoveryMenu
 from outbox.sender import Outcome
 from services.notification_admin import LISTED, NotificationAdminService
 
@@ -158,12 +158,12 @@ def outcome_text(outcomes: list[Outcome]) -> str:
     )
 
 
-def reasons_keyboard(make: Menu, back: Menu) -> Markup:
+def reasons_keyboard(token: str, back: Menu) -> Markup:
+    """The reasons of a discard confirmation: each one is its "Yes"."""
     rows = [
-        [button(_(reason), make.model_copy(update={"reason": index}))]
+        [button(_(reason), ConfirmYes(token=token, pick=index).pack())]
         for index, reason in enumerate(PRESET_REASONS)
     ]
-    typed = make.model_copy(update={"action": A.DISCARD_TYPE})
-    rows.append([button(_("Type a reason"), typed)])
+    rows.append([button(_("Type a reason"), ConfirmYes(token=token, pick=-1).pack())])
     rows.append([button(_("« Back"), back)])
     return Markup(inline_keyboard=rows)

@@ -1,7 +1,8 @@
 """/workflow_recovery: the main menu, and what its sections share.
 
 One message is edited in place as the admin navigates. Every callback is checked again on
-arrival: the role, the ids, the filter indexes, the pending action's nonce."""
+arrival: the role, the ids, the filter indexes, the pending action's nonce; every "Yes" is a
+stored confirmation (handlers/admin/confirmations.py)."""
 
 from __future__ import annotations
 

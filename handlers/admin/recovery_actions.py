@@ -24,18 +24,21 @@ from handlers.admin.callbacks import (
     StuckAction,
     StuckDetail,
 )
+from handlers.admin.confirmations import Confirmed, Result, ask, confirms, outcome, yes
 from handlers.admin.recovery import back_row, edit_menu
-from handlers.admin.recovery_bulk import bulk_confirmation, run_bulk
+from handlers.admin.recovery_bulk import bulk_confirmation
 from handlers.admin.recovery_stuck import detail_screen
 from handlers.admin.recovery_texts import ACTION_NAMES, REASON_PRESETS, plan_text
 from handlers.admin.states import Recovery
 from handlers.edits import safe_edit_text
 from handlers.routes import RouteTable
+from services.confirmations import ConfirmationService
 from services.recovery.actions import RecoveryActions
-from services.recovery.bulk import BulkRecovery
 from services.requests import RequestService
 
 routes = RouteTable(__name__)
+APPLIED = N_("Request #{request_id}: the recovery action was applied.")
+STALE = N_("Request #{request_id} had changed meanwhile: nothing was applied.")
 
 # -- one action: choose, give a reason, confirm ----------------------------------------------
 
@@ -144,6 +147,7 @@ async def show_confirmation(
     state: FSMContext,
     user: User,
     actions: RecoveryActions,
+    confirmations: ConfirmationService,
     workflows: WorkflowRegistry,
     locale: str,
     reason: str,
@@ -156,8 +160,11 @@ async def show_confirmation(
     await state.update_data(pending=pending)
     await state.set_state(None)
     builder = InlineKeyboardBuilder()
+    reason = pending["reason"]
     if "bulk" in pending:
         text = bulk_confirmation(pending, locale)
+        scope = {"action": pending["action"], "targets": pending["bulk"], "reason": reason}
+        kind = "recovery_bulk"
     else:
         plan = await actions.plan(
             int(pending["request_id"]),
@@ -166,10 +173,18 @@ async def show_confirmation(
             int(pending["version"]),
             pending.get("target"),
         )
-        text = plan_text(plan, workflows, locale, pending["reason"])
-    builder.button(
-        text=_("Confirm"), callback_data=ConfirmPending(nonce=pending["nonce"], go=True)
-    )
+        text = plan_text(plan, workflows, locale, reason)
+        # Exactly the request and the version the plan was made for.
+        scope = {
+            "action": plan.action.value,
+            "request_id": plan.request_id,
+            "version": plan.version,
+            "target": pending.get("target"),
+            "reason": reason,
+        }
+        kind = "recovery_action"
+    token = await ask(confirmations, user, kind, scope, text)
+    builder.button(text=_("Confirm"), callback_data=yes(token))
     builder.button(
         text=_("Cancel"), callback_data=ConfirmPending(nonce=pending["nonce"], go=False)
     )
@@ -183,6 +198,7 @@ async def reason_preset(
     user: User,
     bot: Bot,
     actions: RecoveryActions,
+    confirmations: ConfirmationService,
     workflows: WorkflowRegistry,
     locale: str,
     state: FSMContext,
@@ -196,6 +212,7 @@ async def reason_preset(
         state,
         user,
         actions,
+        confirmations,
         workflows,
         locale,
         _(REASON_PRESETS[callback_data.preset]),
@@ -209,57 +226,70 @@ async def reason_typed(
     user: User,
     bot: Bot,
     actions: RecoveryActions,
+    confirmations: ConfirmationService,
     workflows: WorkflowRegistry,
     locale: str,
     state: FSMContext,
 ) -> None:
-    await show_confirmation(bot, state, user, actions, workflows, locale, message.text or "", None)
+    await show_confirmation(
+        bot, state, user, actions, confirmations, workflows, locale, message.text or "", None
+    )
 
 
 @routes.callback_query(ConfirmPending.filter())
-async def confirm(
+async def cancel(
     query: CallbackQuery,
     callback_answer: CallbackAnswer,
     callback_data: ConfirmPending,
     user: User,
     requests: RequestService,
     actions: RecoveryActions,
-    bulk: BulkRecovery,
     workflows: WorkflowRegistry,
     locale: str,
     state: FSMContext,
 ) -> None:
     pending = await pending_of(state, callback_data.nonce)
+    if callback_data.go:
+        # "Yes" is a stored confirmation's button (handlers/admin/confirmations.py) now.
+        raise ValidationFailed(N_("This step is no longer open. Start again from the menu."))
     await state.update_data(pending=None)
     await state.set_state(None)
-    if not callback_data.go:
-        callback_answer.text = _("Cancelled. Nothing was changed.")
-        text, markup = await main_menu_or_detail(
-            pending, user, requests, actions, workflows, locale
-        )
-        await safe_edit_text(query.message, text, reply_markup=markup)
-        return
-    if "reason" not in pending:
-        raise ValidationFailed(N_("Please give a reason."))
-    if "bulk" in pending:
-        await run_bulk(query, callback_answer, pending, user, bulk, locale)
-        return
+    callback_answer.text = _("Cancelled. Nothing was changed.")
+    text, markup = await main_menu_or_detail(pending, user, requests, actions, workflows, locale)
+    await safe_edit_text(query.message, text, reply_markup=markup)
+
+
+@confirms("recovery_action")
+async def apply_action(done: Confirmed) -> Result:
+    """Exactly the request, version, action, target and reason the confirmation showed."""
+    scope = done.scope
+    actions: RecoveryActions = done.data["actions"]
+    request_id = int(scope["request_id"])
+    await done.state.update_data(pending=None)
     result = await actions.apply(
-        int(pending["request_id"]),
-        RecoveryAction(pending["action"]),
-        user.id,
-        int(pending["version"]),
-        pending["reason"],
-        pending.get("target"),
+        request_id,
+        RecoveryAction(scope["action"]),
+        done.user.id,
+        int(scope["version"]),
+        str(scope["reason"]),
+        scope.get("target"),
     )
     if result.outcome is RecoveryOutcome.APPLIED:
         note = "✅ " + _("Done.")
+        stored = outcome(APPLIED, request_id=request_id)
     else:
         note = "⚠️ " + _("Not applied: the request changed meanwhile. This is how it is now:")
+        stored = outcome(STALE, "changed", request_id=request_id)
     text, markup = await detail_screen(
-        int(pending["request_id"]), user, requests, actions, workflows, locale, note=note
+        request_id,
+        done.user,
+        done.data["requests"],
+        actions,
+        done.data["workflows"],
+        done.data["locale"],
+        note=note,
     )
-    await safe_edit_text(query.message, text, reply_markup=markup)
+    return Result(text, markup, stored)
 
 
 async def main_menu_or_detail(

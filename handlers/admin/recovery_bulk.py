@@ -8,7 +8,6 @@ from typing import Any
 
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup
-from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
@@ -18,6 +17,7 @@ from core.i18n import N_
 from core.workflows import WorkflowRegistry
 from database.models import User
 from handlers.admin.callbacks import BulkAction, JobView, ReasonPreset, RecoveryLogView, StuckList
+from handlers.admin.confirmations import Confirmed, Result, confirms, outcome
 from handlers.admin.recovery import back_row
 from handlers.admin.recovery_stuck import decode_filter, filter_title
 from handlers.admin.recovery_texts import ACTION_NAMES, REASON_PRESETS
@@ -30,6 +30,7 @@ from services.recovery.plans import BULK_ACTIONS, may_run
 from services.stuck import StuckService
 
 routes = RouteTable(__name__)
+STARTED = N_("Bulk job #{job_id} was started for {count} requests.")
 
 # -- bulk --------------------------------------------------------------------------------------
 
@@ -112,19 +113,17 @@ async def bulk_preview(
     await safe_edit_text(query.message, text, reply_markup=builder.as_markup())
 
 
-async def run_bulk(
-    query: CallbackQuery,
-    callback_answer: CallbackAnswer,
-    pending: dict[str, Any],
-    user: User,
-    bulk: BulkRecovery,
-    locale: str,
-) -> None:
-    targets = [(int(r), int(v)) for r, v in pending["bulk"]]
-    job = await bulk.start(user, RecoveryAction(pending["action"]), pending["reason"], targets)
-    callback_answer.text = _("Started.")
+@confirms("recovery_bulk")
+async def run_bulk(done: Confirmed) -> Result:
+    """A job over exactly the (request, version) pairs the confirmation listed."""
+    scope = done.scope
+    bulk: BulkRecovery = done.data["bulk"]
+    await done.state.update_data(pending=None)
+    targets = [(int(r), int(v)) for r, v in scope["targets"]]
+    job = await bulk.start(done.user, RecoveryAction(scope["action"]), scope["reason"], targets)
     text, markup = job_screen(job.id, job.status.value, job.total, 0, 0, 0)
-    await safe_edit_text(query.message, text, reply_markup=markup)
+    stored = outcome(STARTED, job_id=job.id, count=job.total)
+    return Result(text, markup, stored, answer=_("Started."))
 
 
 def job_screen(

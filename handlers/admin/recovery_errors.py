@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import secrets
 from datetime import timedelta
+from typing import Any
 
 from aiogram import Bot, F
 from aiogram.fsm.context import FSMContext
@@ -17,12 +17,15 @@ from core.exceptions import PermissionDenied, ValidationFailed
 from core.i18n import N_
 from core.names import category_name, severity_name
 from database.models import User
-from handlers.admin.callbacks import (
-    ConfirmPending,
-    ErrorDetailView,
-    ErrorResolve,
-    ErrorStatsView,
-    ResolveNote,
+from handlers.admin.callbacks import ErrorDetailView, ErrorResolve, ErrorStatsView
+from handlers.admin.confirmations import (
+    Confirmed,
+    Result,
+    apply_typed,
+    ask,
+    confirms,
+    outcome,
+    yes,
 )
 from handlers.admin.error_lookup import describe
 from handlers.admin.recovery import back_row, edit_menu
@@ -30,9 +33,12 @@ from handlers.admin.recovery_texts import NOTE_PRESETS
 from handlers.admin.states import Recovery
 from handlers.edits import safe_edit_text
 from handlers.routes import RouteTable
-from services.error_records import ErrorService
+from services.confirmations import ConfirmationService
+from services.error_records import ErrorChanged, ErrorService
 
 routes = RouteTable(__name__)
+RESOLVED = N_("{reference} was marked resolved.")
+RECURRED = N_("Not resolved: the error occurred again since it was shown. This is it now:")
 
 PERIODS = {
     "h": (timedelta(hours=1), N_("last hour")),
@@ -103,8 +109,14 @@ def error_screen(record_id: int, text: str, resolvable: bool) -> InlineKeyboardM
 
 @routes.callback_query(ErrorDetailView.filter())
 async def error_detail(
-    query: CallbackQuery, callback_data: ErrorDetailView, user: User, errors: ErrorService
+    query: CallbackQuery,
+    callback_data: ErrorDetailView,
+    user: User,
+    errors: ErrorService,
+    state: FSMContext,
 ) -> None:
+    if await state.get_state() == Recovery.note.state:
+        await state.set_state(None)  # "Cancel" on the note question
     record = await errors.get(callback_data.record_id)
     if record is None:
         raise ValidationFailed(N_("That error record does not exist any more."))
@@ -120,75 +132,67 @@ async def error_resolve(
     callback_data: ErrorResolve,
     user: User,
     errors: ErrorService,
+    confirmations: ConfirmationService,
     state: FSMContext,
 ) -> None:
     if Role.ADMIN not in user.role_set:
         raise PermissionDenied(N_("Only admins can resolve errors."))
     record = await errors.get(callback_data.record_id)
-    if record is None:
+    if record is None or record.resolved_at is not None:
         raise ValidationFailed(N_("That error record does not exist any more."))
-    nonce = secrets.randbelow(10**9)
+    text = _("How was {reference} resolved? Choose a note or type your own.").format(
+        reference=record.reference
+    )
+    # The record as shown: resolving it later refuses if it has recurred meanwhile.
+    scope = {"record_id": record.id, "reference": record.reference, "count": record.count}
+    token = await ask(confirmations, user, "resolve_error", scope, text)
     await state.set_state(Recovery.note)
     await state.update_data(
-        resolving={"record_id": record.id, "reference": record.reference, "nonce": nonce},
+        resolving={"token": token},
         menu=[query.message.chat.id, query.message.message_id] if query.message else None,
     )
     builder = InlineKeyboardBuilder()
     for index, preset in enumerate(NOTE_PRESETS):
-        builder.button(text=_(preset), callback_data=ResolveNote(nonce=nonce, preset=index))
-    builder.button(text=_("Cancel"), callback_data=ConfirmPending(nonce=nonce, go=False))
+        builder.button(text=_(preset), callback_data=yes(token, index))
+    builder.button(text=_("Cancel"), callback_data=ErrorDetailView(record_id=record.id))
     builder.adjust(1)
-    await safe_edit_text(
-        query.message,
-        _("How was {reference} resolved? Choose a note or type your own.").format(
-            reference=record.reference
-        ),
-        reply_markup=builder.as_markup(),
-    )
+    await safe_edit_text(query.message, text, reply_markup=builder.as_markup())
 
 
-async def finish_resolve(
-    bot: Bot,
-    state: FSMContext,
-    user: User,
-    errors: ErrorService,
-    note: str,
-    edit: Message | None,
-) -> None:
-    data = await state.get_data()
-    resolving = data.get("resolving")
-    if not isinstance(resolving, dict):
-        raise ValidationFailed(N_("This step is no longer open. Start again from the menu."))
-    record = await errors.resolve(str(resolving["reference"]), user.id, note)
-    await state.set_state(None)
-    await state.update_data(resolving=None)
+@confirms("resolve_error")
+async def resolve(done: Confirmed) -> Result:
+    if Role.ADMIN not in done.user.role_set:
+        raise PermissionDenied(N_("Only admins can resolve errors."))
+    errors: ErrorService = done.data["errors"]
+    note = done.typed if done.typed is not None else _(done.choice(NOTE_PRESETS))
+    scope = done.scope
+    await done.state.set_state(None)
+    await done.state.update_data(resolving=None)
+    try:
+        record = await errors.resolve(
+            str(scope["reference"]), done.user.id, note, expect_count=int(scope["count"])
+        )
+    except ErrorChanged as changed:
+        fresh = await errors.get(changed.record_id)
+        if fresh is None:
+            raise ValidationFailed(N_("That error record does not exist any more.")) from None
+        text = "⚠️ " + _(RECURRED) + "\n\n" + describe(fresh)
+        markup = error_screen(fresh.id, text, fresh.resolved_at is None)
+        return Result(text, markup, outcome(RECURRED, "changed"))
     text = "✅ " + _("Resolved.") + "\n\n" + describe(record)
-    await edit_menu(bot, state, edit, text, error_screen(record.id, text, False))
-
-
-@routes.callback_query(ResolveNote.filter())
-async def resolve_preset(
-    query: CallbackQuery,
-    callback_data: ResolveNote,
-    user: User,
-    bot: Bot,
-    errors: ErrorService,
-    state: FSMContext,
-) -> None:
-    resolving = (await state.get_data()).get("resolving")
-    valid = (
-        isinstance(resolving, dict)
-        and resolving.get("nonce") == callback_data.nonce
-        and 0 <= callback_data.preset < len(NOTE_PRESETS)
-    )
-    if not valid:
-        raise ValidationFailed(N_("This step is no longer open. Start again from the menu."))
-    message = query.message if isinstance(query.message, Message) else None
-    await finish_resolve(bot, state, user, errors, _(NOTE_PRESETS[callback_data.preset]), message)
+    stored = outcome(RESOLVED, reference=record.reference)
+    return Result(text, error_screen(record.id, text, False), stored)
 
 
 @routes.message(Recovery.note, F.text)
 async def resolve_typed(
-    message: Message, user: User, bot: Bot, errors: ErrorService, state: FSMContext
+    message: Message, user: User, bot: Bot, state: FSMContext, **data: Any
 ) -> None:
-    await finish_resolve(bot, state, user, errors, message.text or "", None)
+    resolving = (await state.get_data()).get("resolving")
+    if not isinstance(resolving, dict) or "token" not in resolving:
+        await state.set_state(None)
+        raise ValidationFailed(N_("This step is no longer open. Start again from the menu."))
+    result = await apply_typed(message, user, state, str(resolving["token"]), data)
+    if result is not None:
+        assert result.markup is not None
+        await edit_menu(bot, state, None, result.text, result.markup)

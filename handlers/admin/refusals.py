@@ -14,11 +14,12 @@ from aiogram.types import TelegramObject
 
 from core.exceptions import PermissionDenied
 from core.i18n import N_
-from handlers.admin import inventory, notifications
+from handlers.admin import inventory, inventory_count, notifications
 from handlers.admin.access import ADMINS, STAFF
 from handlers.admin.callbacks import (
     BulkAction,
     ConfirmPending,
+    ConfirmYes,
     ErrorDetailView,
     ErrorResolve,
     ErrorStatsView,
@@ -30,7 +31,6 @@ from handlers.admin.callbacks import (
     RecoveryLogFilter,
     RecoveryLogView,
     RecoveryMenu,
-    ResolveNote,
     StuckAction,
     StuckDetail,
     StuckFilterPick,
@@ -51,12 +51,12 @@ RECOVERY_BUTTONS = (
     ReassignTo,
     ReasonPreset,
     ConfirmPending,
+    ConfirmYes,
     BulkAction,
     JobView,
     ErrorStatsView,
     ErrorDetailView,
     ErrorResolve,
-    ResolveNote,
     RecoveryLogView,
     RecoveryLogFilter,
 )
@@ -98,7 +98,7 @@ async def reconcile_change_refused(event: TelegramObject) -> None:
 
 
 # A count asked for before the role was taken away still wants text, as it did for staff.
-routes.message(COUNTING, NOT_STAFF)(inventory.not_text)
+routes.message(COUNTING, NOT_STAFF)(inventory_count.not_text)
 
 
 @routes.message(Command("notifications"), NOT_STAFF)

@@ -38,6 +38,11 @@ class Finding:
     def needs_admin(self) -> bool:
         return self.action is FIX.LEAVE_FOR_ADMIN
 
+    @property
+    def signature(self) -> str:
+        """The fingerprint with the figures shown: what a confirmation binds a fix to."""
+        return f"{self.fingerprint}|{self.expected}|{self.actual}|{self.action.value}"
+
 
 @dataclass
 class Report:
@@ -45,6 +50,14 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     run_id: int | None = None
     resolved: int = 0  # open findings that are gone now (applied runs only)
+    # Applying a confirmed preview: previewed findings gone by now (skipped), and findings
+    # not previewed (or changed since) that were therefore left alone.
+    vanished: int = 0
+    unseen: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.vanished or self.unseen)
 
     def by_kind(self) -> Counter[DiscrepancyKind]:
         return Counter(f.kind for f in self.findings)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
@@ -53,6 +53,16 @@ class ReconciliationBusy(DomainError):
     message = N_("A reconciliation run is already in progress. Try again in a minute.")
 
 
+class CountChanged(DomainError):
+    """The item is not as the confirmation showed it: its figure or its ledger moved."""
+
+    message = N_("The item changed since it was shown. Count it again.")
+
+    def __init__(self, stock: int, balance: int) -> None:
+        super().__init__()
+        self.stock, self.balance = stock, balance
+
+
 class ReconciliationService:
     def __init__(
         self,
@@ -78,15 +88,22 @@ class ReconciliationService:
         item_id: int | None = None,
         actor_id: int | None = None,
         trigger: str = "admin",
+        only: Collection[str] | None = None,
     ) -> Report:
-        """Refuses at once (ReconciliationBusy) while another run holds the lock."""
+        """Refuses at once (ReconciliationBusy) while another run holds the lock.
+
+        `only`: the signatures of the findings a confirmed preview showed. Exactly those
+        that still hold are applied; a previewed finding that is gone is skipped and a new
+        (or changed) one is left alone, and the report counts both. None: apply all (the
+        scheduled job, the command line's --apply)."""
+        previewed = None if only is None else frozenset(only)
         async with self.exclusive():
             if not apply:
                 return await self._preview(item_id)
             return await self.tx.run(
                 "reconcile_inventory",
                 "inventory",
-                lambda change: self._apply(change, item_id, actor_id, trigger),
+                lambda change: self._apply(change, item_id, actor_id, trigger, previewed),
                 actor_id=actor_id,
             )
 
@@ -114,7 +131,12 @@ class ReconciliationService:
             return Report(applied=False, findings=findings)
 
     async def _apply(
-        self, change: Change, item_id: int | None, actor_id: int | None, trigger: str
+        self,
+        change: Change,
+        item_id: int | None,
+        actor_id: int | None,
+        trigger: str,
+        previewed: frozenset[str] | None,
     ) -> Report:
         session, now = change.session, self.clock.now()
         repo = ReconciliationRepository(session)
@@ -123,11 +145,16 @@ class ReconciliationService:
         # Lock what is about to change, then look again: a request issued meanwhile has
         # committed by now and its movement is counted (PostgreSQL reads committed data).
         items = await InventoryRepository(session).lock_items(affected) if affected else {}
-        findings = (
+        current = (
             await detect(session, affected, pending_before=self._pending_before())
             if affected
             else []
         )
+        findings, vanished, unseen = current, 0, 0
+        if previewed is not None:
+            findings = [f for f in current if f.signature in previewed]
+            vanished = len(previewed - {f.signature for f in current})
+            unseen = len(current) - len(findings)
         run = ReconciliationRun(
             trigger=trigger,
             actor_id=actor_id,
@@ -155,7 +182,7 @@ class ReconciliationService:
             if f.action is FIX.RECOMPUTE_STOCK or f.action is FIX.REVERSE_MOVEMENT:
                 items[f.item_id].updated_at = now
         open_rows = await repo.open_findings(scope(item_id))
-        seen = {f.fingerprint for f in findings}
+        seen = {f.fingerprint for f in current}  # still there, previewed or not
         gone = [r.id for r in open_rows if r.fingerprint not in seen]
         await repo.resolve(gone, now)
         new_rows = [
@@ -174,7 +201,16 @@ class ReconciliationService:
             "needs_admin": run.needs_admin,
             "resolved": len(gone),
         }
-        return Report(applied=True, findings=findings, run_id=run.id, resolved=len(gone))
+        if previewed is not None:  # a confirmed preview: what it no longer covered
+            change.after |= {"previewed": len(previewed), "vanished": vanished, "unseen": unseen}
+        return Report(
+            applied=True,
+            findings=findings,
+            run_id=run.id,
+            resolved=len(gone),
+            vanished=vanished,
+            unseen=unseen,
+        )
 
     async def _alert(self, session: AsyncSession, rows: list[ReconciliationLog]) -> None:
         if not rows:
@@ -206,9 +242,18 @@ class ReconciliationService:
     # -- people -----------------------------------------------------------------------------
 
     async def set_counted(
-        self, item_id: int, counted: int, reason: str, actor_id: int | None
+        self,
+        item_id: int,
+        counted: int,
+        reason: str,
+        actor_id: int | None,
+        *,
+        expect: tuple[int, int] | None = None,
     ) -> Override:
-        """Post an adjustment so the ledger says what was physically counted."""
+        """Post an adjustment so the ledger says what was physically counted.
+
+        `expect`: the (stock figure, ledger balance) the admin was shown; if either moved
+        since, nothing is posted (CountChanged)."""
         reason = reason.strip()
         if counted < 0:
             raise ValidationFailed(N_("The counted quantity must be a whole number, 0 or more."))
@@ -225,6 +270,8 @@ class ReconciliationService:
                 raise NotFound(N_("That item no longer exists."))
             repo = ReconciliationRepository(session)
             balance = await repo.ledger_balance(item_id)
+            if expect is not None and expect != (item.stock, balance):
+                raise CountChanged(item.stock, balance)
             delta = counted - balance
             change.entity_id = item_id
             change.before = {"stock": item.stock, "ledger_balance": balance}

@@ -1,0 +1,182 @@
+"""Confirmations: a stored, expiring record of exactly what a confirmation screen showed.
+
+`ask()` stores who asked, the action, its scope (the rows and their versions, the findings and
+their fingerprints, the reason offered) and the text shown, and returns a random token for the
+screen's buttons. `claim()` is the press of "Yes": it takes the record once, only for the admin
+who asked and only until it expires, and hands back the stored scope — the caller applies
+exactly that and checks that it still holds. `settle()` stores what came of it, so that a second
+press can say so. Everything writes through the state manager.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.clock import Clock
+from core.exceptions import DomainError, PermissionDenied, ValidationFailed
+from core.i18n import N_
+from database.models import Confirmation
+from services.transactions import Change, TransactionalStateManager
+
+TOKEN_BYTES = 16  # 22 characters of URL-safe base64: fits in callback data, cannot be guessed
+MAX_TOKEN = 32
+
+
+class ConfirmationMissing(ValidationFailed):
+    message = N_(
+        "This confirmation does not exist. Nothing was changed. Start again from the menu."
+    )
+
+
+class ConfirmationExpired(ValidationFailed):
+    message = N_(
+        "This confirmation has expired (it is valid for {minutes} minutes). Nothing was "
+        "changed. Look again and confirm anew."
+    )
+
+
+class ConfirmationForeign(PermissionDenied):
+    message = N_("Only the admin who asked for this confirmation can confirm it.")
+
+
+class ConfirmationUsed(DomainError):
+    """A second press: the record says when it was confirmed and what came of it."""
+
+    message = N_("This was already confirmed.")
+
+    def __init__(self, pending: Pending) -> None:
+        super().__init__()
+        self.pending = pending
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A confirmation as stored."""
+
+    token: str
+    actor_id: int
+    action: str
+    scope: dict[str, Any]
+    summary: str
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None
+    outcome: dict[str, Any] | None
+
+
+def _pending(row: Confirmation) -> Pending:
+    return Pending(
+        token=row.id,
+        actor_id=row.actor_id,
+        action=row.action,
+        scope=dict(row.scope),
+        summary=row.summary,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        used_at=row.used_at,
+        outcome=dict(row.outcome) if row.outcome is not None else None,
+    )
+
+
+class ConfirmationService:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        tx: TransactionalStateManager,
+        clock: Clock,
+        valid_for: timedelta,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.tx = tx
+        self.clock = clock
+        self.valid_for = valid_for
+
+    @property
+    def minutes(self) -> int:
+        return int(self.valid_for.total_seconds() // 60)
+
+    async def ask(self, actor_id: int, action: str, scope: dict[str, Any], summary: str) -> str:
+        """Store what the screen shows; the token goes on its buttons."""
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        now = self.clock.now()
+
+        async def work(change: Change) -> str:
+            change.session.add(
+                Confirmation(
+                    id=token,
+                    actor_id=actor_id,
+                    action=action,
+                    scope=scope,
+                    summary=summary[:4000],
+                    created_at=now,
+                    expires_at=now + self.valid_for,
+                )
+            )
+            return token
+
+        # The record is its own account of what was shown; its use is audited by the action.
+        return await self.tx.run("ask_confirmation", "confirmation", work, audited=False)
+
+    async def check(self, token: str, actor_id: int) -> Pending:
+        """What `claim` would refuse, without using the confirmation (for a typed step)."""
+        async with self.sessionmaker() as session:
+            row = await session.get(Confirmation, token) if _plausible(token) else None
+            return self._usable(row, actor_id)
+
+    async def claim(self, token: str, actor_id: int) -> Pending:
+        """Take the confirmation for applying: once, by the admin who asked, before expiry."""
+
+        async def work(change: Change) -> Pending:
+            row = (
+                await change.session.get(Confirmation, token, with_for_update=True)
+                if _plausible(token)
+                else None
+            )
+            pending = self._usable(row, actor_id)
+            assert row is not None
+            row.used_at = self.clock.now()
+            return pending
+
+        # Serialised on the row (FOR UPDATE; BEGIN IMMEDIATE on SQLite): two presses, one use.
+        return await self.tx.run("claim_confirmation", "confirmation", work, audited=False)
+
+    async def settle(self, token: str, outcome: dict[str, Any]) -> None:
+        """Store what came of the confirmation, for a second press to report."""
+
+        async def work(change: Change) -> None:
+            row = await change.session.get(Confirmation, token)
+            if row is not None:
+                row.outcome = outcome
+
+        await self.tx.run("settle_confirmation", "confirmation", work, audited=False)
+
+    async def release(self, token: str) -> None:
+        """Nothing was applied (the action refused): the admin may press again."""
+
+        async def work(change: Change) -> None:
+            row = await change.session.get(Confirmation, token)
+            if row is not None and row.outcome is None:
+                row.used_at = None
+
+        await self.tx.run("release_confirmation", "confirmation", work, audited=False)
+
+    def _usable(self, row: Confirmation | None, actor_id: int) -> Pending:
+        if row is None:
+            raise ConfirmationMissing()
+        if row.actor_id != actor_id:
+            raise ConfirmationForeign()  # before anything else: it tells nothing of the record
+        pending = _pending(row)
+        if row.used_at is not None:
+            raise ConfirmationUsed(pending)
+        if self.clock.now() >= row.expires_at:
+            raise ConfirmationExpired(minutes=self.minutes)
+        return pending
+
+
+def _plausible(token: str) -> bool:
+    return 0 < len(token) <= MAX_TOKEN
