@@ -42,11 +42,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script, not installed
 
-import asyncpg
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from benchmarks.postgres_admin import admin
 from core.clock import FrozenClock
 from core.enums import NotificationStatus
 from core.settings import HealthSettings
@@ -123,18 +123,6 @@ SEED = [
     "CASE WHEN g % 100 BETWEEN 97 AND 98 THEN 'blocked' END, "
     "CASE WHEN g % 100 BETWEEN 97 AND 98 THEN :now END FROM generate_series(1, :n) g",
 ]
-
-
-def dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-async def admin(url: str, sql: str) -> None:
-    conn = await asyncpg.connect(dsn(url))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 class Statements:

@@ -21,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script, not installed
 
-import asyncpg
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from benchmarks.postgres_admin import admin
 from core.clock import SystemClock
 from database.base import Base
 from database.engine import create_engine, create_sessionmaker
@@ -38,18 +38,6 @@ REQUESTS = 10_000  # each with one issue movement
 ORPHANS = 50  # issue rows of requests that do not exist
 DUPLICATES = 20  # a second issue for an already issued request line
 TAMPERED = 10  # stock figures that disagree with the ledger
-
-
-def dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-async def admin(url: str, sql: str) -> None:
-    conn = await asyncpg.connect(dsn(url))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 SEED = [

@@ -57,7 +57,7 @@ class HealthService:
         in_flight: Callable[[], int] | None = None,
         recovery_capacity: int = 0,
         open_findings: Callable[[], Awaitable[int]] | None = None,
-        tx: TransactionalStateManager | None = None,
+        tx: TransactionalStateManager,
         timer: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.thresholds = thresholds
@@ -70,7 +70,7 @@ class HealthService:
         self.in_flight = in_flight
         self.recovery_capacity = recovery_capacity
         self.open_findings = open_findings  # reconciliation's count of findings left for a person
-        self.tx = tx  # snapshots are written through it; a service without one only checks
+        self.tx = tx  # snapshots are written through it
         self.timer = timer
 
     async def check(self) -> Report:
@@ -125,8 +125,6 @@ class HealthService:
         (once per change: the next snapshot with the same status says nothing)."""
         report = report or await self.check()
         status = report.status
-        if self.tx is None:
-            raise RuntimeError("this health service was built without a state manager")
 
         async def work(change: Change) -> SnapshotResult:
             session = change.session
