@@ -20,12 +20,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script,
 from pydantic import SecretStr
 
 from bot.factory import create_app, create_bot
+from bot.local_api import FakeBotAPI
 from core.settings import ErrorSettings, OutboxSettings, Settings, TelegramSettings
 from database.base import Base
 from database.engine import create_engine
 from database.models import User
 from outbox.repository import enqueue
-from tests.support.fake_bot_api import FakeBotAPI
 
 TOKEN = "123456:BENCH"
 

@@ -35,7 +35,7 @@ from aiogram.exceptions import (
 )
 
 from bot import cli
-from tests.support.fake_bot_api import ApiCall, FakeBotAPI, FakeUser
+from bot.local_api import ApiCall, FakeBotAPI, FakeUser
 
 pytestmark = pytest.mark.e2e
 

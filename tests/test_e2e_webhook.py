@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from bot import cli
-from tests.support.fake_bot_api import FakeBotAPI, FakeUser
+from bot.local_api import FakeBotAPI, FakeUser
 from tests.test_e2e import (  # the same harness as the polling end-to-end tests
     ADMIN_ID,
     SETTING_NAMES,

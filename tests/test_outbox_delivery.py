@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.factory import App, create_app, create_bot
+from bot.local_api import FakeBotAPI
 from core.clock import FrozenClock
 from core.enums import DeadReason, NotificationStatus
 from core.settings import Settings
@@ -20,7 +21,6 @@ from database.models import PendingNotification, User
 from outbox.repository import enqueue
 from outbox.sender import OutboxSender
 from tests.support import db
-from tests.support.fake_bot_api import FakeBotAPI
 from utils.rate_limit import RateLimiter
 
 TOKEN = "123456:FAKE"

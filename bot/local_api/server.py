@@ -1,0 +1,366 @@
+"""A local Bot API server over HTTP: the bot talks to it exactly as it talks to Telegram.
+
+`TELEGRAM_API_URL` points aiogram's `TelegramAPIServer.from_base()` here, so requests arrive
+as `POST {base}/bot{token}/{method}` with form fields, nested values JSON-encoded. Tests use it
+as their fake of Telegram; the sandbox and the chaos run use it in place of Telegram.
+
+It implements the methods the bot uses (methods.py), with Telegram's observable behaviour where
+it matters to a bot: real long polling for getUpdates (offset confirms, timeout waits, an update
+answers a waiting poll at once), per-chat message ids, HTML `parse_mode` turned into plain text
+plus entities (so `Message.html_text` round-trips), editMessageText without `reply_markup`
+removing the keyboard, "message is not modified" / "message to edit not found" errors, and
+Telegram's flood limits when `limits` is set (limits.py). Any other method is answered as
+Telegram answers an unknown one (404 "Not Found").
+
+The people in the chats are driven with `push_message`, `push_callback` and `press`; what the
+bot did is read from `calls` (or awaited with `wait_for`). `fail_next` queues an error answer
+(429 with retry_after, 5xx, 403, ...) for the next matching call of a method: the hook for
+fault injection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from bot.local_api.limits import FloodLimits
+from bot.local_api.methods import BotMethods
+from bot.local_api.wire import (
+    DEFAULT_DESCRIPTIONS,
+    ApiCall,
+    ApiError,
+    FakeUser,
+    Fault,
+    JsonDict,
+    Params,
+    button_labels,
+    command_entities,
+    decode_field,
+)
+
+
+class LocalBotAPI(BotMethods):
+    """An aiohttp server on 127.0.0.1 answering one bot token. Use as an async context manager."""
+
+    def __init__(
+        self,
+        token: str = "123456:TEST",
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        bot_first_name: str = "Workflow bot",
+        bot_username: str = "workflow_test_bot",
+        max_poll_seconds: float = 30.0,
+    ) -> None:
+        self.token = token
+        self.host, self.port = host, port
+        self.bot_user: JsonDict = {
+            "id": int(token.split(":", 1)[0]),
+            "is_bot": True,
+            "first_name": bot_first_name,
+            "username": bot_username,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+        self.max_poll_seconds = max_poll_seconds
+        # Slow responses: every non-polling call waits this long before it is answered.
+        self.latency = 0.0
+        # Telegram's flood limits, enforced with 429s when set: (overall per second, per chat).
+        self.limits: tuple[float, float] | None = None
+        self.limited: list[ApiCall] = []  # sendMessage calls answered 429 by the limits
+        self._flood = FloodLimits()
+        self.calls: list[ApiCall] = []
+        self.updates: list[JsonDict] = []  # pushed and not yet confirmed by an offset
+        self.messages: dict[tuple[int, int], JsonDict] = {}  # current state, edits applied
+        self.callback_answers: dict[str, list[Params]] = {}  # query id -> answers received
+        self.faults: list[Fault] = []
+        self.allowed_updates: list[str] | None = None
+        self.webhook: Params | None = None  # what setWebhook was given, until deleteWebhook
+        self.users: dict[int, FakeUser] = {}
+        self._update_ids = itertools.count(1)
+        self._query_ids = itertools.count(1)
+        self._chat_message_ids: dict[int, itertools.count[int]] = {}
+        self._updates_changed = asyncio.Event()
+        self._calls_changed = asyncio.Event()
+        self._closing = False
+        self._runner: web.AppRunner | None = None
+        self._handlers: dict[str, Callable[[Params], Any]] = {
+            "getme": self._get_me,
+            "deletewebhook": self._delete_webhook,
+            "setwebhook": self._set_webhook,
+            "getwebhookinfo": self._get_webhook_info,
+            "setmycommands": lambda params: True,
+            "sendmessage": self._send_message,
+            "editmessagetext": self._edit_message_text,
+            "editmessagereplymarkup": self._edit_message_reply_markup,
+            "answercallbackquery": self._answer_callback_query,
+        }
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """What the bot's TELEGRAM_API_URL should be."""
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        self.port = int(self._runner.addresses[0][1])
+
+    async def close(self) -> None:
+        self._closing = True
+        self._notify_updates()  # waiting long polls answer now instead of at their timeout
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> LocalBotAPI:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # -- what the people in the chats do ----------------------------------------------------
+
+    def push_update(self, update: JsonDict) -> JsonDict:
+        """Queue a raw update (an `update_id` is assigned when missing) and wake a long poll."""
+        update.setdefault("update_id", next(self._update_ids))
+        self.updates.append(update)
+        self._notify_updates()
+        return update
+
+    def push_message(self, user: FakeUser, text: str) -> JsonDict:
+        """`user` writes `text` in their private chat with the bot; returns the message."""
+        self.users[user.id] = user
+        message: JsonDict = {
+            "message_id": self._next_message_id(user.id),
+            "from": user.as_dict(),
+            "chat": user.chat(),
+            "date": int(time.time()),
+            "text": text,
+        }
+        if entities := command_entities(text):
+            message["entities"] = entities
+        self.push_update({"message": message})
+        return message
+
+    def push_callback(self, user: FakeUser, message: JsonDict, data: str) -> str:
+        """`user` presses a button with callback `data` under `message`; returns the query id."""
+        self.users[user.id] = user
+        query_id = f"{user.id}{next(self._query_ids):08d}"
+        self.callback_answers[query_id] = []
+        self.push_update(
+            {
+                "callback_query": {
+                    "id": query_id,
+                    "from": user.as_dict(),
+                    "message": message,
+                    "chat_instance": f"ci-{message['chat']['id']}",
+                    "data": data,
+                }
+            }
+        )
+        return query_id
+
+    def press(self, user: FakeUser, label: str | Callable[[str], bool]) -> str:
+        """Press the button labelled `label` on the newest message in `user`'s chat showing it."""
+        message, button = self.find_button(user.id, label)
+        return self.push_callback(user, message, str(button["callback_data"]))
+
+    # -- reading what the bot did ------------------------------------------------------------
+
+    def mark(self) -> int:
+        """The index of the next call: pass it as `since` to look only at later calls."""
+        return len(self.calls)
+
+    def calls_of(self, method: str, since: int = 0) -> list[ApiCall]:
+        return [c for c in self.calls[since:] if c.method.lower() == method.lower()]
+
+    def texts_to(self, chat_id: int, since: int = 0) -> list[str]:
+        """Texts sent (sendMessage) or edited (editMessageText) in a chat, in call order."""
+        methods = {"sendmessage", "editmessagetext"}
+        return [
+            c.text
+            for c in self.calls[since:]
+            if c.method.lower() in methods and c.chat_id == chat_id
+        ]
+
+    def chat_messages(self, chat_id: int) -> list[JsonDict]:
+        """The bot's messages in a chat as they are now, newest first."""
+        found = [m for (chat, _), m in self.messages.items() if chat == chat_id]
+        return sorted(found, key=lambda m: int(m["message_id"]), reverse=True)
+
+    def find_button(
+        self, chat_id: int, label: str | Callable[[str], bool]
+    ) -> tuple[JsonDict, JsonDict]:
+        matches = label if callable(label) else (lambda text: text == label)
+        for message in self.chat_messages(chat_id):
+            for row in message.get("reply_markup", {}).get("inline_keyboard", []):
+                for button in row:
+                    if matches(str(button.get("text"))):
+                        return message, button
+        shown = {
+            m["message_id"]: button_labels(m.get("reply_markup"))
+            for m in self.messages_with_buttons(chat_id)
+        }
+        raise AssertionError(f"no button {label!r} in chat {chat_id}; buttons there: {shown}")
+
+    def messages_with_buttons(self, chat_id: int) -> list[JsonDict]:
+        return [m for m in self.chat_messages(chat_id) if m.get("reply_markup")]
+
+    def unanswered_callbacks(self) -> list[str]:
+        return [qid for qid, answers in self.callback_answers.items() if not answers]
+
+    def describe(self, since: int = 0, limit: int = 40) -> str:
+        calls = [c for c in self.calls[since:] if c.method.lower() != "getupdates"]
+        return "\n".join(str(c) for c in calls[-limit:]) or "(no calls)"
+
+    async def wait_for(
+        self,
+        predicate: Callable[[ApiCall], bool],
+        timeout: float = 10.0,
+        *,
+        since: int = 0,
+        check: Callable[[], None] | None = None,
+        what: str = "a matching call",
+    ) -> ApiCall:
+        """The first call from `since` on that satisfies `predicate`, waiting up to `timeout`.
+
+        `check` runs on every short poll and may raise (e.g. "the bot process has exited")."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        seen = since
+        while True:
+            for call in self.calls[seen:]:
+                if predicate(call):
+                    return call
+            seen = max(seen, len(self.calls))
+            if check is not None:
+                check()
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise AssertionError(
+                    f"timed out after {timeout:g}s waiting for {what}; calls since #{since}:\n"
+                    + self.describe(since)
+                )
+            changed = self._calls_changed
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), min(remaining, 0.1))
+
+    # -- fault injection ---------------------------------------------------------------------
+
+    def fail_next(
+        self,
+        method: str,
+        error_code: int,
+        description: str | None = None,
+        *,
+        retry_after: int | None = None,
+        times: int = 1,
+        match: Callable[[Params], bool] | None = None,
+    ) -> Fault:
+        """Answer the next `times` calls of `method` (that `match`) with an error instead.
+
+        A 429 gets "Too Many Requests: retry after N" and `parameters.retry_after` as Telegram
+        sends them. The returned Fault lists the calls it answered in `hits`."""
+        if description is None:
+            if error_code == 429:
+                description = f"Too Many Requests: retry after {retry_after or 1}"
+                retry_after = retry_after or 1
+            else:
+                description = DEFAULT_DESCRIPTIONS.get(error_code, f"Error {error_code}")
+        fault = Fault(method, error_code, description, retry_after, match, times)
+        self.faults.append(fault)
+        return fault
+
+    def _take_fault(self, method: str, params: Params) -> Fault | None:
+        for fault in self.faults:
+            if fault.applies(method, params):
+                fault.times -= 1
+                return fault
+        return None
+
+    # -- HTTP --------------------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = await self._read_params(request)
+        call = ApiCall(len(self.calls), method, params, time.monotonic())
+        self.calls.append(call)
+        self._notify_calls()
+        status, body = await self._answer(request.match_info["token"], call)
+        call.status, call.response = status, body
+        self._notify_calls()
+        return web.json_response(body, status=status)
+
+    async def _answer(self, token: str, call: ApiCall) -> tuple[int, JsonDict]:
+        if token != self.token:
+            return 401, ApiError(401, "Unauthorized").body()
+        if self.latency and call.method.lower() != "getupdates":
+            await asyncio.sleep(self.latency)
+        fault = self._take_fault(call.method, call.params)
+        if fault is None and call.method.lower() == "sendmessage" and self._over_limit(call):
+            self.limited.append(call)
+            return 429, {
+                "ok": False,
+                "error_code": 429,
+                "description": "Too Many Requests: retry after 1",
+                "parameters": {"retry_after": 1},
+            }
+        if fault is not None:
+            call.fault = fault
+            fault.hits.append(call)
+            return fault.error_code, fault.body()
+        name = call.method.lower()
+        try:
+            if name == "getupdates":
+                result: Any = await self._get_updates(call.params)
+            else:
+                handler = self._handlers.get(name)
+                if handler is None:
+                    raise ApiError(404, "Not Found: method not found")
+                result = handler(call.params)
+        except ApiError as exc:
+            return exc.error_code, exc.body()
+        return 200, {"ok": True, "result": result}
+
+    def _over_limit(self, call: ApiCall) -> bool:
+        if self.limits is None:
+            return False
+        return self._flood.over(self.limits, call.at, call.params.get("chat_id"))
+
+    @staticmethod
+    async def _read_params(request: web.Request) -> Params:
+        raw: dict[str, Any] = dict(request.query)
+        if request.can_read_body:
+            if request.content_type == "application/json":
+                body = await request.json()
+                return {**raw, **body} if isinstance(body, dict) else raw
+            form = await request.post()
+            for key, value in form.items():
+                if isinstance(value, web.FileField):
+                    raw[key] = {"filename": value.filename, "data": value.file.read()}
+                else:
+                    raw[key] = value
+        return {key: decode_field(key, value) for key, value in raw.items()}
+
+    def _notify_updates(self) -> None:
+        self._updates_changed.set()
+        self._updates_changed = asyncio.Event()
+
+    def _notify_calls(self) -> None:
+        self._calls_changed.set()
+        self._calls_changed = asyncio.Event()
