@@ -21,7 +21,6 @@ fault injection.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import time
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from aiohttp import web
 
 from bot.local_api.limits import FloodLimits
 from bot.local_api.methods import BotMethods
+from bot.local_api.reading import CallReading
 from bot.local_api.wire import (
     DEFAULT_DESCRIPTIONS,
     ApiCall,
@@ -39,13 +39,12 @@ from bot.local_api.wire import (
     Fault,
     JsonDict,
     Params,
-    button_labels,
     command_entities,
     decode_field,
 )
 
 
-class LocalBotAPI(BotMethods):
+class LocalBotAPI(BotMethods, CallReading):
     """An aiohttp server on 127.0.0.1 answering one bot token. Use as an async context manager."""
 
     def __init__(
@@ -81,6 +80,7 @@ class LocalBotAPI(BotMethods):
         self.messages: dict[tuple[int, int], JsonDict] = {}  # current state, edits applied
         self.callback_answers: dict[str, list[Params]] = {}  # query id -> answers received
         self.faults: list[Fault] = []
+        self.clock: Callable[[], float] = time.monotonic  # when calls arrive; faults' windows
         self.allowed_updates: list[str] | None = None
         self.webhook: Params | None = None  # what setWebhook was given, until deleteWebhook
         self.users: dict[int, FakeUser] = {}
@@ -180,86 +180,6 @@ class LocalBotAPI(BotMethods):
         message, button = self.find_button(user.id, label)
         return self.push_callback(user, message, str(button["callback_data"]))
 
-    # -- reading what the bot did ------------------------------------------------------------
-
-    def mark(self) -> int:
-        """The index of the next call: pass it as `since` to look only at later calls."""
-        return len(self.calls)
-
-    def calls_of(self, method: str, since: int = 0) -> list[ApiCall]:
-        return [c for c in self.calls[since:] if c.method.lower() == method.lower()]
-
-    def texts_to(self, chat_id: int, since: int = 0) -> list[str]:
-        """Texts sent (sendMessage) or edited (editMessageText) in a chat, in call order."""
-        methods = {"sendmessage", "editmessagetext"}
-        return [
-            c.text
-            for c in self.calls[since:]
-            if c.method.lower() in methods and c.chat_id == chat_id
-        ]
-
-    def chat_messages(self, chat_id: int) -> list[JsonDict]:
-        """The bot's messages in a chat as they are now, newest first."""
-        found = [m for (chat, _), m in self.messages.items() if chat == chat_id]
-        return sorted(found, key=lambda m: int(m["message_id"]), reverse=True)
-
-    def find_button(
-        self, chat_id: int, label: str | Callable[[str], bool]
-    ) -> tuple[JsonDict, JsonDict]:
-        matches = label if callable(label) else (lambda text: text == label)
-        for message in self.chat_messages(chat_id):
-            for row in message.get("reply_markup", {}).get("inline_keyboard", []):
-                for button in row:
-                    if matches(str(button.get("text"))):
-                        return message, button
-        shown = {
-            m["message_id"]: button_labels(m.get("reply_markup"))
-            for m in self.messages_with_buttons(chat_id)
-        }
-        raise AssertionError(f"no button {label!r} in chat {chat_id}; buttons there: {shown}")
-
-    def messages_with_buttons(self, chat_id: int) -> list[JsonDict]:
-        return [m for m in self.chat_messages(chat_id) if m.get("reply_markup")]
-
-    def unanswered_callbacks(self) -> list[str]:
-        return [qid for qid, answers in self.callback_answers.items() if not answers]
-
-    def describe(self, since: int = 0, limit: int = 40) -> str:
-        calls = [c for c in self.calls[since:] if c.method.lower() != "getupdates"]
-        return "\n".join(str(c) for c in calls[-limit:]) or "(no calls)"
-
-    async def wait_for(
-        self,
-        predicate: Callable[[ApiCall], bool],
-        timeout: float = 10.0,
-        *,
-        since: int = 0,
-        check: Callable[[], None] | None = None,
-        what: str = "a matching call",
-    ) -> ApiCall:
-        """The first call from `since` on that satisfies `predicate`, waiting up to `timeout`.
-
-        `check` runs on every short poll and may raise (e.g. "the bot process has exited")."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        seen = since
-        while True:
-            for call in self.calls[seen:]:
-                if predicate(call):
-                    return call
-            seen = max(seen, len(self.calls))
-            if check is not None:
-                check()
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise AssertionError(
-                    f"timed out after {timeout:g}s waiting for {what}; calls since #{since}:\n"
-                    + self.describe(since)
-                )
-            changed = self._calls_changed
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), min(remaining, 0.1))
-
     # -- fault injection ---------------------------------------------------------------------
 
     def fail_next(
@@ -271,25 +191,56 @@ class LocalBotAPI(BotMethods):
         retry_after: int | None = None,
         times: int = 1,
         match: Callable[[Params], bool] | None = None,
+        delay: float = 0.0,
     ) -> Fault:
         """Answer the next `times` calls of `method` (that `match`) with an error instead.
 
         A 429 gets "Too Many Requests: retry after N" and `parameters.retry_after` as Telegram
         sends them. The returned Fault lists the calls it answered in `hits`."""
-        if description is None:
-            if error_code == 429:
-                description = f"Too Many Requests: retry after {retry_after or 1}"
-                retry_after = retry_after or 1
-            else:
-                description = DEFAULT_DESCRIPTIONS.get(error_code, f"Error {error_code}")
-        fault = Fault(method, error_code, description, retry_after, match, times)
+        description, retry_after = _described(error_code, description, retry_after)
+        fault = Fault(method, error_code, description, retry_after, match, times, delay=delay)
         self.faults.append(fault)
         return fault
 
+    def fail_for(
+        self,
+        seconds: float,
+        error_code: int,
+        description: str | None = None,
+        *,
+        method: str = "*",
+        retry_after: int | None = None,
+        match: Callable[[Params], bool] | None = None,
+        delay: float = 0.0,
+    ) -> Fault:
+        """Answer every call of `method` ("*": all) with an error for `seconds` from now.
+
+        `calm()` ends it early. A 403 "blocked" for one chat is `match=lambda p: p.get(
+        "chat_id") == chat`; an outage is a 502 (or a `delay` longer than the bot's timeout)."""
+        description, retry_after = _described(error_code, description, retry_after)
+        fault = Fault(
+            method,
+            error_code,
+            description,
+            retry_after,
+            match,
+            until=self.clock() + seconds,
+            delay=delay,
+        )
+        self.faults.append(fault)
+        return fault
+
+    def calm(self) -> None:
+        """Drop every queued or timed fault: the server answers normally from now on."""
+        self.faults.clear()
+
     def _take_fault(self, method: str, params: Params) -> Fault | None:
+        now = self.clock()
+        self.faults = [f for f in self.faults if f.until is None or f.until > now]
         for fault in self.faults:
-            if fault.applies(method, params):
-                fault.times -= 1
+            if fault.applies(method, params, now):
+                if fault.until is None:
+                    fault.times -= 1
                 return fault
         return None
 
@@ -298,7 +249,7 @@ class LocalBotAPI(BotMethods):
     async def _handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params = await self._read_params(request)
-        call = ApiCall(len(self.calls), method, params, time.monotonic())
+        call = ApiCall(len(self.calls), method, params, self.clock())
         self.calls.append(call)
         self._notify_calls()
         status, body = await self._answer(request.match_info["token"], call)
@@ -323,6 +274,8 @@ class LocalBotAPI(BotMethods):
         if fault is not None:
             call.fault = fault
             fault.hits.append(call)
+            if fault.delay:
+                await asyncio.sleep(fault.delay)
             return fault.error_code, fault.body()
         name = call.method.lower()
         try:
@@ -364,3 +317,15 @@ class LocalBotAPI(BotMethods):
     def _notify_calls(self) -> None:
         self._calls_changed.set()
         self._calls_changed = asyncio.Event()
+
+
+def _described(
+    error_code: int, description: str | None, retry_after: int | None
+) -> tuple[str, int | None]:
+    """Telegram's wording for an error code, and a 429's retry_after (1 s unless given)."""
+    if description is not None:
+        return description, retry_after
+    if error_code == 429:
+        retry_after = retry_after or 1
+        return f"Too Many Requests: retry after {retry_after}", retry_after
+    return DEFAULT_DESCRIPTIONS.get(error_code, f"Error {error_code}"), retry_after

@@ -113,7 +113,11 @@ class ApiCall:
 
 @dataclass
 class Fault:
-    """An error answer waiting for the next call of `method` (for which `match` holds)."""
+    """An error answer waiting for the next call of `method` (for which `match` holds).
+
+    `method` "*" matches every method. With `until` set (the server's clock), the fault answers
+    every matching call until then instead of counting `times` down: an outage "for a while".
+    `delay` holds the answer back that many seconds first (a slow or timing-out server)."""
 
     method: str
     error_code: int
@@ -122,9 +126,16 @@ class Fault:
     match: Callable[[Params], bool] | None = None
     times: int = 1
     hits: list[ApiCall] = field(default_factory=list)
+    until: float | None = None
+    delay: float = 0.0
 
-    def applies(self, method: str, params: Params) -> bool:
-        if self.times <= 0 or method.lower() != self.method.lower():
+    def applies(self, method: str, params: Params, now: float) -> bool:
+        if self.until is not None:
+            if now >= self.until:
+                return False
+        elif self.times <= 0:
+            return False
+        if self.method != "*" and method.lower() != self.method.lower():
             return False
         return self.match is None or bool(self.match(params))
 
