@@ -20,6 +20,7 @@ from bot.commands import set_commands, sync_staff_menus
 from bot.factory import App, create_app, create_bot, create_dispatcher
 from bot.http import create_web_app, start_http
 from bot.scheduler import create_scheduler
+from core.clock import Clock
 from core.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -41,10 +42,12 @@ class Running:
 
 
 @contextlib.asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[Running]:
-    """Everything but the way updates arrive: outbox sender, scheduler, HTTP server."""
+async def running(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Running]:
+    """Everything but the way updates arrive: outbox sender, scheduler, HTTP server.
+
+    `clock`: the sandbox's clock that its page moves forward; the system clock otherwise."""
     bot = create_bot(settings)
-    app = create_app(settings, bot)
+    app = create_app(settings, bot, clock=clock)
     logger.info(
         "starting in %s mode; database %s (%s); HTTP %s",
         "webhook" if settings.webhook.enabled else "polling",

@@ -70,6 +70,11 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         # frozen objects are left to the operating system (atexit and log flushes still run).
         gc.freeze()
         return EXIT_OK
+    if command == "sandbox":
+        # Its own database, settings and event loop; refuses to run next to a real token.
+        from bot.sandbox.main import sandbox_command
+
+        return sandbox_command(args, settings)
     if command == "migrate":
         revision = upgrade(settings.database_url_value)
         print(f"database is at the latest schema (revision {revision})")

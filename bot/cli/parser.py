@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("run", help="migrate the database and run the bot (the default)")
     sub.add_parser("migrate", help="bring the database schema up to date")
+    add_sandbox_command(sub)
 
     users = sub.add_parser("users", help="people and their roles")
     users_sub = users.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -86,6 +87,39 @@ def build_parser() -> argparse.ArgumentParser:
     discard.add_argument("ids", nargs="+", type=positive, help="notification ids")
     discard.add_argument("--reason", required=True, help="why they will not be sent")
     return parser
+
+
+def add_sandbox_command(sub: Any) -> None:
+    sandbox = sub.add_parser(
+        "sandbox",
+        help="try the bot without Telegram: a web chat in the browser plays it for several people",
+        description="The real bot on a local Bot API server in this process, with a web page "
+        "that plays Telegram for an employee, a manager, a storekeeper, support and an admin. "
+        "Its data lives in its own folder; it never talks to Telegram.",
+    )
+    sandbox.add_argument("--empty", action="store_true", help="start without the demo data")
+    sandbox.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)"
+    )
+    sandbox.add_argument(
+        "--port", type=port, default=8090, help="port of the page and the local Bot API (8090)"
+    )
+    sandbox.add_argument(
+        "--data",
+        type=Path,
+        default=Path("data/sandbox"),
+        help="the sandbox's own folder: database, clock (default data/sandbox)",
+    )
+
+
+def port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("a port is a number from 0 to 65535 (0: any free one)")
+    return value
 
 
 def listed_status(text: str) -> NotificationStatus:

@@ -16,6 +16,18 @@ class CallReading:
     messages: dict[tuple[int, int], JsonDict]
     callback_answers: dict[str, list[Params]]
     _calls_changed: asyncio.Event
+    revision: int
+
+    async def changed(self, seen: int, timeout: float) -> int:
+        """The revision once it differs from `seen` (a call arrived or was answered), or after
+        `timeout` seconds the current one: how a page waits for the bot without polling."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.revision == seen and (remaining := deadline - loop.time()) > 0:
+            changed = self._calls_changed
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), remaining)
+        return self.revision
 
     def mark(self) -> int:
         """The index of the next call: pass it as `since` to look only at later calls."""

@@ -28,6 +28,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.local_api.commands import CommandMenus
 from bot.local_api.limits import FloodLimits
 from bot.local_api.methods import BotMethods
 from bot.local_api.reading import CallReading
@@ -44,7 +45,7 @@ from bot.local_api.wire import (
 )
 
 
-class LocalBotAPI(BotMethods, CallReading):
+class LocalBotAPI(BotMethods, CommandMenus, CallReading):
     """An aiohttp server on 127.0.0.1 answering one bot token. Use as an async context manager."""
 
     def __init__(
@@ -84,6 +85,10 @@ class LocalBotAPI(BotMethods, CallReading):
         self.allowed_updates: list[str] | None = None
         self.webhook: Params | None = None  # what setWebhook was given, until deleteWebhook
         self.users: dict[int, FakeUser] = {}
+        self.command_menus: dict[tuple[str, str], list[JsonDict]] = {}  # (scope, language)
+        self.revision = 0  # counts calls arriving and answered: `changed()` waits on it
+        # Called with the server's aiohttp app before it starts: more routes (the sandbox page).
+        self.setup_web: Callable[[web.Application], None] | None = None
         self._update_ids = itertools.count(1)
         self._query_ids = itertools.count(1)
         self._chat_message_ids: dict[int, itertools.count[int]] = {}
@@ -96,7 +101,9 @@ class LocalBotAPI(BotMethods, CallReading):
             "deletewebhook": self._delete_webhook,
             "setwebhook": self._set_webhook,
             "getwebhookinfo": self._get_webhook_info,
-            "setmycommands": lambda params: True,
+            "setmycommands": self._set_my_commands,
+            "deletemycommands": self._delete_my_commands,
+            "getmycommands": self._get_my_commands,
             "sendmessage": self._send_message,
             "editmessagetext": self._edit_message_text,
             "editmessagereplymarkup": self._edit_message_reply_markup,
@@ -113,6 +120,8 @@ class LocalBotAPI(BotMethods, CallReading):
     async def start(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        if self.setup_web is not None:
+            self.setup_web(app)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -315,6 +324,7 @@ class LocalBotAPI(BotMethods, CallReading):
         self._updates_changed = asyncio.Event()
 
     def _notify_calls(self) -> None:
+        self.revision += 1
         self._calls_changed.set()
         self._calls_changed = asyncio.Event()
 
