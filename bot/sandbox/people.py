@@ -67,7 +67,7 @@ def role_of(user: User) -> str:
 
 def from_row(user: User) -> Person:
     """A person known to the database (a restart, or added earlier) back in the switcher."""
-    name = (user.full_name or f"User {user.telegram_id}").split(" ")[0]
+    name = user.full_name or f"User {user.telegram_id}"
     fake = FakeUser(
         user.telegram_id, name, username=user.username, language_code=user.telegram_language
     )

@@ -118,7 +118,7 @@ async def add_person(request: web.Request) -> web.Response:
 
 async def language(request: web.Request) -> web.Response:
     body = await _body(request)
-    person = _sandbox(request).set_language(body.get("person"), body.get("language"))
+    person = await _sandbox(request).set_language(body.get("person"), body.get("language"))
     return web.json_response(person.as_json())
 
 

@@ -119,11 +119,18 @@ class Sandbox:
         await sync_staff_menus(self.running.bot, self.app.users, self.app.i18n)
         return person
 
-    def set_language(self, person_id: object, language: object) -> Person:
-        """The language of the person's Telegram app: the bot sees it on their next update."""
+    async def set_language(self, person_id: object, language: object) -> Person:
+        """The language of the person's Telegram app. The bot would see it on their next
+        update; it is registered now, so notices already due speak it too."""
         person = self.person(person_id)
-        changed = replace(person, user=replace(person.user, language_code=check_language(language)))
+        code = check_language(language)
+        changed = replace(person, user=replace(person.user, language_code=code))
+        user = changed.user
+        await self.app.users.register(
+            TelegramProfile(user.id, user.first_name, user.username, user.language_code)
+        )
         self.add(changed)
+        await sync_staff_menus(self.running.bot, self.app.users, self.app.i18n)
         return changed
 
     def send(self, person_id: object, text: object) -> JsonDict:

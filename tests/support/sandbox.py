@@ -1,0 +1,25 @@
+"""The sandbox in the test's own event loop, on a free port, with its data in tmp_path."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiogram.utils.i18n import I18n
+
+from bot.sandbox.main import Options, open_sandbox
+from bot.sandbox.world import Sandbox
+from core.settings import Settings
+
+
+@contextlib.asynccontextmanager
+async def sandbox_in(data_dir: Path, *, demo: bool = True) -> AsyncIterator[Sandbox]:
+    base = Settings(_env_file=None)  # type: ignore[call-arg]
+    async with open_sandbox(base, Options(port=0, data_dir=data_dir, demo=demo)) as sandbox:
+        yield sandbox
+
+
+def translate(i18n: I18n, locale: str, msgid: str) -> str:
+    with i18n.context(), i18n.use_locale(locale):
+        return i18n.gettext(msgid)
