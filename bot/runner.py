@@ -15,6 +15,7 @@ from aiogram.exceptions import TelegramAPIError, TelegramNetworkError
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.commands import set_commands, sync_staff_menus
 from bot.factory import App, create_app, create_bot, create_dispatcher
@@ -39,6 +40,7 @@ class Running:
     bot: Bot
     app: App
     dp: Dispatcher
+    scheduler: AsyncIOScheduler
 
 
 @contextlib.asynccontextmanager
@@ -76,7 +78,7 @@ async def running(settings: Settings, clock: Clock | None = None) -> AsyncIterat
             web_app = create_web_app(app, dp, bot)
             http = await start_http(web_app, settings.http.host, settings.http.port)
             logger.info("HTTP server on %s:%s", settings.http.host, settings.http.port)
-        yield Running(bot, app, dp)
+        yield Running(bot, app, dp, scheduler)
     finally:
         if http is not None:
             await http.cleanup()

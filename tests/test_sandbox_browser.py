@@ -99,6 +99,7 @@ async def story(page: Page, sandbox: Sandbox, languages: dict[str, str], reason:
     await ada.send("/workflow_recovery")
     await ada.sees(ada.t("Workflow recovery. What needs attention?"))
     if SCREENSHOT and languages[ADA] == "en":
+        await expect(page.locator("#toast")).to_be_hidden()
         await page.screenshot(path=SCREENSHOT)
     await ada.press(ada.pattern("Stuck workflows ({count})"))
     await ada.press(f"#{request_id}")

@@ -7,7 +7,7 @@ messages, kept here, and the bot's messages as the server holds them now (edits 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.commands import sync_staff_menus
@@ -75,6 +75,15 @@ class Sandbox:
     async def attach(self, running: Running) -> None:
         """The bot is up: the prepared people exist, everyone known is in the switcher."""
         self._running = running
+        scheduler = running.scheduler
+
+        def next_run(job_id: str) -> datetime | None:
+            # APScheduler keeps real time; health compares with the sandbox's moved clock.
+            job = scheduler.get_job(job_id)
+            at = None if job is None else getattr(job, "next_run_time", None)
+            return None if at is None else at + self.clock.offset
+
+        self.app.jobs.attach(next_run)
         for person in PREPARED:
             await self.register(person)
         for user in await self.app.users.list_users():
@@ -115,8 +124,10 @@ class Sandbox:
                     username=None),
             role_label,
         )
-        await self.register(person)
-        await sync_staff_menus(self.running.bot, self.app.users, self.app.i18n)
+        # Known to the bot by their role only, as after `users grant`: their first /start is
+        # a first contact (the greeting), and it registers their name and language.
+        await self.app.users.grant(new_id, ROLES[role_label])
+        self.add(person)
         return person
 
     async def set_language(self, person_id: object, language: object) -> Person:
@@ -197,7 +208,9 @@ class Sandbox:
         results = {}
         for spec in job_specs(self.app):
             job = guarded(self.app, spec.job_id, spec.work, exclusive=spec.exclusive)
-            results[spec.job_id] = (await job()).result.value
+            outcome = await job()
+            self.app.jobs.finished(spec.job_id, outcome)  # as the scheduler's event would
+            results[spec.job_id] = outcome.result.value
         return results
 
     # -- what the page shows -----------------------------------------------------------------
