@@ -82,8 +82,11 @@ class Page:
                         mark = self.sandbox.api.mark()
                         status, body = await self.post(
                             "/api/press",
-                            {"person": person, "message_id": message["id"],
-                             "data": button["callback_data"]},
+                            {
+                                "person": person,
+                                "message_id": message["id"],
+                                "data": button["callback_data"],
+                            },
                         )
                         assert status == 200, body
                         await self.answered(person, mark)
@@ -140,7 +143,9 @@ async def test_demo_data_gives_every_recovery_section_something(
         (RequestStatus.ACTIVE, "warehouse_issue"),  # Olaf's
     ]
     assert await sandbox.app.stuck.count() == 1
-    dead = [n for n in await rows(sandbox, PendingNotification) if n.status is NotificationStatus.DEAD]
+    dead = [
+        n for n in await rows(sandbox, PendingNotification) if n.status is NotificationStatus.DEAD
+    ]
     assert [n.dead_reason for n in dead] == [DeadReason.BLOCKED]
     assert await sandbox.app.reconciliation.open_count() == 1
     logged = [(r.action, r.request_id, r.reason) for r in await rows(sandbox, WorkflowRecoveryLog)]
@@ -150,7 +155,9 @@ async def test_demo_data_gives_every_recovery_section_something(
     assert last_text(await page.state(ANNA)).startswith("This menu is for admins and support.")
     # Boris (Russian) has the requests waiting for him, in Russian.
     boris = await page.state(BORIS)
-    assert any(m["text"].startswith("Заявка #2 от Anna ждёт вашего решения") for m in boris["messages"])
+    assert any(
+        m["text"].startswith("Заявка #2 от Anna ждёт вашего решения") for m in boris["messages"]
+    )
 
     admin = await page.say(ADA, "/workflow_recovery")
     assert last_text(admin) == "Workflow recovery. What needs attention?"
@@ -235,7 +242,10 @@ async def test_clock_button_makes_requests_stuck_and_runs_the_jobs(
     assert OffsetClock(tmp_path / "sandbox" / "clock.json").offset.total_seconds() == 25 * 3600
     report = await sandbox.app.health.check()
     jobs = report.get(HealthComponent.SCHEDULER)
-    assert (jobs.status, jobs.details["overdue"]) == (HealthStatus.HEALTHY, 0)  # the scheduler's real-time next runs follow the clock
+    assert (jobs.status, jobs.details["overdue"]) == (
+        HealthStatus.HEALTHY,
+        0,
+    )  # the scheduler's real-time next runs follow the clock
 
 
 async def test_fault_buttons_make_the_local_api_fail_for_a_while(
@@ -336,7 +346,7 @@ def test_refuses_a_real_token_aimed_at_telegram() -> None:
         telegram={"api_url": "https://api.telegram.org"},  # type: ignore[arg-type]
         _env_file=None,  # type: ignore[call-arg]
     )
-    with pytest.raises(ConfigError, match="api.telegram.org"):
+    with pytest.raises(ConfigError, match=r"api\.telegram\.org"):
         refuse_real_telegram(aimed)
     refuse_real_telegram(Settings(_env_file=None))  # type: ignore[call-arg]
     local = Settings(

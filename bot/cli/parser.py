@@ -99,7 +99,9 @@ def add_sandbox_command(sub: Any) -> None:
     )
     sandbox.add_argument("--empty", action="store_true", help="start without the demo data")
     sandbox.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)"
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine)",
     )
     sandbox.add_argument(
         "--port", type=port, default=8090, help="port of the page and the local Bot API (8090)"

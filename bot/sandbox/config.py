@@ -39,20 +39,20 @@ def sandbox_settings(base: Settings, data_dir: Path, api_url: str, admin_id: int
     webhook, no Redis, no HTTP server of its own (the page is served by the local Bot API)."""
     data_dir = data_dir.resolve()
     return Settings(
-        bot_token=SANDBOX_TOKEN,  # type: ignore[arg-type]
-        database_url=f"sqlite+aiosqlite:///{data_dir / 'bot.sqlite3'}",  # type: ignore[arg-type]
+        bot_token=SANDBOX_TOKEN,
+        database_url=f"sqlite+aiosqlite:///{data_dir / 'bot.sqlite3'}",
         admin_ids=(admin_id,),
         workflows_file=base.workflows_file,
         log_level=base.log_level,
         default_locale=base.default_locale,
         redis_url=None,
-        telegram={"api_url": api_url},  # type: ignore[arg-type]
-        http={"host": "127.0.0.1", "port": 0},  # type: ignore[arg-type]
-        webhook={"url": None, "secret": None},  # type: ignore[arg-type]
-        error={"spool_path": data_dir / "error_spool.jsonl"},  # type: ignore[arg-type]
+        telegram={"api_url": api_url},
+        http={"host": "127.0.0.1", "port": 0},
+        webhook={"url": None, "secret": None},
+        error={"spool_path": data_dir / "error_spool.jsonl"},
         # Replies in the page at once; the local server has no flood limits unless a fault says.
-        outbox={"poll_seconds": 1.0, "per_chat_per_second": 20.0},  # type: ignore[arg-type]
-        _env_file=None,  # type: ignore[call-arg]
+        outbox={"poll_seconds": 1.0, "per_chat_per_second": 20.0},
+        _env_file=None,
     )
 
 

@@ -70,7 +70,7 @@ async def _body(request: web.Request) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadInput(f"the body is not valid JSON ({exc})") from None
     if not isinstance(body, dict):
-        raise BadInput("send a JSON object, e.g. {\"person\": 1001, \"text\": \"/start\"}")
+        raise BadInput('send a JSON object, e.g. {"person": 1001, "text": "/start"}')
     return body
 
 
@@ -104,7 +104,9 @@ async def send(request: web.Request) -> web.Response:
 
 async def press(request: web.Request) -> web.Response:
     body = await _body(request)
-    query_id = _sandbox(request).press(body.get("person"), body.get("message_id"), body.get("data"))
+    query_id = _sandbox(request).press(
+        body.get("person"), body.get("message_id"), body.get("data")
+    )
     return web.json_response({"query_id": query_id})
 
 

@@ -120,8 +120,13 @@ class Sandbox:
         new_id = max([FIRST_ADDED_ID - 1, *self.people]) + 1
         first_name, role_label, code = checked
         person = Person(
-            replace(PREPARED[0].user, id=new_id, first_name=first_name, language_code=code,
-                    username=None),
+            replace(
+                PREPARED[0].user,
+                id=new_id,
+                first_name=first_name,
+                language_code=code,
+                username=None,
+            ),
             role_label,
         )
         # Known to the bot by their role only, as after `users grant`: their first /start is
@@ -221,10 +226,14 @@ class Sandbox:
         for active in self.active_faults:
             left = max((f.until or now) - now for f in active.faults)
             if left > 0 and all(f in self.api.faults for f in active.faults):
-                shown.append({"kind": active.kind, "person": active.person_id,
-                              "seconds_left": round(left)})
-        self.active_faults = [a for a in self.active_faults if any(
-            f in self.api.faults and (f.until or now) > now for f in a.faults)]
+                shown.append(
+                    {"kind": active.kind, "person": active.person_id, "seconds_left": round(left)}
+                )
+        self.active_faults = [
+            a
+            for a in self.active_faults
+            if any(f in self.api.faults and (f.until or now) > now for f in a.faults)
+        ]
         return shown
 
     def chat(self, person: Person) -> list[JsonDict]:
@@ -238,8 +247,13 @@ class Sandbox:
         for query_id in self.pressed.get(person.id, []):
             for n, answer in enumerate(self.api.callback_answers.get(query_id, [])):
                 if answer.get("text"):
-                    shown.append({"id": f"{query_id}.{n}", "text": answer["text"],
-                                  "alert": bool(answer.get("show_alert"))})
+                    shown.append(
+                        {
+                            "id": f"{query_id}.{n}",
+                            "text": answer["text"],
+                            "alert": bool(answer.get("show_alert")),
+                        }
+                    )
         return shown
 
     def state(self, person_id: object) -> dict[str, Any]:
@@ -251,8 +265,10 @@ class Sandbox:
             "messages": self.chat(person),
             "answers": self.answers(person),
             "commands": self.api.menu_for(person.id, person.user.language_code),
-            "clock": {"now": self.clock.now().isoformat(timespec="minutes"),
-                      "offset_minutes": round(self.clock.offset.total_seconds() / 60)},
+            "clock": {
+                "now": self.clock.now().isoformat(timespec="minutes"),
+                "offset_minutes": round(self.clock.offset.total_seconds() / 60),
+            },
             "faults": self.faults_now(),
         }
 
