@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from bot.cli import EXIT_USAGE, main
 from bot.sandbox.config import OffsetClock, refuse_real_telegram
+from bot.sandbox.main import Options, open_sandbox
 from bot.sandbox.world import Sandbox
 from core.enums import (
     DeadReason,
@@ -386,3 +387,30 @@ def test_bad_command_line_arguments(
         main(argv)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+async def test_a_restart_keeps_the_data_the_people_and_the_clock(tmp_path: Path) -> None:
+    folder = tmp_path / "kept"
+    async with sandbox_in(folder) as sandbox, aiohttp.ClientSession() as http:
+        status, _ = await Page(sandbox, http).post("/api/clock", {"minutes": 60})
+        assert status == 200
+        await Page(sandbox, http).post(
+            "/api/people", {"name": "Olga", "role": "support", "language": "es"}
+        )
+    async with sandbox_in(folder) as sandbox, aiohttp.ClientSession() as http:
+        state = await Page(sandbox, http).state(ANNA)
+        assert len(await rows(sandbox, Request)) == 6  # the demo did not run twice
+        assert [(p["id"], p["name"], p["role"]) for p in state["people"]][-2:] == [
+            (OLAF, "Olaf", "employee"),
+            (5001, "Olga", "support"),  # never wrote to the bot: the sandbox kept the name
+        ]
+        assert state["clock"]["offset_minutes"] == 60
+        assert state["messages"] == []  # chats live in the local server's memory only
+
+
+async def test_a_port_in_use_is_a_clear_error(sandbox: Sandbox, tmp_path: Path) -> None:
+    base = Settings(_env_file=None)  # type: ignore[call-arg]
+    options = Options(port=sandbox.api.port, data_dir=tmp_path / "second")
+    with pytest.raises(ConfigError, match=r"cannot listen on 127\.0\.0\.1:\d+: .*--port"):
+        async with open_sandbox(base, options):
+            pass

@@ -29,7 +29,7 @@ from bot.sandbox.demo import build_demo, has_data
 from bot.sandbox.people import ADMIN_ID
 from bot.sandbox.web import setup_routes
 from bot.sandbox.world import Sandbox
-from core.settings import Settings
+from core.settings import ConfigError, Settings
 from database.migrate import upgrade
 
 logger = logging.getLogger(__name__)
@@ -56,9 +56,17 @@ async def open_sandbox(base: Settings, options: Options) -> AsyncIterator[Sandbo
         bot_first_name="Workflow bot (sandbox)",
         bot_username="workflow_sandbox_bot",
     )
-    sandbox = Sandbox(api, OffsetClock(options.data_dir / "clock.json"))
+    clock = OffsetClock(options.data_dir / "clock.json")
+    sandbox = Sandbox(api, clock, options.data_dir / "people.json")
     api.setup_web = lambda app: setup_routes(app, sandbox)
-    await api.start()
+    try:
+        await api.start()
+    except OSError as exc:
+        msg = (
+            f"the sandbox cannot listen on {options.host}:{options.port}: {exc.strerror or exc}"
+            " (is another sandbox running there? choose another with --port)"
+        )
+        raise ConfigError(msg) from None
     try:
         settings = sandbox_settings(base, options.data_dir, _api_url(api), ADMIN_ID)
         await asyncio.to_thread(upgrade, settings.database_url_value)  # alembic's own loop

@@ -6,8 +6,10 @@ messages, kept here, and the bot's messages as the server holds them now (edits 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from bot.commands import sync_staff_menus
@@ -53,9 +55,10 @@ class ActiveFault:
 
 
 class Sandbox:
-    def __init__(self, api: LocalBotAPI, clock: OffsetClock) -> None:
+    def __init__(self, api: LocalBotAPI, clock: OffsetClock, added: Path | None = None) -> None:
         self.api = api
         self.clock = clock
+        self.added_file = added  # the people "add person" added: names before they write
         self.people: dict[int, Person] = {}
         self.typed: dict[int, list[JsonDict]] = {}  # each person's own messages
         self.pressed: dict[int, list[str]] = {}  # each person's callback query ids
@@ -86,9 +89,16 @@ class Sandbox:
         self.app.jobs.attach(next_run)
         for person in PREPARED:
             await self.register(person)
+        names = self._added_names()
         for user in await self.app.users.list_users():
             known = self.people.get(user.telegram_id)
-            self.add(from_row(user) if known is None else known)
+            if known is None:
+                known = from_row(user)
+                if not user.full_name and str(user.telegram_id) in names:
+                    known = replace(
+                        known, user=replace(known.user, first_name=names[str(user.telegram_id)])
+                    )
+            self.add(known)
         await sync_staff_menus(running.bot, self.app.users, self.app.i18n)
 
     async def register(self, person: Person) -> None:
@@ -133,7 +143,19 @@ class Sandbox:
         # a first contact (the greeting), and it registers their name and language.
         await self.app.users.grant(new_id, ROLES[role_label])
         self.add(person)
+        if self.added_file is not None:
+            names = {**self._added_names(), str(new_id): first_name}
+            self.added_file.write_text(json.dumps(names, ensure_ascii=False), encoding="utf-8")
         return person
+
+    def _added_names(self) -> dict[str, str]:
+        if self.added_file is None or not self.added_file.exists():
+            return {}
+        try:
+            names = json.loads(self.added_file.read_text(encoding="utf-8"))
+        except ValueError:
+            return {}  # a damaged file costs only the names of people who never wrote
+        return {str(k): str(v) for k, v in names.items()} if isinstance(names, dict) else {}
 
     async def set_language(self, person_id: object, language: object) -> Person:
         """The language of the person's Telegram app. The bot would see it on their next
