@@ -96,7 +96,11 @@ async def story(page: Page, sandbox: Sandbox, languages: dict[str, str], reason:
     await expect(page.locator("#toast")).to_contain_text("Clock moved on; jobs ran.")
 
     await ada.open()
-    await ada.send("/workflow_recovery")
+    # The `/` menu: her staff commands, described in her language; a tap sends the command.
+    await page.locator("#menu-button").click()
+    entry = page.locator("#menu button", has_text="/workflow_recovery")
+    await expect(entry).to_contain_text(ada.t("Stuck requests, errors, recovery log"))
+    await entry.click()
     await ada.sees(ada.t("Workflow recovery. What needs attention?"))
     if SCREENSHOT and languages[ADA] == "en":
         await expect(page.locator("#toast")).to_be_hidden()
