@@ -394,6 +394,7 @@ async def test_a_restart_keeps_the_data_the_people_and_the_clock(tmp_path: Path)
     async with sandbox_in(folder) as sandbox, aiohttp.ClientSession() as http:
         status, _ = await Page(sandbox, http).post("/api/clock", {"minutes": 60})
         assert status == 200
+        await Page(sandbox, http).post("/api/language", {"person": BORIS, "language": "en"})
         await Page(sandbox, http).post(
             "/api/people", {"name": "Olga", "role": "support", "language": "es"}
         )
@@ -405,6 +406,8 @@ async def test_a_restart_keeps_the_data_the_people_and_the_clock(tmp_path: Path)
             (5001, "Olga", "support"),  # never wrote to the bot: the sandbox kept the name
         ]
         assert state["clock"]["offset_minutes"] == 60
+        boris = next(p for p in state["people"] if p["id"] == BORIS)
+        assert boris == {"id": BORIS, "name": "Boris", "role": "manager", "language": "en"}
         assert state["messages"] == []  # chats live in the local server's memory only
 
 

@@ -87,8 +87,10 @@ class Sandbox:
             return None if at is None else at + self.clock.offset
 
         self.app.jobs.attach(next_run)
+        known_ids = {u.telegram_id for u in await self.app.users.list_users()}
         for person in PREPARED:
-            await self.register(person)
+            if person.id not in known_ids:  # a restart keeps what the page changed since
+                await self.register(person)
         names = self._added_names()
         for user in await self.app.users.list_users():
             known = self.people.get(user.telegram_id)
