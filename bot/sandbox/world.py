@@ -87,7 +87,8 @@ class Sandbox:
             return None if at is None else at + self.clock.offset
 
         self.app.jobs.attach(next_run)
-        known_ids = {u.telegram_id for u in await self.app.users.list_users()}
+        # ADMIN_IDS gives Ada a row without a name before she is registered here.
+        known_ids = {u.telegram_id for u in await self.app.users.list_users() if u.full_name}
         for person in PREPARED:
             if person.id not in known_ids:  # a restart keeps what the page changed since
                 await self.register(person)
