@@ -34,6 +34,7 @@ from core.enums import (
     TransactionOutcome,
 )
 from database.base import Base, str_enum
+from database.models.counts import counted
 from database.models.workflow import User
 
 
@@ -215,6 +216,10 @@ class WorkflowRecoveryLog(Base):
     created_at: Mapped[datetime]
 
     actor: Mapped[User | None] = relationship(lazy="joined")
+
+
+# The log screen's "N entries" reads row_counts, not count(*) of the whole log.
+counted(WorkflowRecoveryLog.__table__)
 
 
 class ReconciliationRun(Base):

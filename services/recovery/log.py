@@ -1,4 +1,7 @@
-"""Reading the recovery audit log: who did what to which request, when, why, and the outcome."""
+"""Reading the recovery audit log: who did what to which request, when, why, and the outcome.
+
+The unfiltered log's "N entries" is the trigger-kept `row_counts` row (database/models/
+counts.py), not a count of the whole log; a filter's total counts its index range."""
 
 from __future__ import annotations
 
@@ -7,7 +10,9 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from database.models import User, WorkflowRecoveryLog
+from database.models import RowCount, User, WorkflowRecoveryLog
+
+LOG_TABLE = WorkflowRecoveryLog.__tablename__
 
 
 class RecoveryLogReader:
@@ -44,7 +49,13 @@ async def recovery_log_page(
     if request_id is not None:
         query = query.where(WorkflowRecoveryLog.request_id == request_id)
     async with sessionmaker() as session:
-        total = await session.scalar(select(func.count()).select_from(query.subquery()))
+        total = None
+        if actor_id is None and request_id is None:
+            total = await session.scalar(
+                select(RowCount.row_count).where(RowCount.table_name == LOG_TABLE)
+            )
+        if total is None:  # a filter, or the counter row is missing: count
+            total = await session.scalar(select(func.count()).select_from(query.subquery()))
         rows = await session.execute(
             query.order_by(WorkflowRecoveryLog.id.desc()).offset(offset).limit(limit)
         )

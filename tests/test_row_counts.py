@@ -1,0 +1,231 @@
+"""The recovery log's "N entries" is a trigger-kept counter: it stays exactly count(*) through
+the services' inserts, bulk inserts, rolled-back transactions, retention and hand-made
+deletes (and TRUNCATE on PostgreSQL); migration 0013 back-fills it and creates the same
+triggers as the models do; downgrading removes them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from core.clock import FrozenClock
+from core.enums import RecoveryAction, RecoveryOutcome, Risk, Role
+from database.engine import create_engine
+from database.migrate import downgrade, upgrade
+from database.models import RowCount, WorkflowRecoveryLog
+from services.recovery.log import RecoveryLogReader
+from services.requests import Line
+from services.retention import cleanup
+from tests.conftest import ADMIN_TG_ID, World
+from tests.factories import person, stock
+from tests.support import db
+
+NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+LOG = "workflow_recovery_log"
+
+
+def entry(request_id: int, days_ago: int = 0, actor_id: int | None = None) -> dict[str, Any]:
+    return {
+        "request_id": request_id,
+        "actor_id": actor_id,
+        "action": RecoveryAction.NUDGE,
+        "risk": Risk.LOW,
+        "reason": "stuck detector",
+        "outcome": RecoveryOutcome.APPLIED,
+        "created_at": NOW - timedelta(days=days_ago),
+    }
+
+
+async def counted(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[int | None, int]:
+    """(the counter, count(*) of the log)."""
+    async with sessionmaker() as session:
+        counter = await session.scalar(
+            select(RowCount.row_count).where(RowCount.table_name == LOG)
+        )
+        real = await session.scalar(select(func.count()).select_from(WorkflowRecoveryLog))
+        return counter, int(real or 0)
+
+
+async def assert_exact(sessionmaker: async_sessionmaker[AsyncSession], expected: int) -> None:
+    assert await counted(sessionmaker) == (expected, expected)
+    _rows, total = await RecoveryLogReader(sessionmaker).page(0, 5)
+    assert total == expected
+
+
+async def test_the_counter_follows_every_insert_and_delete(
+    sessionmaker: async_sessionmaker[AsyncSession], engine: AsyncEngine
+) -> None:
+    await assert_exact(sessionmaker, 0)
+    async with sessionmaker.begin() as session:  # one row, as the services add them
+        session.add(WorkflowRecoveryLog(**entry(1)))
+    await assert_exact(sessionmaker, 1)
+    async with sessionmaker.begin() as session:  # many rows in one statement
+        await session.execute(insert(WorkflowRecoveryLog), [entry(i, i) for i in range(2, 52)])
+    await assert_exact(sessionmaker, 51)
+    with pytest.raises(RuntimeError):  # a rolled-back insert leaves the counter as it was
+        async with sessionmaker.begin() as session:
+            session.add(WorkflowRecoveryLog(**entry(99)))
+            await session.flush()
+            raise RuntimeError
+    await assert_exact(sessionmaker, 51)
+    async with sessionmaker.begin() as session:  # an operator trimming by hand
+        await session.execute(text(f"DELETE FROM {LOG} WHERE created_at < :t"), {"t": NOW})
+    await assert_exact(sessionmaker, 1)
+    async with sessionmaker.begin() as session:  # deleting nothing changes nothing
+        await session.execute(delete(WorkflowRecoveryLog).where(WorkflowRecoveryLog.id < 0))
+    await assert_exact(sessionmaker, 1)
+    async with sessionmaker.begin() as session:  # every row (SQLite's shortcut is off)
+        await session.execute(text(f"DELETE FROM {LOG}"))
+    await assert_exact(sessionmaker, 0)
+    if engine.dialect.name == "postgresql":
+        async with sessionmaker.begin() as session:
+            await session.execute(insert(WorkflowRecoveryLog), [entry(i) for i in range(7)])
+        await assert_exact(sessionmaker, 7)
+        async with sessionmaker.begin() as session:
+            await session.execute(text(f"TRUNCATE {LOG}"))
+        await assert_exact(sessionmaker, 0)
+
+
+async def test_actions_the_stuck_job_and_retention_keep_the_count_exact(
+    world: World, clock: FrozenClock
+) -> None:
+    """The real writers (an admin's action, the stuck detector) and the cleanup job."""
+    sessionmaker = world.app.sessionmaker
+    await stock(world, ("P-1", "Paper", 10))
+    for telegram_id, role in ((101, Role.REQUESTER), (201, Role.MANAGER)):
+        await person(world, telegram_id, role)
+        await world.client(telegram_id).send("/start")
+    await world.app.users.ensure_admins()
+    await world.client(ADMIN_TG_ID, "Root").send("/start")
+    users = {u.telegram_id: u.id for u in await world.app.users.list_users()}
+    one = await world.app.requests.create(users[101], [Line(1, 1)])
+    await world.app.requests.create(users[101], [Line(1, 1)])
+    await world.app.actions.apply(
+        one.id, RecoveryAction.NUDGE, users[ADMIN_TG_ID], one.version, "ping"
+    )
+    await assert_exact(sessionmaker, 1)
+    clock.advance(timedelta(hours=25))
+    detected = await world.app.stuck.detect()
+    assert detected.nudged == 2
+    await assert_exact(sessionmaker, 3)
+    clock.advance(timedelta(days=400))
+    await cleanup(
+        world.app.tx,
+        error_retention=timedelta(days=30),
+        transaction_log_retention=timedelta(days=90),
+        snapshot_retention=timedelta(days=14),
+    )
+    await assert_exact(sessionmaker, 3)  # retention keeps the audit trail, and its count
+    async with sessionmaker.begin() as session:
+        await session.execute(delete(WorkflowRecoveryLog).where(WorkflowRecoveryLog.id == 1))
+    await assert_exact(sessionmaker, 2)
+    rows, total = await RecoveryLogReader(sessionmaker).page(0, 5, actor_id=users[201])
+    assert (rows, total) == ([], 0)  # a filter still counts its own range
+
+
+def triggers(url: str) -> list[tuple[str, ...]]:
+    """The counting triggers as the database holds them (and the PG function's body)."""
+
+    async def work() -> list[tuple[str, ...]]:
+        engine = create_engine(url, null_pool=True)
+        try:
+            async with engine.connect() as conn:
+                if engine.dialect.name == "sqlite":
+                    rows = await conn.execute(
+                        text(
+                            "SELECT name, tbl_name, sql FROM sqlite_master "
+                            "WHERE type = 'trigger' ORDER BY name"
+                        )
+                    )
+                    return [tuple(r) for r in rows]
+                rows = await conn.execute(
+                    text(
+                        "SELECT tgname, tgrelid::regclass::text, pg_get_triggerdef(oid) "
+                        "FROM pg_trigger WHERE NOT tgisinternal ORDER BY tgname"
+                    )
+                )
+                found = [tuple(r) for r in rows]
+                body = await conn.scalar(
+                    text("SELECT prosrc FROM pg_proc WHERE proname = 'row_counts_track'")
+                )
+                return [*found, ("function", str(body).strip())] if body else found
+        finally:
+            await engine.dispose()
+
+    return db.run_in_thread(work())
+
+
+def execute(url: str, *statements: tuple[str, dict[str, Any]]) -> list[Any]:
+    async def work() -> list[Any]:
+        engine = create_engine(url, null_pool=True)
+        try:
+            async with engine.begin() as conn:
+                found = []
+                for sql, params in statements:
+                    result = await conn.execute(text(sql), params)
+                    found.append(result.all() if result.returns_rows else [])
+                return found
+        finally:
+            await engine.dispose()
+
+    return db.run_in_thread(work())
+
+
+LOG_ROW = (
+    f"INSERT INTO {LOG} (request_id, action, risk, reason, outcome, created_at) "
+    "VALUES (:r, 'nudge', 'low', 'stuck detector', 'applied', :t) RETURNING id"
+)
+COUNTER = f"SELECT row_count FROM row_counts WHERE table_name = '{LOG}'"
+
+
+def test_the_migration_back_fills_and_matches_the_models(
+    fresh_database_url: str, tmp_path: Any
+) -> None:
+    upgrade(fresh_database_url, "0011")
+    execute(fresh_database_url, *[(LOG_ROW, {"r": i, "t": NOW}) for i in range(5)])
+    upgrade(fresh_database_url, "0013")
+    [[(back_filled,)]] = execute(fresh_database_url, (COUNTER, {}))
+    assert back_filled == 5
+    execute(
+        fresh_database_url,
+        (LOG_ROW, {"r": 9, "t": NOW}),
+        (f"DELETE FROM {LOG} WHERE request_id < 2", {}),
+    )
+    [[(now_counted,)], [(real,)]] = execute(
+        fresh_database_url, (COUNTER, {}), (f"SELECT count(*) FROM {LOG}", {})
+    )
+    assert now_counted == real == 4
+    migrated = triggers(fresh_database_url)
+    assert {t[0] for t in migrated} >= {
+        "trg_workflow_recovery_log_count_insert",
+        "trg_workflow_recovery_log_count_delete",
+    }
+
+    # The same triggers when the schema comes from the models (as the tests build it).
+    if fresh_database_url.startswith("sqlite"):
+        from_models = f"sqlite+aiosqlite:///{tmp_path / 'data' / 'models.sqlite3'}"
+    else:
+        from_models = db.create_pg_database()
+    try:
+
+        async def create() -> None:
+            engine = create_engine(from_models, null_pool=True)
+            try:
+                await db.create_schema(engine)
+            finally:
+                await engine.dispose()
+
+        db.run_in_thread(create())
+        assert triggers(from_models) == migrated
+    finally:
+        if not fresh_database_url.startswith("sqlite"):
+            db.drop_pg_database(from_models)
+
+    downgrade(fresh_database_url, "0011")
+    assert triggers(fresh_database_url) == []
+    [[(still,)]] = execute(fresh_database_url, (LOG_ROW, {"r": 10, "t": NOW}))
+    assert still > 0  # the log takes rows without the counter table
