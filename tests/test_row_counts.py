@@ -16,7 +16,7 @@ from core.clock import FrozenClock
 from core.enums import RecoveryAction, RecoveryOutcome, Risk, Role
 from database.engine import create_engine
 from database.migrate import downgrade, upgrade
-from database.models import RowCount, WorkflowRecoveryLog
+from database.models import RowCount, User, WorkflowRecoveryLog
 from services.recovery.log import RecoveryLogReader
 from services.requests import Line
 from services.retention import cleanup
@@ -229,3 +229,25 @@ def test_the_migration_back_fills_and_matches_the_models(
     assert triggers(fresh_database_url) == []
     [[(still,)]] = execute(fresh_database_url, (LOG_ROW, {"r": 10, "t": NOW}))
     assert still > 0  # the log takes rows without the counter table
+
+
+async def test_the_by_admin_list_is_everyone_in_the_log(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """The skip scan finds exactly the distinct actors, in id order, the system's NULL not."""
+    async with sessionmaker.begin() as session:
+        for uid in (3, 5, 8, 13, 21):
+            session.add(User(id=uid, telegram_id=500 + uid, full_name=f"U{uid}", created_at=NOW))
+        await session.flush()
+        actors = [None, 13, 3, None, 13, 21, 3, 3, None]
+        await session.execute(
+            insert(WorkflowRecoveryLog), [entry(i, 0, a) for i, a in enumerate(actors)]
+        )
+    reader = RecoveryLogReader(sessionmaker)
+    assert [u.id for u in await reader.actors()] == [3, 13, 21]
+    async with sessionmaker.begin() as session:
+        await session.execute(delete(WorkflowRecoveryLog).where(WorkflowRecoveryLog.actor_id == 3))
+    assert [u.id for u in await reader.actors()] == [13, 21]
+    async with sessionmaker.begin() as session:
+        await session.execute(delete(WorkflowRecoveryLog).where(WorkflowRecoveryLog.actor_id > 0))
+    assert await reader.actors() == []

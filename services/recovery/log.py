@@ -63,9 +63,27 @@ async def recovery_log_page(
 
 
 async def log_actors(sessionmaker: async_sessionmaker[AsyncSession]) -> Sequence[User]:
-    """The people who appear in the log, for the "by admin" filter."""
+    """The people who appear in the log, for the "by admin" filter.
+
+    A skip scan of ix_workflow_recovery_log_actor_id: each step seeks the next actor id
+    above the last one, so the work is one index probe per person found (a handful of
+    admins), not one per user nor a DISTINCT over the log."""
+    log = WorkflowRecoveryLog.__table__.c
+    first = select(log.actor_id).where(log.actor_id.is_not(None))
+    first = first.order_by(log.actor_id).limit(1)
+    found = select(first.scalar_subquery().label("actor_id")).cte("actors", recursive=True)
+    following = (
+        select(log.actor_id)
+        .where(log.actor_id > found.c.actor_id)
+        .order_by(log.actor_id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    found = found.union_all(
+        select(following.label("actor_id")).where(found.c.actor_id.is_not(None))
+    )
     async with sessionmaker() as session:
-        # One probe of ix_workflow_recovery_log_actor_id per person, not a DISTINCT over the log.
-        acted = select(WorkflowRecoveryLog.id).where(WorkflowRecoveryLog.actor_id == User.id)
-        rows = await session.execute(select(User).where(acted.exists()).order_by(User.id))
-        return rows.scalars().all()
+        rows = await session.execute(
+            select(User).join(found, found.c.actor_id == User.id).order_by(User.id)
+        )
+        return rows.unique().scalars().all()

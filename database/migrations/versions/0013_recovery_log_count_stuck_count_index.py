@@ -1,4 +1,5 @@
-"""row_counts: the recovery log's row count, kept by triggers (database/models/counts.py)
+"""row_counts: the recovery log's row count, kept by triggers (database/models/counts.py);
+ix_requests_assignee carries stage_entered_at, so the stuck count reads it alone
 
 Revision ID: 0013
 Revises: 0011
@@ -62,6 +63,8 @@ EVENTS = ('insert', 'delete', 'truncate')
 
 
 def upgrade() -> None:
+    op.drop_index('ix_requests_assignee', table_name='requests')
+    op.create_index('ix_requests_assignee', 'requests', ['status', 'workflow', 'stage', 'assignee_id', 'stage_entered_at', 'id'], unique=False)
     op.create_table('row_counts',
     sa.Column('table_name', sa.String(length=64), nullable=False),
     sa.Column('row_count', sa.BigInteger(), nullable=False),
@@ -89,3 +92,5 @@ def downgrade() -> None:
     if postgres:
         op.execute('DROP FUNCTION IF EXISTS row_counts_track()')
     op.drop_table('row_counts')
+    op.drop_index('ix_requests_assignee', table_name='requests')
+    op.create_index('ix_requests_assignee', 'requests', ['status', 'workflow', 'stage', 'assignee_id'], unique=False)
