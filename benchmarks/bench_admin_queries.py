@@ -14,7 +14,8 @@ What the generated data is (N = 10 000 or 1 000 000):
 - N error occurrences at the same rate at both sizes (a busy year is 1 M, so 10 k rows are the
   first 3.65 days): the last hour and day hold the same number at both sizes, the last week
   holds 10 000 at 10 k and 19 000 at 1 M. Over N / 100 error records.
-- N recovery-log rows and N notifications (97 % sent, 2 % dead, 1 % retrying).
+- N recovery-log rows (their count kept in row_counts by the migration's triggers) and N
+  notifications (96.9 % sent, 0.1 % waiting, 2 % dead, 1 % retrying).
 
 Each screen is the service call the Telegram screen (or the health check) makes; its time is
 the best of 3 medians of 10 runs. "plan" is EXPLAIN of every statement the call sent: "index"
@@ -55,7 +56,7 @@ from database.engine import create_engine, create_sessionmaker
 from database.migrate import upgrade
 from services.error_records import ErrorService
 from services.health.checks import check_errors
-from services.notification_admin import NotificationAdminService
+from services.notification_admin import LISTED, NotificationAdminService
 from services.recovery.log import RecoveryLogReader
 from services.stuck import StuckFilter, StuckService
 from services.transactions import TransactionalStateManager
@@ -112,16 +113,19 @@ SEED = [
     "CASE WHEN g % 3 = 0 THEN 'reassign' ELSE 'nudge' END, 'low', 'stuck detector', "
     "'applied', 'manager_approval', 'manager_approval', 'waiting 30 h', "
     ":now - ((:n - g)::float / :n) * interval '365 days' FROM generate_series(1, :n) g",
+    # g % 1000: < 969 sent, 969 waiting (0.1 %), 970-989 dead (2 %), 990-999 retrying (1 %).
     "INSERT INTO pending_notifications (recipient_id, kind, payload, idempotency_key, status, "
     "attempts, last_error, next_attempt_at, created_at, sent_at, dead_reason, dead_at) "
     "SELECT 1 + g % 1000, 'request_completed', '{}', 'bench:' || g, "
-    "CASE WHEN g % 100 < 97 THEN 'sent' WHEN g % 100 < 99 THEN 'dead' ELSE 'retrying' END, "
-    "1, CASE WHEN g % 100 >= 97 THEN 'TelegramForbiddenError: blocked' END, "
+    "CASE WHEN g % 1000 < 969 THEN 'sent' WHEN g % 1000 = 969 THEN 'pending' "
+    "WHEN g % 1000 < 990 THEN 'dead' ELSE 'retrying' END, "
+    "CASE WHEN g % 1000 = 969 THEN 0 ELSE 1 END, "
+    "CASE WHEN g % 1000 >= 970 THEN 'TelegramForbiddenError: blocked' END, "
     ":now - ((:n - g)::float / :n) * interval '365 days' + interval '1 minute', "
     ":now - ((:n - g)::float / :n) * interval '365 days', "
-    "CASE WHEN g % 100 < 97 THEN :now - ((:n - g)::float / :n) * interval '365 days' END, "
-    "CASE WHEN g % 100 BETWEEN 97 AND 98 THEN 'blocked' END, "
-    "CASE WHEN g % 100 BETWEEN 97 AND 98 THEN :now END FROM generate_series(1, :n) g",
+    "CASE WHEN g % 1000 < 969 THEN :now - ((:n - g)::float / :n) * interval '365 days' END, "
+    "CASE WHEN g % 1000 BETWEEN 970 AND 989 THEN 'blocked' END, "
+    "CASE WHEN g % 1000 BETWEEN 970 AND 989 THEN :now END FROM generate_series(1, :n) g",
 ]
 
 
@@ -179,8 +183,9 @@ async def measure(url: str) -> dict[str, tuple[float, str, str]]:
     def sized(result: Any) -> str:
         if isinstance(result, tuple):  # (page, total)
             return f"{len(result[0])} of {result[1]:,}"
-        if isinstance(result, int):
-            return f"{result:,}"
+        if isinstance(result, int | dict):  # a count, or counts by status
+            counts = result.items() if isinstance(result, dict) else [("", result)]
+            return ", ".join(f"{getattr(k, 'value', k)} {v:,}".strip() for k, v in counts)
         if hasattr(result, "total") and hasattr(result, "top"):
             return f"{result.total:,} errors, top {len(result.top)}"
         if hasattr(result, "rows"):
@@ -195,13 +200,16 @@ async def measure(url: str) -> dict[str, tuple[float, str, str]]:
         "stuck workflows, page 3 of one stage": lambda: stuck.page(
             StuckFilter("inventory_request", "warehouse_issue"), 10, 5
         ),
-        "error statistics, last hour": lambda: errors.stats(NOW - timedelta(hours=1)),
-        "error statistics, last day": lambda: errors.stats(NOW - timedelta(days=1)),
-        "error statistics, last week": lambda: errors.stats(NOW - timedelta(days=7)),
+        # One call is the whole screen: by category, by severity and the top 5 problems.
+        "error statistics + top problems, hour": lambda: errors.stats(NOW - timedelta(hours=1)),
+        "error statistics + top problems, day": lambda: errors.stats(NOW - timedelta(days=1)),
+        "error statistics + top problems, week": lambda: errors.stats(NOW - timedelta(days=7)),
         "health: errors of the last hour": lambda: check_errors(sessionmaker, health, NOW),
         "recovery log, page of 5": lambda: log.page(0, 5),
         "recovery log, one admin's page": lambda: log.page(0, 5, actor_id=991),
         "recovery log, 'by admin' list": log.actors,
+        "notifications menu (3 counts)": lambda: notes.stats(LISTED),
+        "waiting notifications, page of 20": lambda: notes.page(NotificationStatus.PENDING, 0, 20),
         "dead notifications, page of 20": lambda: notes.page(NotificationStatus.DEAD, 0, 20),
         "retrying notifications, page of 20": lambda: notes.page(
             NotificationStatus.RETRYING, 0, 20
@@ -255,7 +263,7 @@ def main() -> None:
         finally:
             asyncio.run(admin(args.admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     small, large = sizes[0], sizes[-1]
-    head = f"{'screen':<38}{small:>10,}{large:>12,}{'ratio':>8}  plan at {large:,}"
+    head = f"{'screen':<42}{small:>10,}{large:>12,}{'ratio':>8}  plan at {large:,}"
     print("\n" + head + "  (result at " + f"{large:,})")
     print("-" * len(head))
     worst = 0.0
@@ -263,7 +271,7 @@ def main() -> None:
         t_large, plan, size = measured[large][name]
         ratio = t_large / t_small
         worst = max(worst, ratio)
-        print(f"{name:<38}{t_small:>8.1f}ms{t_large:>10.1f}ms{ratio:>7.1f}x  {plan}  ({size})")
+        print(f"{name:<42}{t_small:>8.1f}ms{t_large:>10.1f}ms{ratio:>7.1f}x  {plan}  ({size})")
     print(f"\nworst ratio {worst:.1f}x (times: best of 3 medians of 10 runs, page 1 unless said)")
 
 

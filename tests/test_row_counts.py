@@ -1,7 +1,8 @@
-"""The recovery log's "N entries" is a trigger-kept counter: it stays exactly count(*) through
-the services' inserts, bulk inserts, rolled-back transactions, retention and hand-made
-deletes (and TRUNCATE on PostgreSQL); migration 0013 back-fills it and creates the same
-triggers as the models do; downgrading removes them."""
+"""The recovery log's "N entries" and the dead notifications' count are trigger-kept counters:
+each stays exactly its count(*) through the services' inserts and status changes, bulk
+inserts, rolled-back transactions, retention and hand-made deletes (and TRUNCATE on
+PostgreSQL); migration 0013 back-fills them and creates the same triggers as the models do;
+downgrading removes them."""
 
 from __future__ import annotations
 
@@ -9,14 +10,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.clock import FrozenClock
-from core.enums import RecoveryAction, RecoveryOutcome, Risk, Role
+from core.enums import DeadReason, NotificationStatus, RecoveryAction, RecoveryOutcome, Risk, Role
 from database.engine import create_engine
 from database.migrate import downgrade, upgrade
-from database.models import RowCount, User, WorkflowRecoveryLog
+from database.models import PendingNotification, RowCount, User, WorkflowRecoveryLog
+from services.notification_admin import LISTED, NotificationAdminService
 from services.recovery.log import RecoveryLogReader
 from services.requests import Line
 from services.retention import cleanup
@@ -43,9 +45,7 @@ def entry(request_id: int, days_ago: int = 0, actor_id: int | None = None) -> di
 async def counted(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[int | None, int]:
     """(the counter, count(*) of the log)."""
     async with sessionmaker() as session:
-        counter = await session.scalar(
-            select(RowCount.row_count).where(RowCount.table_name == LOG)
-        )
+        counter = await session.scalar(select(RowCount.row_count).where(RowCount.name == LOG))
         real = await session.scalar(select(func.count()).select_from(WorkflowRecoveryLog))
         return counter, int(real or 0)
 
@@ -179,17 +179,41 @@ LOG_ROW = (
     f"INSERT INTO {LOG} (request_id, action, risk, reason, outcome, created_at) "
     "VALUES (:r, 'nudge', 'low', 'stuck detector', 'applied', :t) RETURNING id"
 )
-COUNTER = f"SELECT row_count FROM row_counts WHERE table_name = '{LOG}'"
+COUNTER = f"SELECT row_count FROM row_counts WHERE name = '{LOG}'"
+DEAD_COUNTER = "SELECT row_count FROM row_counts WHERE name = 'pending_notifications.dead'"
+USER_ROW = (
+    "INSERT INTO users (id, telegram_id, full_name, is_active, created_at) "
+    "VALUES (1, 7, 'Ann', true, :t)"
+)
+NOTIFICATION_ROW = (
+    "INSERT INTO pending_notifications (recipient_id, kind, payload, idempotency_key, status, "
+    "attempts, next_attempt_at, created_at) VALUES (1, 'k', '{}', :key, :status, 1, :t, :t)"
+)
 
 
 def test_the_migration_back_fills_and_matches_the_models(
     fresh_database_url: str, tmp_path: Any
 ) -> None:
     upgrade(fresh_database_url, "0011")
-    execute(fresh_database_url, *[(LOG_ROW, {"r": i, "t": NOW}) for i in range(5)])
+    execute(
+        fresh_database_url,
+        *[(LOG_ROW, {"r": i, "t": NOW}) for i in range(5)],
+        (USER_ROW, {"t": NOW}),
+        *[
+            (NOTIFICATION_ROW, {"key": f"k{i}", "status": status, "t": NOW})
+            for i, status in enumerate(["dead", "sent", "dead", "pending", "dead"])
+        ],
+    )
     upgrade(fresh_database_url, "0013")
-    [[(back_filled,)]] = execute(fresh_database_url, (COUNTER, {}))
-    assert back_filled == 5
+    [[(back_filled,)], [(dead,)]] = execute(fresh_database_url, (COUNTER, {}), (DEAD_COUNTER, {}))
+    assert (back_filled, dead) == (5, 3)
+    execute(
+        fresh_database_url,
+        ("UPDATE pending_notifications SET status = 'dead' WHERE status = 'pending'", {}),
+        ("DELETE FROM pending_notifications WHERE idempotency_key = 'k0'", {}),
+    )
+    [[(dead,)]] = execute(fresh_database_url, (DEAD_COUNTER, {}))
+    assert dead == 3
     execute(
         fresh_database_url,
         (LOG_ROW, {"r": 9, "t": NOW}),
@@ -251,3 +275,96 @@ async def test_the_by_admin_list_is_everyone_in_the_log(
     async with sessionmaker.begin() as session:
         await session.execute(delete(WorkflowRecoveryLog).where(WorkflowRecoveryLog.actor_id > 0))
     assert await reader.actors() == []
+
+
+def notification(key: str, status: NotificationStatus, at: datetime) -> dict[str, Any]:
+    dead = status is NotificationStatus.DEAD
+    return {
+        "recipient_id": 1,
+        "kind": "request_completed",
+        "payload": {},
+        "idempotency_key": key,
+        "status": status,
+        "attempts": 1,
+        "next_attempt_at": at,
+        "created_at": at,
+        "sent_at": at if status is NotificationStatus.SENT else None,
+        "dead_reason": DeadReason.BLOCKED if dead else None,
+        "dead_at": at if dead else None,
+    }
+
+
+async def test_the_dead_count_follows_every_way_in_and_out(
+    world: World, clock: FrozenClock, engine: AsyncEngine
+) -> None:
+    """Dead by the queue limit, out by retry and discard, deleted by retention and by hand."""
+    sessionmaker = world.app.sessionmaker
+    service = NotificationAdminService(sessionmaker, world.app.tx, clock, None)  # no sending
+    S = NotificationStatus
+    now = clock.now()
+    long_ago = now - timedelta(days=400)
+
+    async def assert_dead(expected: int) -> None:
+        async with sessionmaker() as session:
+            kept = await session.scalar(
+                select(RowCount.row_count).where(RowCount.name == "pending_notifications.dead")
+            )
+            real = await session.scalar(
+                select(func.count())
+                .select_from(PendingNotification)
+                .where(PendingNotification.status == S.DEAD)
+            )
+        assert (kept, real) == (expected, expected)
+        assert (await service.stats(LISTED))[S.DEAD] == expected
+        assert (await service.page(S.DEAD, 0, 5)).total == expected
+        assert (await service.rows(S.DEAD, 0, 5))[1] == expected
+
+    async with sessionmaker.begin() as session:
+        session.add(User(id=1, telegram_id=7, full_name="Ann", created_at=now))
+        await session.flush()
+        await session.execute(
+            insert(PendingNotification),
+            [notification(f"old-dead-{i}", S.DEAD, long_ago) for i in range(3)]
+            + [notification(f"new-dead-{i}", S.DEAD, now) for i in range(4)]
+            + [notification(f"sent-{i}", S.SENT, long_ago) for i in range(5)]
+            + [notification(f"wait-{i}", S.PENDING, now) for i in range(6)],
+        )
+    await assert_dead(7)
+    assert await service.stats(LISTED) == {S.PENDING: 6, S.RETRYING: 0, S.DEAD: 7}
+    assert await service.stats() == {
+        S.PENDING: 6,
+        S.RETRYING: 0,
+        S.SENT: 5,
+        S.DEAD: 7,
+        S.DISCARDED: 0,
+    }
+    assert await service.enforce_limit(2) == 4  # four waiting rows to dead
+    await assert_dead(11)
+    new_dead = [r.id for r in (await service.rows(S.DEAD, 0, 20))[0]][-4:]
+    await service.retry(new_dead[:2], None)  # dead -> pending
+    await assert_dead(9)
+    await service.discard(new_dead[2:], None, "obsolete")  # dead -> discarded
+    await assert_dead(7)
+    with pytest.raises(RuntimeError):  # a rolled-back change leaves the count as it was
+        async with sessionmaker.begin() as session:
+            await session.execute(
+                update(PendingNotification)
+                .where(PendingNotification.status == S.PENDING)
+                .values(status=S.DEAD)
+            )
+            raise RuntimeError
+    await assert_dead(7)
+    removed = await service.cleanup(timedelta(days=30))  # retention: the 3 old dead, 5 sent
+    assert removed == 8
+    await assert_dead(4)
+    async with sessionmaker.begin() as session:  # an operator by hand
+        await session.execute(text("DELETE FROM pending_notifications WHERE status = 'dead'"))
+    await assert_dead(0)
+    if engine.dialect.name == "postgresql":
+        async with sessionmaker.begin() as session:
+            # the 4 waiting and 2 discarded left, in one statement
+            await session.execute(text("UPDATE pending_notifications SET status = 'dead'"))
+        await assert_dead(6)
+        async with sessionmaker.begin() as session:
+            await session.execute(text("TRUNCATE pending_notifications"))
+        await assert_dead(0)

@@ -34,7 +34,7 @@ from core.enums import (
     TransactionOutcome,
 )
 from database.base import Base, str_enum
-from database.models.counts import counted
+from database.models.counts import DEAD_NOTIFICATIONS, RECOVERY_LOG, counted
 from database.models.workflow import User
 
 
@@ -66,6 +66,10 @@ class PendingNotification(Base):
     discard_reason: Mapped[str | None] = mapped_column(Text)
 
     recipient: Mapped[User] = relationship(lazy="joined", foreign_keys=[recipient_id])
+
+
+# The notifications screen's dead count: they pile up until someone acts or retention.
+counted(PendingNotification.__table__, DEAD_NOTIFICATIONS)
 
 
 class ErrorRecord(Base):
@@ -219,7 +223,7 @@ class WorkflowRecoveryLog(Base):
 
 
 # The log screen's "N entries" reads row_counts, not count(*) of the whole log.
-counted(WorkflowRecoveryLog.__table__)
+counted(WorkflowRecoveryLog.__table__, RECOVERY_LOG)
 
 
 class ReconciliationRun(Base):

@@ -11,8 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from database.models import RowCount, User, WorkflowRecoveryLog
-
-LOG_TABLE = WorkflowRecoveryLog.__tablename__
+from database.models.counts import RECOVERY_LOG
 
 
 class RecoveryLogReader:
@@ -52,7 +51,7 @@ async def recovery_log_page(
         total = None
         if actor_id is None and request_id is None:
             total = await session.scalar(
-                select(RowCount.row_count).where(RowCount.table_name == LOG_TABLE)
+                select(RowCount.row_count).where(RowCount.name == RECOVERY_LOG.name)
             )
         if total is None:  # a filter, or the counter row is missing: count
             total = await session.scalar(select(func.count()).select_from(query.subquery()))
