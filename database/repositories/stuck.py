@@ -7,8 +7,10 @@ OR assignee not in holders"), the database must test every active request. Here:
 
 - (a) per stage is one range of ix_requests_stuck (status, workflow, stage, stage_entered_at,
   id), read in the screen's order;
-- (b) per stage is a few ranges of ix_requests_assignee (status, workflow, stage, assignee_id):
-  NULL, and the gaps between the role's active holders' ids (a handful of people);
+- (b) per stage is a few ranges of ix_requests_assignee (status, workflow, stage, assignee_id,
+  stage_entered_at, id): NULL, and the gaps between the role's active holders' ids (a
+  handful of people), the gaps a small table of rows joined to the index so that each is
+  one range read from the index alone;
 - (c) is the gaps between the file's workflow and stage keys, on the same indexes.
 
 So the work is proportional to the stuck requests, not to the active ones. (a) and (b)
