@@ -51,20 +51,69 @@ async def counted(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[int |
 
 
 async def assert_exact(sessionmaker: async_sessionmaker[AsyncSession], expected: int) -> None:
+    """The whole log's counter, and each person's, are their counts (and what the screen
+    says); a person with entries has a kept counter, not the fallback."""
     assert await counted(sessionmaker) == (expected, expected)
-    _rows, total = await RecoveryLogReader(sessionmaker).page(0, 5)
+    reader = RecoveryLogReader(sessionmaker)
+    _rows, total = await reader.page(0, 5)
     assert total == expected
+    async with sessionmaker() as session:
+        per_actor = dict(
+            (
+                await session.execute(
+                    select(WorkflowRecoveryLog.actor_id, func.count())
+                    .where(WorkflowRecoveryLog.actor_id.is_not(None))
+                    .group_by(WorkflowRecoveryLog.actor_id)
+                )
+            ).all()
+        )
+        kept = dict(
+            (
+                await session.execute(
+                    select(RowCount.name, RowCount.row_count).where(
+                        RowCount.name.startswith(f"{LOG}.actor_id=")
+                    )
+                )
+            ).all()
+        )
+    assert {k: v for k, v in kept.items() if v} == {
+        f"{LOG}.actor_id={a}": n for a, n in per_actor.items()
+    }
+    for actor in {*per_actor, *ACTORS}:
+        _rows, total = await reader.page(0, 5, actor_id=actor)
+        assert total == per_actor.get(actor, 0)
+
+
+ACTORS = (3, 5)
+
+
+async def people(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    async with sessionmaker.begin() as session:
+        for uid in ACTORS:
+            session.add(User(id=uid, telegram_id=500 + uid, full_name=f"U{uid}", created_at=NOW))
 
 
 async def test_the_counter_follows_every_insert_and_delete(
     sessionmaker: async_sessionmaker[AsyncSession], engine: AsyncEngine
 ) -> None:
+    await people(sessionmaker)
     await assert_exact(sessionmaker, 0)
     async with sessionmaker.begin() as session:  # one row, as the services add them
-        session.add(WorkflowRecoveryLog(**entry(1)))
+        session.add(WorkflowRecoveryLog(**entry(1, 0, 3)))
     await assert_exact(sessionmaker, 1)
-    async with sessionmaker.begin() as session:  # many rows in one statement
-        await session.execute(insert(WorkflowRecoveryLog), [entry(i, i) for i in range(2, 52)])
+    async with sessionmaker.begin() as session:  # many rows (and people) in one statement
+        await session.execute(
+            insert(WorkflowRecoveryLog),
+            [entry(i, i, (None, 3, 5)[i % 3]) for i in range(2, 52)],
+        )
+    await assert_exact(sessionmaker, 51)
+    async with sessionmaker.begin() as session:  # entries moved to another person
+        await session.execute(
+            update(WorkflowRecoveryLog).where(WorkflowRecoveryLog.id < 10).values(actor_id=5)
+        )
+    await assert_exact(sessionmaker, 51)
+    async with sessionmaker.begin() as session:  # a person deleted: their entries stay, unnamed
+        await session.execute(delete(User).where(User.id == 5))
     await assert_exact(sessionmaker, 51)
     with pytest.raises(RuntimeError):  # a rolled-back insert leaves the counter as it was
         async with sessionmaker.begin() as session:
@@ -75,6 +124,16 @@ async def test_the_counter_follows_every_insert_and_delete(
     async with sessionmaker.begin() as session:  # an operator trimming by hand
         await session.execute(text(f"DELETE FROM {LOG} WHERE created_at < :t"), {"t": NOW})
     await assert_exact(sessionmaker, 1)
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            insert(WorkflowRecoveryLog), [entry(100 + i, 0, 3) for i in range(4)]
+        )
+    await assert_exact(sessionmaker, 5)
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            delete(WorkflowRecoveryLog).where(WorkflowRecoveryLog.request_id >= 100)
+        )
+    await assert_exact(sessionmaker, 1)
     async with sessionmaker.begin() as session:  # deleting nothing changes nothing
         await session.execute(delete(WorkflowRecoveryLog).where(WorkflowRecoveryLog.id < 0))
     await assert_exact(sessionmaker, 1)
@@ -83,7 +142,9 @@ async def test_the_counter_follows_every_insert_and_delete(
     await assert_exact(sessionmaker, 0)
     if engine.dialect.name == "postgresql":
         async with sessionmaker.begin() as session:
-            await session.execute(insert(WorkflowRecoveryLog), [entry(i) for i in range(7)])
+            await session.execute(
+                insert(WorkflowRecoveryLog), [entry(i, 0, (None, 3)[i % 2]) for i in range(7)]
+            )
         await assert_exact(sessionmaker, 7)
         async with sessionmaker.begin() as session:
             await session.execute(text(f"TRUNCATE {LOG}"))
@@ -204,9 +265,18 @@ def test_the_migration_back_fills_and_matches_the_models(
             for i, status in enumerate(["dead", "sent", "dead", "pending", "dead"])
         ],
     )
+    execute(
+        fresh_database_url,
+        *[(f"UPDATE {LOG} SET actor_id = 1 WHERE request_id = {i}", {}) for i in (1, 3)],
+    )
     upgrade(fresh_database_url, "0013")
-    [[(back_filled,)], [(dead,)]] = execute(fresh_database_url, (COUNTER, {}), (DEAD_COUNTER, {}))
-    assert (back_filled, dead) == (5, 3)
+    [[(back_filled,)], [(dead,)], [(by_ann,)]] = execute(
+        fresh_database_url,
+        (COUNTER, {}),
+        (DEAD_COUNTER, {}),
+        (f"SELECT row_count FROM row_counts WHERE name = '{LOG}.actor_id=1'", {}),
+    )
+    assert (back_filled, dead, by_ann) == (5, 3, 2)
     execute(
         fresh_database_url,
         ("UPDATE pending_notifications SET status = 'dead' WHERE status = 'pending'", {}),

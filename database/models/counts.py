@@ -1,7 +1,8 @@
 """Row counts kept exact by database triggers, so a screen's "N entries" does not count a
 million rows each time it is opened.
 
-One row per counter in `row_counts`: the whole recovery log, and the dead notifications.
+One row per counter in `row_counts`: the whole recovery log, each person's part of it (the
+"by admin" filter), and the dead notifications.
 The triggers live in the database, not in the code that writes, so every path keeps the
 figure true: the services' inserts and updates, retention's deletes, an operator's `DELETE`
 in psql, and on PostgreSQL `TRUNCATE`:
@@ -160,25 +161,128 @@ def seed_sql(counter: Counter) -> str:
     )
 
 
+@dataclass(frozen=True)
+class GroupCounter:
+    """One counter per value of `column` (NULL not counted), named `prefix` + the value."""
+
+    table: str
+    column: str
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.table}.{self.column}="
+
+    def name(self, value: object) -> str:
+        return f"{self.prefix}{value}"
+
+    @property
+    def trigger(self) -> str:
+        return f"trg_{self.table}_{self.column}_count"
+
+    @property
+    def function(self) -> str:
+        return f"row_counts_by_{self.column}"
+
+
+def group_function_sql(counter: GroupCounter) -> str:
+    """PostgreSQL: add the new rows per value (an upsert, in name order so two statements
+    never lock the counters in opposite orders), subtract the old ones; TRUNCATE drops the
+    counters (a missing one reads as "count the rows", which are then none)."""
+    c = counter.column
+    return f"""
+CREATE OR REPLACE FUNCTION {counter.function}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        DELETE FROM row_counts WHERE starts_with(name, TG_ARGV[0]);
+        RETURN NULL;
+    END IF;
+    IF TG_OP IN ('DELETE', 'UPDATE') THEN
+        UPDATE row_counts SET row_count = row_counts.row_count - gone.n
+        FROM (SELECT TG_ARGV[0] || {c} AS name, count(*) AS n FROM old_rows
+              WHERE {c} IS NOT NULL GROUP BY {c}) AS gone
+        WHERE row_counts.name = gone.name;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        INSERT INTO row_counts (name, row_count)
+        SELECT TG_ARGV[0] || {c}, count(*) FROM new_rows WHERE {c} IS NOT NULL
+        GROUP BY {c} ORDER BY 1
+        ON CONFLICT (name) DO UPDATE SET row_count = row_counts.row_count + excluded.row_count;
+    END IF;
+    RETURN NULL;
+END
+$$
+"""
+
+
+def group_trigger_sql(dialect: str, counter: GroupCounter) -> list[str]:
+    t, c, trg, prefix = counter.table, counter.column, counter.trigger, counter.prefix
+    if dialect == "sqlite":
+
+        def add(row: str) -> str:
+            return (
+                f"INSERT INTO row_counts (name, row_count) SELECT '{prefix}' || {row}.{c}, 1 "
+                f"WHERE {row}.{c} IS NOT NULL "
+                "ON CONFLICT (name) DO UPDATE SET row_count = row_count + 1;"
+            )
+
+        def take(row: str) -> str:
+            return (
+                "UPDATE row_counts SET row_count = row_count - 1 "
+                f"WHERE name = '{prefix}' || {row}.{c};"
+            )
+
+        return [
+            f"CREATE TRIGGER {trg}_insert AFTER INSERT ON {t} BEGIN {add('new')} END",
+            f"CREATE TRIGGER {trg}_delete AFTER DELETE ON {t} BEGIN {take('old')} END",
+            f"CREATE TRIGGER {trg}_update AFTER UPDATE OF {c} ON {t} "
+            f"WHEN old.{c} IS NOT new.{c} BEGIN {take('old')} {add('new')} END",
+        ]
+    run = f"FOR EACH STATEMENT EXECUTE FUNCTION {counter.function}('{prefix}')"
+    return [
+        group_function_sql(counter),
+        f"CREATE TRIGGER {trg}_insert AFTER INSERT ON {t} REFERENCING NEW TABLE AS new_rows {run}",
+        f"CREATE TRIGGER {trg}_delete AFTER DELETE ON {t} REFERENCING OLD TABLE AS old_rows {run}",
+        f"CREATE TRIGGER {trg}_update AFTER UPDATE ON {t} "
+        f"REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows {run}",
+        f"CREATE TRIGGER {trg}_truncate AFTER TRUNCATE ON {t} {run}",
+    ]
+
+
+def group_seed_sql(counter: GroupCounter) -> str:
+    c = counter.column
+    return (
+        f"INSERT INTO row_counts (name, row_count) SELECT '{counter.prefix}' || {c}, count(*) "
+        f"FROM {counter.table} WHERE {c} IS NOT NULL GROUP BY {c}"
+    )
+
+
 RECOVERY_LOG = Counter("workflow_recovery_log")
+RECOVERY_LOG_BY_ACTOR = GroupCounter("workflow_recovery_log", "actor_id")
 DEAD_NOTIFICATIONS = Counter("pending_notifications", "dead")
 
 
-def counted(table: FromClause, counter: Counter) -> None:
+def counted(table: FromClause, counter: Counter | GroupCounter) -> None:
     """Keep `counter` true whenever the metadata creates `table`."""
     counters = RowCount.__table__
     assert isinstance(table, Table) and isinstance(counters, Table)  # a model's table
     table.add_is_dependent_on(counters)  # created after, dropped before
 
     def created(_target: Table, connection: Connection, **_kw: Any) -> None:
-        for sql in [*trigger_sql(connection.dialect.name, counter), seed_sql(counter)]:
+        dialect = connection.dialect.name
+        if isinstance(counter, GroupCounter):
+            statements = [*group_trigger_sql(dialect, counter), group_seed_sql(counter)]
+        else:
+            statements = [*trigger_sql(dialect, counter), seed_sql(counter)]
+        for sql in statements:
             connection.exec_driver_sql(sql)
 
     def dropped(_target: Table, connection: Connection, **_kw: Any) -> None:
-        # The triggers went with the table; the counter row must not outlive it.
-        connection.execute(
-            text("DELETE FROM row_counts WHERE name = :name"), {"name": counter.name}
-        )
+        # The triggers went with the table; the counter rows must not outlive it.
+        if isinstance(counter, GroupCounter):
+            where, value = "substr(name, 1, length(:value)) = :value", counter.prefix
+        else:
+            where, value = "name = :value", counter.name
+        connection.execute(text(f"DELETE FROM row_counts WHERE {where}"), {"value": value})
 
     event.listen(table, "after_create", created)
     event.listen(table, "after_drop", dropped)

@@ -34,7 +34,12 @@ from core.enums import (
     TransactionOutcome,
 )
 from database.base import Base, str_enum
-from database.models.counts import DEAD_NOTIFICATIONS, RECOVERY_LOG, counted
+from database.models.counts import (
+    DEAD_NOTIFICATIONS,
+    RECOVERY_LOG,
+    RECOVERY_LOG_BY_ACTOR,
+    counted,
+)
 from database.models.workflow import User
 
 
@@ -224,6 +229,7 @@ class WorkflowRecoveryLog(Base):
 
 # The log screen's "N entries" reads row_counts, not count(*) of the whole log.
 counted(WorkflowRecoveryLog.__table__, RECOVERY_LOG)
+counted(WorkflowRecoveryLog.__table__, RECOVERY_LOG_BY_ACTOR)  # and one person's entries
 
 
 class ReconciliationRun(Base):

@@ -1,7 +1,7 @@
 """Reading the recovery audit log: who did what to which request, when, why, and the outcome.
 
-The unfiltered log's "N entries" is the trigger-kept `row_counts` row (database/models/
-counts.py), not a count of the whole log; a filter's total counts its index range."""
+The log's "N entries", whole or one person's, is a trigger-kept `row_counts` row (database/
+models/counts.py), not a count of a million rows; a request's entries are counted."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from database.models import RowCount, User, WorkflowRecoveryLog
-from database.models.counts import RECOVERY_LOG
+from database.models.counts import RECOVERY_LOG, RECOVERY_LOG_BY_ACTOR
 
 
 class RecoveryLogReader:
@@ -49,11 +49,10 @@ async def recovery_log_page(
         query = query.where(WorkflowRecoveryLog.request_id == request_id)
     async with sessionmaker() as session:
         total = None
-        if actor_id is None and request_id is None:
-            total = await session.scalar(
-                select(RowCount.row_count).where(RowCount.name == RECOVERY_LOG.name)
-            )
-        if total is None:  # a filter, or the counter row is missing: count
+        if request_id is None:  # the whole log, or one person's entries: kept counts
+            kept = RECOVERY_LOG.name if actor_id is None else RECOVERY_LOG_BY_ACTOR.name(actor_id)
+            total = await session.scalar(select(RowCount.row_count).where(RowCount.name == kept))
+        if total is None:  # a request's entries, or no counter (none yet): count
             total = await session.scalar(select(func.count()).select_from(query.subquery()))
         rows = await session.execute(
             query.order_by(WorkflowRecoveryLog.id.desc()).offset(offset).limit(limit)
