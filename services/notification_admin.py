@@ -11,14 +11,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
 from core.enums import ACTIONABLE_STATUSES, DeadReason, NotificationStatus
 from core.exceptions import DomainError, NotFound, ValidationFailed
 from core.i18n import N_
-from database.models import PendingNotification
+from database.models import PendingNotification, RowCount
+from database.models.counts import DEAD_NOTIFICATIONS
 from outbox.repository import NotificationRepository
 from outbox.sender import OutboxSender, Outcome
 from services.transactions import Change, TransactionalStateManager
@@ -62,14 +63,33 @@ class NotificationAdminService:
         self.clock = clock
         self.sender = sender
 
-    async def stats(self) -> dict[NotificationStatus, int]:
+    async def stats(
+        self, statuses: Sequence[NotificationStatus] | None = None
+    ) -> dict[NotificationStatus, int]:
+        """Rows of each status (all statuses, or just `statuses`). The screen asks for the
+        waiting, retrying and dead ones: the dead from their trigger-kept counter (they pile
+        up), the others a range of ix_pending_notifications_status_due each (they are the
+        ones in flight); counting every status would read the year of sent rows too."""
         async with self.sessionmaker() as session:
-            return await NotificationRepository(session).counts()
+            if statuses is None:
+                return await NotificationRepository(session).counts()
+            column = PendingNotification.status
+            rows = await session.execute(
+                select(column, func.count())
+                .where(column.in_([s for s in statuses if s is not NotificationStatus.DEAD]))
+                .group_by(column)
+            )
+            found = {NotificationStatus(status): int(count) for status, count in rows.all()}
+            if NotificationStatus.DEAD in statuses:
+                found[NotificationStatus.DEAD] = await self._count(
+                    session, NotificationStatus.DEAD
+                )
+            return {status: found.get(status, 0) for status in statuses}
 
     async def page(self, status: NotificationStatus, page: int, size: int) -> Page:
         async with self.sessionmaker() as session:
             repo = NotificationRepository(session)
-            total = await repo.count(status)
+            total = await self._count(session, status)
             pages = max(1, -(-total // size))
             page = min(max(page, 0), pages - 1)
             rows = await repo.page(status, page * size, size)
@@ -81,7 +101,18 @@ class NotificationAdminService:
         """Rows from `offset` (the command line's paging, not the screen's page numbers)."""
         async with self.sessionmaker() as session:
             repo = NotificationRepository(session)
-            return await repo.page(status, offset, limit), await repo.count(status)
+            return await repo.page(status, offset, limit), await self._count(session, status)
+
+    @staticmethod
+    async def _count(session: AsyncSession, status: NotificationStatus) -> int:
+        """The dead from row_counts (database/models/counts.py), the others counted."""
+        if status is NotificationStatus.DEAD:
+            kept = await session.scalar(
+                select(RowCount.row_count).where(RowCount.name == DEAD_NOTIFICATIONS.name)
+            )
+            if kept is not None:
+                return int(kept)
+        return await NotificationRepository(session).count(status)
 
     async def get(self, row_id: int) -> PendingNotification | None:
         async with self.sessionmaker() as session:

@@ -259,6 +259,9 @@ async def test_postgresql_reads_the_admin_queries_from_indexes(
         found = [n for plan in await plans(engine, work) for n in nodes(plan)]
         assert not [n for n in found if n[0] == "Seq Scan" and n[1] == table]
         assert index <= {n[2] for n in found}  # bitmap index scans name no relation
+    # The count's "assignee gone" gaps: each a range read from the index alone.
+    found = [n for plan in await plans(engine, world.app.stuck.count) for n in nodes(plan)]
+    assert ("Index Only Scan", "requests", "ix_requests_assignee") in found
 
 
 async def test_cli_lists_page_and_say_how_many(

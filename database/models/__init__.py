@@ -1,6 +1,7 @@
 """Typed ORM models: the workflow domain and the recovery layer's records, on one metadata."""
 
 from database.models.confirmations import Confirmation
+from database.models.counts import RowCount
 from database.models.recovery import (
     ErrorOccurrence,
     ErrorRecord,
@@ -36,6 +37,7 @@ __all__ = [
     "Request",
     "RequestItem",
     "RequestTransition",
+    "RowCount",
     "StuckMark",
     "SystemHealthSnapshot",
     "TransactionLog",

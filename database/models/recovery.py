@@ -34,6 +34,12 @@ from core.enums import (
     TransactionOutcome,
 )
 from database.base import Base, str_enum
+from database.models.counts import (
+    DEAD_NOTIFICATIONS,
+    RECOVERY_LOG,
+    RECOVERY_LOG_BY_ACTOR,
+    counted,
+)
 from database.models.workflow import User
 
 
@@ -65,6 +71,10 @@ class PendingNotification(Base):
     discard_reason: Mapped[str | None] = mapped_column(Text)
 
     recipient: Mapped[User] = relationship(lazy="joined", foreign_keys=[recipient_id])
+
+
+# The notifications screen's dead count: they pile up until someone acts or retention.
+counted(PendingNotification.__table__, DEAD_NOTIFICATIONS)
 
 
 class ErrorRecord(Base):
@@ -215,6 +225,11 @@ class WorkflowRecoveryLog(Base):
     created_at: Mapped[datetime]
 
     actor: Mapped[User | None] = relationship(lazy="joined")
+
+
+# The log screen's "N entries" reads row_counts, not count(*) of the whole log.
+counted(WorkflowRecoveryLog.__table__, RECOVERY_LOG)
+counted(WorkflowRecoveryLog.__table__, RECOVERY_LOG_BY_ACTOR)  # and one person's entries
 
 
 class ReconciliationRun(Base):

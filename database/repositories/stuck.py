@@ -7,8 +7,10 @@ OR assignee not in holders"), the database must test every active request. Here:
 
 - (a) per stage is one range of ix_requests_stuck (status, workflow, stage, stage_entered_at,
   id), read in the screen's order;
-- (b) per stage is a few ranges of ix_requests_assignee (status, workflow, stage, assignee_id):
-  NULL, and the gaps between the role's active holders' ids (a handful of people);
+- (b) per stage is a few ranges of ix_requests_assignee (status, workflow, stage, assignee_id,
+  stage_entered_at, id): NULL, and the gaps between the role's active holders' ids (a
+  handful of people), the gaps a small table of rows joined to the index so that each is
+  one range read from the index alone;
 - (c) is the gaps between the file's workflow and stage keys, on the same indexes.
 
 So the work is proportional to the stuck requests, not to the active ones. (a) and (b)
@@ -32,6 +34,7 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
+    Subquery,
     and_,
     bindparam,
     false,
@@ -41,6 +44,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy import union as sql_union
+from sqlalchemy import union_all as sql_union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.enums import RequestStatus, Role
@@ -66,6 +70,48 @@ def outside(
 
 
 Holders = dict[Role, tuple[int, ...]]
+# Below and above every id: the first and the last gap's open ends.
+LOWEST, HIGHEST = -(2**31), 2**31 - 1
+
+
+def gap_table(holders: Iterable[int]) -> Subquery:
+    """The open ranges of ids between the sorted holders' ids, as rows (low, high)."""
+    edges = [LOWEST, *sorted(set(holders)), HIGHEST]
+    rows = [
+        select(literal(low, Integer).label("low"), literal(high, Integer).label("high"))
+        for low, high in pairwise(edges)
+    ]
+    return (sql_union_all(*rows) if len(rows) > 1 else rows[0]).subquery()
+
+
+def in_gap(here: ColumnElement[bool], gaps: Subquery) -> ColumnElement[bool]:
+    return and_(here, REQUESTS.assignee_id > gaps.c.low, REQUESTS.assignee_id < gaps.c.high)
+
+
+def gaps_count(
+    here: ColumnElement[bool], recent: ColumnElement[bool], holders: Iterable[int]
+) -> ColumnElement[int]:
+    """How many of `here` that are `recent` have an assignee id between two holders' ids.
+
+    Each gap is counted by a subquery that is one range of ix_requests_assignee (status,
+    workflow, stage, assignee_id, stage_entered_at, id): read from the index alone. The same
+    gaps OR-ed in one WHERE are a bitmap scan, which visits a table page for every gone
+    request to read its stage_entered_at."""
+    gaps = gap_table(holders)
+    per_gap = select(func.count().filter(recent)).where(in_gap(here, gaps)).scalar_subquery()
+    return select(func.coalesce(func.sum(per_gap), 0)).select_from(gaps).scalar_subquery()
+
+
+def gaps_rows(here: ColumnElement[bool], holders: Iterable[int]) -> Select[Any]:
+    """(id, stage_entered_at) of `here` with an assignee id between two holders' ids: the
+    gaps joined to the requests, one index-only range per gap, for the page."""
+    gaps = gap_table(holders)
+    c = REQUESTS
+    return (
+        select(c.id, c.stage_entered_at)
+        .select_from(gaps)
+        .join(Request.__table__, in_gap(here, gaps))
+    )
 
 
 async def active_holders(session: AsyncSession) -> Holders:
@@ -129,7 +175,7 @@ class StuckQueries:
         active = c.status == RequestStatus.ACTIVE
         parts: list[ColumnElement[bool]] = []
         counts: list[ColumnElement[int]] = []
-        windowed: list[ColumnElement[bool]] = []
+        pieces: list[Select[Any]] = []
         cutoffs: dict[str, timedelta] = {}
         for flow in self.workflows.workflows:
             if workflow and flow.key != workflow:
@@ -146,35 +192,45 @@ class StuckQueries:
                     *outside(c.assignee_id, holders.get(step.role, ()), here),
                 )
                 parts += [late, gone]
-                windowed.append(late)
+                # The page's pieces: a late one gives at most offset + limit rows, in index
+                # order. The gone ones are few and read whole: with ORDER BY ... LIMIT on them
+                # the planner would walk the stage's requests by time, hoping to meet a gone
+                # one soon. Each is index ranges read from the index alone.
+                window = (
+                    select(c.id, c.stage_entered_at)
+                    .where(late)
+                    .order_by(c.stage_entered_at, c.id)
+                    .limit(bindparam("window", type_=Integer))
+                    .subquery()
+                )
+                role_holders = holders.get(step.role, ())
+                pieces += [
+                    select(window.c.id, window.c.stage_entered_at),
+                    select(c.id, c.stage_entered_at).where(here, c.assignee_id.is_(None)),
+                    gaps_rows(here, role_holders),
+                ]
                 # Counted apart, so no UNION has to hash every stuck id: the gone ones that
                 # are not late as well. A FILTER, not a WHERE, so the planner still reads the
                 # gone ranges instead of walking the stage's recent requests by time.
                 recent = c.stage_entered_at > bindparam(name)
                 counts.append(select(func.count()).where(late).scalar_subquery())
-                counts.append(select(func.count().filter(recent)).where(gone).scalar_subquery())
+                counts.append(
+                    select(func.count().filter(recent))
+                    .where(here, c.assignee_id.is_(None))
+                    .scalar_subquery()
+                )
+                counts.append(gaps_count(here, recent, role_holders))
         if not stage:
             # A stage (or workflow) removed from the file: nobody can act on it.
             unknown = or_(false(), *self._unknown_stage(workflow, active))
             parts.append(unknown)
+            pieces.append(select(c.id, c.stage_entered_at).where(unknown))
             counts.append(select(func.count()).where(unknown).scalar_subquery())
-        if not parts:  # a filter naming a stage that is not in the file
+        if not pieces:  # a filter naming a stage that is not in the file
             parts.append(false())
-        # A late part gives at most offset + limit rows, in index order; the page is the
-        # first of the union (a late request may be gone too: UNION, not UNION ALL). The gone
-        # and unknown parts are few and read whole: with ORDER BY ... LIMIT on them the
-        # planner would walk the stage's requests by time, hoping to meet a gone one soon.
-        window = [
-            select(c.id, c.stage_entered_at)
-            .where(part)
-            .order_by(c.stage_entered_at, c.id)
-            .limit(bindparam("window", type_=Integer))
-            .subquery()
-            if any(part is w for w in windowed)
-            else select(c.id, c.stage_entered_at).where(part).subquery()
-            for part in parts
-        ]
-        union = sql_union(*[select(w.c.id, w.c.stage_entered_at) for w in window]).subquery()
+            pieces.append(select(c.id, c.stage_entered_at).where(false()))
+        # The page is the first of the union (a late request may be gone too: UNION).
+        union = sql_union(*pieces).subquery()
         page = (
             select(union.c.id)
             .order_by(union.c.stage_entered_at, union.c.id)

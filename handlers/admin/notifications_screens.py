@@ -53,7 +53,7 @@ def button(text: str, data: Menu | str) -> Button:
 
 
 async def home_screen(service: NotificationAdminService) -> tuple[str, Markup]:
-    counts = await service.stats()
+    counts = await service.stats(LISTED)  # not the sent ones: a year of history
     text = "\n".join(
         [
             _("<b>Notification retries</b>"),

@@ -1,4 +1,7 @@
-"""Reading the recovery audit log: who did what to which request, when, why, and the outcome."""
+"""Reading the recovery audit log: who did what to which request, when, why, and the outcome.
+
+The log's "N entries", whole or one person's, is a trigger-kept `row_counts` row (database/
+models/counts.py), not a count of a million rows; a request's entries are counted."""
 
 from __future__ import annotations
 
@@ -7,7 +10,8 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from database.models import User, WorkflowRecoveryLog
+from database.models import RowCount, User, WorkflowRecoveryLog
+from database.models.counts import RECOVERY_LOG, RECOVERY_LOG_BY_ACTOR
 
 
 class RecoveryLogReader:
@@ -44,7 +48,12 @@ async def recovery_log_page(
     if request_id is not None:
         query = query.where(WorkflowRecoveryLog.request_id == request_id)
     async with sessionmaker() as session:
-        total = await session.scalar(select(func.count()).select_from(query.subquery()))
+        total = None
+        if request_id is None:  # the whole log, or one person's entries: kept counts
+            kept = RECOVERY_LOG.name if actor_id is None else RECOVERY_LOG_BY_ACTOR.name(actor_id)
+            total = await session.scalar(select(RowCount.row_count).where(RowCount.name == kept))
+        if total is None:  # a request's entries, or no counter (none yet): count
+            total = await session.scalar(select(func.count()).select_from(query.subquery()))
         rows = await session.execute(
             query.order_by(WorkflowRecoveryLog.id.desc()).offset(offset).limit(limit)
         )
@@ -52,9 +61,27 @@ async def recovery_log_page(
 
 
 async def log_actors(sessionmaker: async_sessionmaker[AsyncSession]) -> Sequence[User]:
-    """The people who appear in the log, for the "by admin" filter."""
+    """The people who appear in the log, for the "by admin" filter.
+
+    A skip scan of ix_workflow_recovery_log_actor_id: each step seeks the next actor id
+    above the last one, so the work is one index probe per person found (a handful of
+    admins), not one per user nor a DISTINCT over the log."""
+    log = WorkflowRecoveryLog.__table__.c
+    first = select(log.actor_id).where(log.actor_id.is_not(None))
+    first = first.order_by(log.actor_id).limit(1)
+    found = select(first.scalar_subquery().label("actor_id")).cte("actors", recursive=True)
+    following = (
+        select(log.actor_id)
+        .where(log.actor_id > found.c.actor_id)
+        .order_by(log.actor_id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    found = found.union_all(
+        select(following.label("actor_id")).where(found.c.actor_id.is_not(None))
+    )
     async with sessionmaker() as session:
-        # One probe of ix_workflow_recovery_log_actor_id per person, not a DISTINCT over the log.
-        acted = select(WorkflowRecoveryLog.id).where(WorkflowRecoveryLog.actor_id == User.id)
-        rows = await session.execute(select(User).where(acted.exists()).order_by(User.id))
-        return rows.scalars().all()
+        rows = await session.execute(
+            select(User).join(found, found.c.actor_id == User.id).order_by(User.id)
+        )
+        return rows.unique().scalars().all()
