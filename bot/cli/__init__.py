@@ -70,6 +70,11 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         # frozen objects are left to the operating system (atexit and log flushes still run).
         gc.freeze()
         return EXIT_OK
+    if command == "chaos":
+        # Its own scratch database and apps: the operator's database is never touched.
+        from bot.cli.chaos import chaos_command
+
+        return asyncio.run(chaos_command(args, settings))
     if command == "migrate":
         revision = upgrade(settings.database_url_value)
         print(f"database is at the latest schema (revision {revision})")

@@ -1,0 +1,77 @@
+"""The admin walks /workflow_recovery through the dispatcher and reads the buttons shown."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from bot.chaos.people import ADMIN, People
+from bot.local_api import LocalBotAPI
+from bot.local_api.wire import JsonDict
+
+Tick = Callable[[], Awaitable[None]]
+WAIT_TICKS = 30
+
+
+def newest(api: LocalBotAPI) -> JsonDict | None:
+    found = api.chat_messages(ADMIN.id)
+    return found[0] if found else None
+
+
+def labels(message: JsonDict | None) -> list[str]:
+    if message is None:
+        return []
+    rows = message.get("reply_markup", {}).get("inline_keyboard", [])
+    return [str(b.get("text")) for row in rows for b in row]
+
+
+async def _until(tick: Tick, ready: Callable[[], bool]) -> bool:
+    for _ in range(WAIT_TICKS):
+        if ready():
+            return True
+        await tick()
+    return ready()
+
+
+async def walk(people: People, tick: Tick, path: list[Callable[[str], bool]]) -> list[str]:
+    """Open the menu, press a button matching each of `path` in turn on the newest message;
+    returns the buttons of the last screen reached (empty if a step was not there)."""
+    api = people.api
+    mark = api.mark()
+    people.say(ADMIN, "/workflow_recovery")
+    if not await _until(tick, lambda: people.replied(ADMIN, "Workflow recovery", mark)):
+        return []
+    for step in path:
+        message = newest(api)
+        button = next(
+            (
+                b
+                for row in (message or {}).get("reply_markup", {}).get("inline_keyboard", [])
+                for b in row
+                if step(str(b.get("text")))
+            ),
+            None,
+        )
+        if message is None or button is None:
+            return []
+        before = labels(message), message.get("text")
+        people.click(ADMIN, message, str(button["callback_data"]))
+        await _until(tick, lambda: (labels(newest(api)), (newest(api) or {}).get("text")) != before)
+    return labels(newest(api))
+
+
+async def stuck_request_has(people: People, tick: Tick, request_id: int, fix: str) -> bool:
+    shown = await walk(
+        people,
+        tick,
+        [lambda t: t.startswith("Stuck workflows"), lambda t: t == f"#{request_id}"],
+    )
+    return fix in shown
+
+
+async def finding_has(people: People, tick: Tick, sku: str) -> bool:
+    shown = await walk(
+        people,
+        tick,
+        [lambda t: t == "Inventory reconciliation", lambda t: t == "Open findings"],
+    )
+    return f"Set counted quantity: {sku}" in shown
