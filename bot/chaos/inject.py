@@ -111,8 +111,14 @@ async def kill(world: World, people: People, incident: Incident, rng: random.Ran
     app, api = world.running, world.api
     turns = rng.randint(1, 40)
     if incident.kind == "kill_mid_drain":
+        if not people.planned:
+            return False  # nobody is about to decide: no notification to interrupt
+        # A decision now queues notifications; the kill comes while they are being sent.
+        people.planned[0] = (world.sim.seconds, *people.planned[0][1:])
+        people.decide(MANAGERS + KEEPERS)
+        await world.poll()
         if not await open_notifications(world.db, world.sim.now() + timedelta(seconds=1)):
-            return False  # nothing to drain now: wait for the outbox to fill
+            return False
         mark = api.mark()
         task = asyncio.create_task(app.sender.flush())
         ready = lambda: bool(api.calls_of("sendMessage", since=mark))  # noqa: E731

@@ -12,6 +12,8 @@ import random
 from datetime import timedelta
 from pathlib import Path
 
+from sqlalchemy.exc import DBAPIError
+
 from bot.chaos import audit
 from bot.chaos.faults import LEFT_OUT, SQLITE_LEFT_OUT, end_fault, plan
 from bot.chaos.inject import CORRUPTED_SKU, inject
@@ -102,13 +104,19 @@ class Run:
                 p = planned.pop(0)
                 incident = Incident(len(self.report.incidents) + 1, p.kind, now, p.duration)
                 incident.needs_person = p.kind in NEEDS_PERSON
-                if await inject(self.world, self.people, incident, self.rng_faults):
+                try:
+                    started = await inject(self.world, self.people, incident, self.rng_faults)
+                except (DBAPIError, OSError):
+                    started = False  # the database is away (another incident): later
+                if started:
                     self.report.incidents.append(incident)
                     self.open.append(incident)
                 elif now < day:
                     p.at = now + 300  # its moment has not come: try again in 5 minutes
                     planned.append(p)
                     planned.sort(key=lambda x: (x.at, x.kind))
+                else:
+                    self.report.left_out[p.kind] = "its moment never came in this day"
             for incident in self.open:
                 if incident.cleared_at is None and now >= incident.injected_at + incident.duration:
                     await end_fault(self.world, incident)
