@@ -8,13 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from bot.chaos.model import Report
 from bot.chaos.run import Run
+from outbox.sender import CONCURRENCY
 from tests.support.db import PG_ADMIN_URL
 
-SEED, REQUESTS, HOURS = 3, 6, 0.6
+SEED, REQUESTS, HOURS = 3, 6, 0.4
 
 
 async def short_run(backend: str, folder: Path) -> Report:
@@ -35,11 +34,13 @@ async def test_short_chaos_run_loses_nothing_and_raises_no_false_alarm(
     assert ("db_drop" in kinds) is (backend == "postgresql")
     assert report.data_lost.total == 0, report.data_lost
     assert report.false_positives.total == 0, report.false_positives
-    # A process killed between Telegram's answer and the row's update sends that row again
-    # (the outbox is at-least-once): at most one duplicate per kill mid-drain, never more.
+    # A process killed between Telegram's answer and the rows' update sends those rows again
+    # (the outbox is at-least-once): at most the sends in flight of each kill mid-drain.
     drains = sum(i.kind == "kill_mid_drain" for i in report.incidents)
-    assert report.duplicates_sent <= drains
-    machine = [i for i in report.incidents if i.effect and not i.needs_person]
+    assert report.duplicates_sent <= drains * CONCURRENCY
+    # Inventory faults wait for the hourly reconciliation, which a short day does not reach.
+    machine = [i for i in report.incidents if i.kind.startswith(("tg_", "db_", "kill_"))]
+    machine = [i for i in machine if i.effect]
     assert all(i.recovered_at is not None for i in machine), [
         (i.kind, i.detail) for i in machine if i.recovered_at is None
     ]

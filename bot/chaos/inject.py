@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 from bot.chaos.audit import open_notifications
 from bot.chaos.faults import start_fault
@@ -101,7 +103,9 @@ async def corrupt(world: World, incident: Incident) -> bool:
         incident.detail = f"{sku}: request #{req}'s issue of {-quantity} written twice"
     else:
         drop = int(stock) + 5
-        await db.write(insert, item=item_id, req=None, line=None, kind="adjustment", q=-drop, now=now)
+        await db.write(
+            insert, item=item_id, req=None, line=None, kind="adjustment", q=-drop, now=now
+        )
         await db.write("UPDATE inventory_items SET stock = -5 WHERE id = :i", i=item_id)
         incident.detail = f"{sku}: an adjustment of -{drop} takes stock to -5"
     return True
@@ -120,8 +124,7 @@ async def kill(world: World, people: People, incident: Incident, rng: random.Ran
         if not await open_notifications(world.db, world.sim.now() + timedelta(seconds=1)):
             return False
         mark = api.mark()
-        task = asyncio.create_task(app.sender.flush())
-        ready = lambda: bool(api.calls_of("sendMessage", since=mark))  # noqa: E731
+        task: asyncio.Task[Any] = asyncio.create_task(app.sender.flush())
         what = "while the outbox sender was sending"
     elif incident.kind == "kill_mid_transaction":
         if not people.planned:
@@ -129,18 +132,16 @@ async def kill(world: World, people: People, incident: Incident, rng: random.Ran
         people.planned[0] = (world.sim.seconds, *people.planned[0][1:])
         people.decide(MANAGERS + KEEPERS)
         task = asyncio.create_task(world.poll())
-        ready = lambda: task.done()  # noqa: E731
         what = f"{turns} event-loop turns into handling a decision"
     else:
         spec = next(s for s in world.specs if s.job_id == "reconcile_inventory")
-        task = asyncio.create_task(guarded(app, spec.job_id, spec.work)())
-        ready = lambda: task.done()  # noqa: E731
+        task = asyncio.create_task(_job(guarded(app, spec.job_id, spec.work)))
         what = f"{turns} event-loop turns into a reconciliation run"
     world.tasks.add(task)
     for i in range(KILL_TURNS):
         if incident.kind != "kill_mid_drain" and i >= turns:
             break
-        if incident.kind == "kill_mid_drain" and ready():
+        if incident.kind == "kill_mid_drain" and api.calls_of("sendMessage", since=mark):
             break
         if task.done():
             break
@@ -151,3 +152,7 @@ async def kill(world: World, people: People, incident: Incident, rng: random.Ran
     await world.boot()
     incident.detail = f"process killed {what}" + (" (it had just finished)" if finished else "")
     return True
+
+
+async def _job(run: Callable[[], Awaitable[Any]]) -> Any:
+    return await run()

@@ -55,8 +55,12 @@ async def walk(people: People, tick: Tick, path: list[Callable[[str], bool]]) ->
             return []
         before = labels(message), message.get("text")
         people.click(ADMIN, message, str(button["callback_data"]))
-        await _until(tick, lambda: (labels(newest(api)), (newest(api) or {}).get("text")) != before)
+        await _until(tick, lambda seen=before: _screen(api) != seen)  # type: ignore[misc]
     return labels(newest(api))
+
+
+def _screen(api: LocalBotAPI) -> tuple[list[str], object]:
+    return labels(newest(api)), (newest(api) or {}).get("text")
 
 
 async def stuck_request_has(people: People, tick: Tick, request_id: int, fix: str) -> bool:

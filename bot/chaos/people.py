@@ -17,7 +17,9 @@ from bot.local_api.wire import JsonDict
 ADMIN = FakeUser(900, "Ada")
 MANAGERS = (FakeUser(201, "Max"), FakeUser(202, "Mia"))
 KEEPERS = (FakeUser(301, "Sam"), FakeUser(302, "Sue"))
-REQUESTERS = tuple(FakeUser(101 + i, name) for i, name in enumerate("Rita Ravi Rosa Rex".split()))
+REQUESTERS = tuple(
+    FakeUser(101 + i, name) for i, name in enumerate(["Rita", "Ravi", "Rosa", "Rex"])
+)
 PROBE = FakeUser(199, "Pat")  # asks /my_requests to see whether the bot serves again
 EVERYONE = (ADMIN, *MANAGERS, *KEEPERS, *REQUESTERS, PROBE)
 ITEMS = (
@@ -124,8 +126,10 @@ class People:
                 at("qty", lambda: self.say(user, quantity)),
             ),
             Step(
-                lambda: self.replied(user, "Your request so far", marks["qty"])
-                and self.has_button(user, "Submit request"),
+                lambda: (
+                    self.replied(user, "Your request so far", marks["qty"])
+                    and self.has_button(user, "Submit request")
+                ),
                 at("submit", lambda: self.press(user, "Submit request")),
             ),
             Step(lambda: self.replied(user, "is submitted", marks["submit"]), lambda: None),

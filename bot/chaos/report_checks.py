@@ -40,9 +40,7 @@ async def finish(run: Run) -> None:
             )
             if rows and rows[0][0] is not None:
                 incident.visible_at = (audit.when(rows[0][0]) - sim.start).total_seconds()
-            incident.menu_fix = await finding_has(
-                run.people, tick, CORRUPTED_SKU[incident.kind]
-            )
+            incident.menu_fix = await finding_has(run.people, tick, CORRUPTED_SKU[incident.kind])
         elif incident.kind == "tg_blocked":
             incident.effect = bool(await audit.notifications_to(db, incident.affected[0]))
         name(incident)

@@ -17,9 +17,18 @@ from sqlalchemy.exc import DBAPIError
 from bot.chaos import audit
 from bot.chaos.faults import LEFT_OUT, SQLITE_LEFT_OUT, end_fault, plan
 from bot.chaos.inject import CORRUPTED_SKU, inject
-from bot.chaos.menu import finding_has, stuck_request_has
 from bot.chaos.model import NEEDS_PERSON, Incident, Report
-from bot.chaos.people import ADMIN, EVERYONE, ITEMS, KEEPERS, MANAGERS, PROBE, REQUESTERS, People
+from bot.chaos.people import (
+    ADMIN,
+    EVERYONE,
+    ITEMS,
+    KEEPERS,
+    MANAGERS,
+    PROBE,
+    REQUESTERS,
+    People,
+    answered,
+)
 from bot.chaos.setup import TOKEN, chaos_settings, drop_scratch, scratch_database, workflow_file
 from bot.chaos.simclock import SimClock
 from bot.chaos.world import World
@@ -29,7 +38,7 @@ from database.migrate import upgrade
 from services.inventory import ImportRow
 
 logger = logging.getLogger(__name__)
-DRAIN_SECONDS = 1800.0  # after the day: no new work, faults over, the bot catches up
+DRAIN_SECONDS = 1800.0  # after the day (at most half a day): no new work, the bot catches up
 WINDOW = 60.0  # updates pushed this long before an incident count as touched by it
 
 
@@ -49,6 +58,7 @@ class Run:
         self.probe_mark: int | None = None
 
     async def execute(self) -> Report:
+        self.folder.mkdir(parents=True, exist_ok=True)
         scratch = await scratch_database(self.folder, self.url, self.seed)
         self.db = scratch.db
         await asyncio.to_thread(upgrade, scratch.direct_url)
@@ -57,7 +67,7 @@ class Run:
         self.api = LocalBotAPI(TOKEN)
         self.api.clock = self.sim.monotonic
         await self.api.start()
-        self.world = World(settings, self.sim, self.api, scratch.db)
+        self.world = World(settings, self.sim, self.api, scratch.db, seed=self.seed)
         self.people = People(self.api, self.rng_people, lambda: self.sim.seconds)
         # People decide well within the stuck threshold: only the silent get stuck.
         self.people.max_delay = self.stuck_seconds / 2
@@ -85,7 +95,9 @@ class Run:
         for role, group in ((Role.MANAGER, MANAGERS), (Role.STOREKEEPER, KEEPERS)):
             for user in group:
                 await app.users.grant(user.id, role)
-        rows = [ImportRow(i, sku, name, "pcs", stock) for i, (sku, name, stock) in enumerate(ITEMS)]
+        rows = [
+            ImportRow(i, sku, name, "pcs", stock) for i, (sku, name, stock) in enumerate(ITEMS)
+        ]
         await app.inventory.import_rows(rows)
         await self.tick()
 
@@ -98,7 +110,7 @@ class Run:
         who = [self.rng_people.choice(REQUESTERS) for _ in arrivals]
         self.open: list[Incident] = []
         next_look = 3600.0
-        while self.sim.seconds < day + DRAIN_SECONDS:
+        while self.sim.seconds < day + min(DRAIN_SECONDS, day / 2):
             now = self.sim.seconds
             while planned and planned[0].at <= now:
                 p = planned.pop(0)
@@ -134,7 +146,8 @@ class Run:
             self.probe()
             # 1 s resolution while Telegram, the database or a restart is being recovered from.
             busy = any(
-                not i.needs_person and i.recovered_at is None and not i.kind.startswith("inv_")
+                i.recovered_at is None
+                and i.kind.startswith(("tg_4", "tg_5", "tg_o", "db_", "kill"))
                 for i in self.open
             )
             await self.tick(1.0 if busy else 5.0)
@@ -166,20 +179,18 @@ class Run:
                 continue
             try:
                 whole = await self.whole(incident)
-            except Exception as exc:  # the database may be away: ask again next tick
+            except (DBAPIError, OSError) as exc:  # the database may be away: ask again
                 logger.debug("check of incident %s failed: %s", incident.id, exc)
                 continue
             if whole:
                 incident.recovered_at = self.sim.seconds
 
-    async def whole(self, incident: Incident) -> bool:
+    async def whole(self, incident: Incident) -> bool:  # noqa: PLR0911
         db, kind = self.db, incident.kind
         cleared = incident.cleared_at or incident.injected_at
         before = self.sim.start + timedelta(seconds=cleared)
-        touched = [
-            s for s in self.people.sent if incident.injected_at - WINDOW <= s.at < cleared
-        ]
-        answered = all(audit.answered(self.api, s) is not None for s in touched)
+        touched = [s for s in self.people.sent if incident.injected_at - WINDOW <= s.at < cleared]
+        all_answered = all(answered(self.api, s) is not None for s in touched)
         if kind == "tg_blocked":
             rows = await audit.notifications_to(db, incident.affected[0])
             if not rows or any(s in audit.OPEN for s, _ in rows):
@@ -192,7 +203,7 @@ class Run:
             return True
         if kind.startswith("inv_"):
             return await audit.item_whole(db, CORRUPTED_SKU[kind], self.initial)
-        if not answered or await audit.open_notifications(db, before):
+        if not all_answered or await audit.open_notifications(db, before):
             return False
         if kind.startswith("db_"):
             return audit.spool_empty(self.world.settings.error.spool_path) and bool(

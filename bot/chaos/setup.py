@@ -48,7 +48,9 @@ async def scratch_database(folder: Path, database_url: str | None, seed: int) ->
     app_url = direct.set(host="127.0.0.1", port=proxy.port).render_as_string(False)
     direct_url = direct.render_as_string(False)
     observer = create_engine(direct_url, null_pool=True)
-    return Scratch(Database("postgresql", app_url, observer, proxy=proxy), direct_url, name, admin_dsn)
+    return Scratch(
+        Database("postgresql", app_url, observer, proxy=proxy), direct_url, name, admin_dsn
+    )
 
 
 async def drop_scratch(scratch: Scratch) -> None:
@@ -96,10 +98,10 @@ title = {{ en = "Warehouse issue" }}
 
 def chaos_settings(folder: Path, app_url: str, workflows: Path) -> Settings:
     return Settings(
-        bot_token=TOKEN,  # type: ignore[arg-type]
-        database_url=app_url,  # type: ignore[arg-type]
+        bot_token=TOKEN,
+        database_url=app_url,
         admin_ids=(ADMIN_ID,),
         workflows_file=workflows,
         error={"spool_path": folder / "spool" / "errors.jsonl"},
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )

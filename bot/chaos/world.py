@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ from utils.circuit_breaker import CircuitOpenError
 from utils.rate_limit import RateLimiter
 
 logger = logging.getLogger(__name__)
+SETTLE_TURNS = 500
 
 
 @dataclass
@@ -68,6 +70,7 @@ class World:
     specs: list[JobSpec] = field(default_factory=list)
     due: dict[str, float] = field(default_factory=dict)
     offset: int | None = None
+    seed: int = 0
     boots: int = 0
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
@@ -93,6 +96,8 @@ class World:
             clock=self.sim.monotonic,
             sleep=self.sim.sleep,
         )
+        # Its backoff jitter is seeded: the same seed, the same retry moments.
+        app.sender.random = random.Random(f"sender:{self.seed}:{self.boots}").random
         self.app, self.bot, self.dp = app, bot, create_dispatcher(app)
         self.offset = None  # a new process knows no offset: unconfirmed updates come again
         self.boots += 1
@@ -171,8 +176,19 @@ class World:
         with contextlib.suppress(Exception):  # its loop logs and goes on
             await self.running.sender.flush()
 
+    async def settle(self) -> None:
+        """Let recoveries the app started in the background finish within the tick (they
+        take milliseconds; waiting for them keeps a seeded run the same run)."""
+        app = self.app
+        for _ in range(SETTLE_TURNS):
+            if app is None or not app.recovery.in_flight():
+                return
+            await asyncio.sleep(0.001)
+
     async def tick(self, seconds: float) -> None:
         self.sim.advance(seconds)
         await self.poll()
+        await self.settle()
         await self.jobs()
         await self.deliver()
+        await self.settle()
