@@ -82,7 +82,11 @@ async def item_whole(db: Database, sku: str, initial: dict[str, int]) -> bool:
 
 
 async def data_lost(db: Database, people: People, api: LocalBotAPI) -> DataLost:
-    lost = DataLost(updates_not_answered=unanswered(people))
+    missed = [s for s in people.sent if answered(api, s) is None]
+    lost = DataLost(
+        updates_not_answered=len(missed),
+        unanswered=[f"{s.at:.0f} s {s.user} {s.kind}" for s in missed],
+    )
     shown = {
         ref
         for c in api.calls

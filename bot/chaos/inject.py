@@ -35,6 +35,7 @@ async def inject(world: World, people: People, incident: Incident, rng: random.R
         user = rng.choice(REQUESTERS[1:])
         world.api.fail_for(10**7, 403, method="*", match=lambda p: p.get("chat_id") == user.id)
         people.gone.add(user.id)
+        people.blocked.add(user.id)
         incident.affected = [user.id]
         incident.detail = f"{user.first_name} ({user.id}) blocked the bot"
         return True

@@ -64,6 +64,7 @@ class DataLost:
     notifications_sent_unseen: int = 0  # marked sent with no sendMessage at the API
     ledger_rows_lost: int = 0
     missing_references: list[str] = field(default_factory=list)  # shown, never stored
+    unanswered: list[str] = field(default_factory=list)  # "<moment> s <user> <kind>"
 
     @property
     def total(self) -> int:

@@ -41,6 +41,7 @@ class Sent:
     mark: int
     at: float
     query_id: str | None = None
+    until: int | None = None  # the call index of the person's next update: the answer is before
 
 
 @dataclass
@@ -64,6 +65,8 @@ class People:
     rng: random.Random
     now: Callable[[], float]
     sent: list[Sent] = field(default_factory=list)
+    waiting: dict[int, list[Sent]] = field(default_factory=dict)
+    blocked: set[int] = field(default_factory=set)  # blocked the bot: Telegram takes nothing
     conversations: list[Conversation] = field(default_factory=list)
     silent: set[int] = field(default_factory=set)  # assignees who stopped pressing
     gone: set[int] = field(default_factory=set)  # deactivated, or blocked the bot
@@ -74,13 +77,28 @@ class People:
     # -- what a person sends --------------------------------------------------------------
 
     def say(self, user: FakeUser, text: str) -> None:
-        self.sent.append(Sent(user.id, "message", self.api.mark(), self.now()))
+        if user.id in self.blocked:
+            return
+        self._log(Sent(user.id, "message", self.api.mark(), self.now()))
         self.api.push_message(user, text)
 
     def click(self, user: FakeUser, message: JsonDict, data: str) -> None:
+        if user.id in self.blocked:
+            return
         mark = self.api.mark()
         query = self.api.push_callback(user, message, data)
-        self.sent.append(Sent(user.id, "callback", mark, self.now(), query))
+        self._log(Sent(user.id, "callback", mark, self.now(), query))
+
+    def _log(self, sent: Sent) -> None:
+        # Updates pushed in one tick share a mark: each one's answer window ends at the
+        # person's first update pushed after the bot could answer (a later call index).
+        waiting = self.waiting.setdefault(sent.user, [])
+        for earlier in waiting:
+            if earlier.mark < sent.mark:
+                earlier.until = sent.mark
+        waiting[:] = [e for e in waiting if e.until is None]
+        waiting.append(sent)
+        self.sent.append(sent)
 
     def press(self, user: FakeUser, label: str | Callable[[str], bool]) -> None:
         message, button = self.api.find_button(user.id, label)
@@ -201,8 +219,9 @@ def _button(message: JsonDict, label: str) -> JsonDict | None:
 
 
 def answered(api: LocalBotAPI, sent: Sent) -> ApiCall | None:
-    """The bot's answer to one update: the query's answer, or a message to the chat after it."""
-    for call in api.calls[sent.mark :]:
+    """The bot's answer to one update: the query's answer, or a message to the chat after it
+    and before the person's next update (a later notification is no answer to it)."""
+    for call in api.calls[sent.mark : sent.until]:
         if not call.ok:
             continue
         if sent.kind == "callback":

@@ -124,7 +124,7 @@ class Run:
                     self.report.incidents.append(incident)
                     self.open.append(incident)
                 elif now < day:
-                    p.at = now + 300  # its moment has not come: try again in 5 minutes
+                    p.at = now + 60  # its moment has not come: try again in a minute
                     planned.append(p)
                     planned.sort(key=lambda x: (x.at, x.kind))
                 else:

@@ -47,7 +47,7 @@ async def scratch_database(folder: Path, database_url: str | None, seed: int) ->
     await proxy.start()
     app_url = direct.set(host="127.0.0.1", port=proxy.port).render_as_string(False)
     direct_url = direct.render_as_string(False)
-    observer = create_engine(direct_url, null_pool=True)
+    observer = create_engine(direct_url)  # pooled: it reads every tick
     return Scratch(
         Database("postgresql", app_url, observer, proxy=proxy), direct_url, name, admin_dsn
     )

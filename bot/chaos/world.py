@@ -87,7 +87,12 @@ class World:
         bot = create_bot(self.settings, session=session)
         engine = create_engine(self.db.app_url, monotonic=self.sim.monotonic)
         app = create_app(
-            self.settings, bot, clock=self.sim, engine=engine, monotonic=self.sim.monotonic
+            self.settings,
+            bot,
+            clock=self.sim,
+            engine=engine,
+            monotonic=self.sim.monotonic,
+            sleep=self.sim.sleep,
         )
         # The sender's waits between sends pass simulated time (its limiter is the same kind).
         app.sender.limiter = RateLimiter(
