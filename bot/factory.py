@@ -138,7 +138,8 @@ def create_app(
 
     Without a bot (the command line) there is no sender: what a command queues goes out when
     the running bot's sender next polls, and health reads "unknown" for what only a running
-    bot knows (Telegram, its jobs, recoveries in flight)."""
+    bot knows (Telegram, its jobs, recoveries in flight). `sleep` is how a reply waits for
+    Telegram's retry_after; the chaos run passes its simulated clock's."""
     clock = clock or SystemClock()
     workflows = load_workflows(settings.workflows_file)
     masker = Masker(secrets=settings.secrets())

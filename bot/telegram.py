@@ -48,8 +48,12 @@ class BreakerRequestMiddleware(BaseRequestMiddleware):
     ) -> Response[TelegramType]:
         polling = isinstance(method, GetUpdates)
         if polling:
-            # Long polling has its own backoff and is how we notice Telegram is back.
-            return await make_request(bot, method)
+            # Long polling has its own backoff and is how we notice Telegram is back: the
+            # replies to the updates it brings must not meet a breaker still waiting out its
+            # reset (they were lost: the chaos run's tg_outage).
+            response = await make_request(bot, method)
+            self.breaker.record_evidence()
+            return response
         async with self.breaker:
             started = self.timer()
             try:

@@ -8,8 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.chaos.model import Report
 from bot.chaos.run import Run
+from bot.cli.parser import build_parser
 from outbox.sender import CONCURRENCY
 from tests.support.db import PG_ADMIN_URL
 
@@ -50,3 +53,63 @@ async def test_short_chaos_run_loses_nothing_and_raises_no_false_alarm(
         again = await short_run(backend, tmp_path / "two")
         assert incidents(again) == incidents(report)
         assert again.summary() == report.summary()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--hours", "0.5"], "the day lasts from 1 to 24 hours"),
+        (["--hours", "many"], "'many' is not a number of hours"),
+        (["--requests", "0"], "must be at least 1"),
+        (["--seed", "x"], "invalid int value"),
+    ],
+)
+def test_chaos_arguments_are_checked(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc_info:
+        build_parser().parse_args(["chaos", *argv])
+    assert exc_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+async def test_a_reply_that_gets_429_waits_and_is_sent_again() -> None:
+    """While an update is handled, a 429 is waited out (the simulated sleep records it); the
+    outbox's sends (no update in hand) are left to their own schedule."""
+    from aiogram import Bot
+    from aiogram.client.session.aiohttp import AiohttpSession
+    from aiogram.client.telegram import TelegramAPIServer
+    from aiogram.exceptions import TelegramRetryAfter
+
+    from bot.local_api import LocalBotAPI
+    from bot.telegram import ReplyRetryMiddleware
+    from middlewares.error_handling import HANDLING_UPDATE
+
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    async with LocalBotAPI("42:T") as api:
+        session = AiohttpSession()
+        session.api = TelegramAPIServer.from_base(api.base_url)
+        bot = Bot("42:T", session=session)
+        bot.session.middleware(ReplyRetryMiddleware(sleep))
+        try:
+            api.fail_next("sendMessage", 429, retry_after=7)
+            with pytest.raises(TelegramRetryAfter):
+                await bot.send_message(5, "from the outbox")
+            api.fail_next("sendMessage", 429, retry_after=7, times=2)
+            token = HANDLING_UPDATE.set(True)
+            try:
+                sent = await bot.send_message(5, "a reply")
+                api.fail_next("sendMessage", 429, retry_after=61)
+                with pytest.raises(TelegramRetryAfter):  # 61 s: past the 60 s a reply may wait
+                    await bot.send_message(5, "too long a wait")
+            finally:
+                HANDLING_UPDATE.reset(token)
+        finally:
+            await bot.session.close()
+    assert sent.text == "a reply"
+    assert waits == [7.0, 7.0]
+    assert [c.status for c in api.calls_of("sendMessage")] == [429, 429, 429, 200, 429]
