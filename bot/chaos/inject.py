@@ -61,9 +61,14 @@ async def deactivate(world: World, people: People, incident: Incident, rng: rand
     if not candidates:
         return False
     user: FakeUser = next(u for u in MANAGERS + KEEPERS if u.id == candidates[0])
+    held = await world.db.rows(
+        "SELECT r.id FROM requests r JOIN users u ON u.id = r.assignee_id "
+        "WHERE u.telegram_id = :tg AND r.status = 'active' ORDER BY r.id",
+        tg=user.id,
+    )
     await world.running.users.set_active(user.id, False)  # what `users deactivate` does
     people.gone.add(user.id)
-    incident.affected = [user.id]
+    incident.affected = [user.id, *(int(r) for (r,) in held)]
     incident.detail = f"an admin deactivated {user.first_name} ({user.id}), holding requests"
     return True
 

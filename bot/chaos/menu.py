@@ -69,7 +69,7 @@ async def stuck_request_has(people: People, tick: Tick, request_id: int, fix: st
         tick,
         [lambda t: t.startswith("Stuck workflows"), lambda t: t == f"#{request_id}"],
     )
-    return fix in shown
+    return any(label.startswith(fix) for label in shown)  # "Reassign · medium risk"
 
 
 async def finding_has(people: People, tick: Tick, sku: str) -> bool:

@@ -28,9 +28,10 @@ async def finish(run: Run) -> None:
         if incident.kind.startswith("inv_"):
             findings_ok.update(incident.affected)
         if incident.kind in ("wf_silent_assignee", "wf_deactivated_assignee"):
+            stuck_ok.update(incident.affected[1:])  # what they held when it happened
             requests = await held_by(run, incident)
             stuck_ok.update(requests)
-            await stuck_visible(run, incident, requests, tick)
+            await stuck_visible(run, incident, await overdue(run, requests), tick)
         elif incident.kind == "inv_negative_stock":
             item = incident.affected[0]
             incident.effect = True
@@ -74,10 +75,28 @@ async def held_by(run: Run, incident: Incident) -> list[int]:
     return [int(r) for (r,) in rows]
 
 
+async def overdue(run: Run, requests: list[int]) -> list[int]:
+    """Those a stuck check must have marked by now: waiting past the threshold for longer
+    than the check's interval (STUCK_CHECK_MINUTES); a deactivated assignee's at once."""
+    if not requests:
+        return []
+    rows = await run.db.rows(
+        "SELECT r.id, r.stage_entered_at, u.is_active FROM requests r JOIN users u "
+        "ON u.id = r.assignee_id WHERE r.id IN (" + ",".join(map(str, requests)) + ")"
+    )
+    check = run.world.settings.stuck_check_minutes * 60
+    now = run.sim.now()
+    return [
+        int(r)
+        for r, entered, active in rows
+        if not active or (now - audit.when(entered)).total_seconds() > run.stuck_seconds + check
+    ]
+
+
 async def stuck_visible(run: Run, incident: Incident, requests: list[int], tick: object) -> None:
     if not requests:
         incident.effect = False
-        incident.detail += "; they held no request by the end of the day"
+        incident.detail += "; they held no overdue request by the end of the day"
         return
     marks = await run.db.rows(
         "SELECT request_id, detected_at FROM stuck_marks WHERE request_id IN ("
