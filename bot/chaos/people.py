@@ -219,9 +219,11 @@ def _button(message: JsonDict, label: str) -> JsonDict | None:
 
 
 def answered(api: LocalBotAPI, sent: Sent) -> ApiCall | None:
-    """The bot's answer to one update: the query's answer, or a message to the chat after it
-    and before the person's next update (a later notification is no answer to it)."""
-    for call in api.calls[sent.mark : sent.until]:
+    """The bot's answer to one update: that query's answer (whenever it came), or a message to
+    the chat after it and before the person's next update (a later notification is no answer
+    to it; people wait for the reply before they write again)."""
+    until = None if sent.kind == "callback" else sent.until
+    for call in api.calls[sent.mark : until]:
         if not call.ok:
             continue
         if sent.kind == "callback":
