@@ -10,6 +10,7 @@ from bot.local_api.wire import JsonDict
 
 Tick = Callable[[], Awaitable[None]]
 WAIT_TICKS = 30
+MAX_PAGES = 20
 
 
 def newest(api: LocalBotAPI) -> JsonDict | None:
@@ -64,12 +65,31 @@ def _screen(api: LocalBotAPI) -> tuple[list[str], object]:
 
 
 async def stuck_request_has(people: People, tick: Tick, request_id: int, fix: str) -> bool:
-    shown = await walk(
-        people,
-        tick,
-        [lambda t: t.startswith("Stuck workflows"), lambda t: t == f"#{request_id}"],
-    )
-    return any(label.startswith(fix) for label in shown)  # "Reassign · medium risk"
+    """Stuck workflows, page by page (Next »), until #request_id, then its buttons."""
+    wanted = f"#{request_id}"
+    shown = await walk(people, tick, [lambda t: t.startswith("Stuck workflows")])
+    for _ in range(MAX_PAGES):
+        if wanted in shown:
+            shown = await press(people, tick, lambda t: t == wanted)
+            return any(label.startswith(fix) for label in shown)  # "Reassign · medium risk"
+        if not any(label.startswith("Next") for label in shown):
+            return False
+        shown = await press(people, tick, lambda t: t.startswith("Next"))
+    return False
+
+
+async def press(people: People, tick: Tick, step: Callable[[str], bool]) -> list[str]:
+    """Press the button matching `step` on the admin's newest message; the buttons after."""
+    api = people.api
+    message = newest(api)
+    rows = (message or {}).get("reply_markup", {}).get("inline_keyboard", [])
+    button = next((b for row in rows for b in row if step(str(b.get("text")))), None)
+    if message is None or button is None:
+        return []
+    before = _screen(api)
+    people.click(ADMIN, message, str(button["callback_data"]))
+    await _until(tick, lambda: _screen(api) != before)
+    return labels(newest(api))
 
 
 async def finding_has(people: People, tick: Tick, sku: str) -> bool:
