@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -18,7 +19,12 @@ from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.telegram import TELEGRAM_BREAKER, BreakerRequestMiddleware, telegram_unreachable
+from bot.telegram import (
+    TELEGRAM_BREAKER,
+    BreakerRequestMiddleware,
+    ReplyRetryMiddleware,
+    telegram_unreachable,
+)
 from core.clock import Clock, SystemClock
 from core.i18n import create_i18n
 from core.settings import Settings
@@ -126,12 +132,14 @@ def create_app(
     clock: Clock | None = None,
     engine: AsyncEngine | None = None,
     monotonic: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> App:
     """The one place the services are built: for the bot, its scheduler and the command line.
 
     Without a bot (the command line) there is no sender: what a command queues goes out when
     the running bot's sender next polls, and health reads "unknown" for what only a running
-    bot knows (Telegram, its jobs, recoveries in flight)."""
+    bot knows (Telegram, its jobs, recoveries in flight). `sleep` is how a reply waits for
+    Telegram's retry_after; the chaos run passes its simulated clock's."""
     clock = clock or SystemClock()
     workflows = load_workflows(settings.workflows_file)
     masker = Masker(secrets=settings.secrets())
@@ -168,6 +176,7 @@ def create_app(
             metrics,
             telegram_breaker,
             telegram_latency,
+            sleep,
         )
     )
     wake_outbox = outbox.kick if outbox is not None else _nothing
@@ -269,11 +278,14 @@ def create_sender(
     metrics: Metrics,
     telegram_breaker: CircuitBreaker,
     telegram_latency: LatencyTracker,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> OutboxSender:
     def on_latency(method: str, seconds: float) -> None:
         telegram_latency.observe(seconds)
         metrics.telegram_latency.observe(seconds)
 
+    # Outermost first: a reply's wait for a 429 is outside the breaker (a 429 is an answer).
+    bot.session.middleware(ReplyRetryMiddleware(sleep))
     bot.session.middleware(BreakerRequestMiddleware(telegram_breaker, on_latency))
     return OutboxSender(
         bot,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,9 @@ from utils.recovery import RecoveryContext, RecoveryManager
 logger = logging.getLogger(__name__)
 
 REFERENCE_LINE = N_("Reference: {reference}")
+# True while an update is being handled: a reply that Telegram answers with 429 is worth one
+# wait and retry (bot/telegram.py), unlike the outbox's sends, which keep their own schedule.
+HANDLING_UPDATE: ContextVar[bool] = ContextVar("handling_update", default=False)
 CALLBACK_TEXT_LIMIT = 200  # Telegram's limit for a callback answer
 
 
@@ -51,6 +55,7 @@ class ErrorMiddleware(BaseMiddleware):
     ) -> Any:
         scope = HandlerScope()
         data["handler_scope"] = scope
+        token = HANDLING_UPDATE.set(True)
         try:
             return await handler(event, data)
         except Exception as exc:
@@ -66,6 +71,8 @@ class ErrorMiddleware(BaseMiddleware):
                     )
                 )
             await self._tell(event, data, recorded)
+        finally:
+            HANDLING_UPDATE.reset(token)
         return None
 
     @staticmethod

@@ -8,7 +8,8 @@ failure opens it again with a fresh timer.
 
 Two ways in: ``async with breaker`` around a call, or ``allow()`` then exactly one of
 ``record_success()``, ``record_failure()`` or ``release()`` where the call is not one block
-(a connection pool's connect hook).
+(a connection pool's connect hook). ``record_evidence()`` closes the breaker when a call made
+outside it (Telegram's long poll) shows the dependency answers again.
 
 The breaker lives on one event loop and needs no locks: every method runs to completion
 without awaiting. ``async with breaker`` remembers the state a call was admitted in, so an
@@ -223,6 +224,14 @@ class CircuitBreaker:
     def release(self) -> None:
         """An allowed call ended with no verdict (it was cancelled): free its trial slot."""
         self._release(self._current_ticket())
+
+    def record_evidence(self) -> None:
+        """The dependency answered a call made outside the breaker (a long poll): close it.
+
+        Waiting out the reset timeout then would refuse calls to a dependency known to be
+        back; if it is only partly back, the failure threshold opens the breaker again."""
+        if self._state is not _CLOSED:
+            self._transition(_CLOSED)
 
     def record_failure(self, exc: BaseException | None = None) -> None:
         """Count a failure; exc (if given) only names the last failure in the "opened" log."""

@@ -75,6 +75,11 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from bot.sandbox.main import sandbox_command
 
         return sandbox_command(args, settings)
+    if command == "chaos":
+        # Its own scratch database and apps: the operator's database is never touched.
+        from bot.cli.chaos import chaos_command
+
+        return asyncio.run(chaos_command(args, settings))
     if command == "migrate":
         revision = upgrade(settings.database_url_value)
         print(f"database is at the latest schema (revision {revision})")

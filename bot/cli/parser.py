@@ -65,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     add_stuck_commands(sub)
+    add_chaos_command(sub)
     reconcile = sub.add_parser(
         "reconcile",
         help="check stock against the ledger (a dry run unless --apply)",
@@ -121,6 +122,30 @@ def port(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError("a port is a number from 0 to 65535 (0: any free one)")
+    return value
+
+
+def add_chaos_command(sub: Any) -> None:
+    chaos = sub.add_parser(
+        "chaos",
+        help="a simulated working day with seeded faults: what recovered by itself",
+        description="Run the real bot on a simulated clock against a local Bot API and a "
+        "scratch database (SQLite, or a new database beside DATABASE_URL's PostgreSQL), "
+        "inject seeded faults and report what recovered, how fast, and what needs a person.",
+    )
+    chaos.add_argument("--seed", type=int, default=1, help="the same seed gives the same run")
+    chaos.add_argument("--requests", type=positive, default=120, help="requests in the day")
+    chaos.add_argument("--hours", type=hours, default=8.0, help="length of the day (1-24)")
+    chaos.add_argument("--json", type=Path, metavar="PATH", help="also write the report here")
+
+
+def hours(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of hours") from None
+    if not 1 <= value <= 24:
+        raise argparse.ArgumentTypeError("the day lasts from 1 to 24 hours")
     return value
 
 

@@ -570,3 +570,19 @@ def test_release_frees_a_half_open_trial_without_a_verdict() -> None:
     breaker.release()  # e.g. the connect was cancelled
     assert breaker.state is BreakerState.HALF_OPEN
     breaker.allow()  # the slot is free again
+
+
+async def test_evidence_from_outside_closes_an_open_breaker_at_once() -> None:
+    clock = FakeClock()
+    breaker = CircuitBreaker("telegram", failure_threshold=1, reset_timeout=30, clock=clock)
+    breaker.record_failure(Boom())
+    assert breaker.state is OPEN
+    with pytest.raises(CircuitOpenError):
+        breaker.allow()
+    clock.advance(1)  # long before the reset timeout: a long poll just answered
+    breaker.record_evidence()
+    assert breaker.state is CLOSED
+    breaker.allow()  # the reply to what the poll brought goes through
+    breaker.record_success()
+    breaker.record_failure(Boom())  # and a dependency only partly back opens it again
+    assert breaker.state is OPEN

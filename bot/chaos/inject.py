@@ -1,0 +1,164 @@
+"""Injecting the workflow, inventory and process faults (Telegram and database: faults.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from bot.chaos.audit import open_notifications
+from bot.chaos.faults import start_fault
+from bot.chaos.model import Incident
+from bot.chaos.people import KEEPERS, MANAGERS, REQUESTERS, People
+from bot.chaos.world import World
+from bot.local_api import FakeUser
+from bot.scheduler import guarded
+
+CORRUPTED_SKU = {
+    "inv_stock_mismatch": "PAPER",
+    "inv_orphan": "PEN",
+    "inv_duplicate_issue": "TAPE",
+    "inv_negative_stock": "GLUE",
+}
+KILL_TURNS = 2000  # event-loop turns (1 ms each) a kill waits at most for its moment
+
+
+async def inject(world: World, people: People, incident: Incident, rng: random.Random) -> bool:
+    """Start the fault; False when its moment has not come (the run tries again later)."""
+    kind = incident.kind
+    if kind.startswith(("tg_4", "tg_5", "tg_o", "db_")):
+        await start_fault(world, incident, rng)
+        return True
+    if kind == "tg_blocked":
+        user = rng.choice(REQUESTERS[1:])
+        world.api.fail_for(10**7, 403, method="*", match=lambda p: p.get("chat_id") == user.id)
+        people.gone.add(user.id)
+        people.blocked.add(user.id)
+        incident.affected = [user.id]
+        incident.detail = f"{user.first_name} ({user.id}) blocked the bot"
+        return True
+    if kind == "wf_silent_assignee":
+        user = rng.choice(MANAGERS + KEEPERS)
+        people.silent.add(user.id)
+        incident.affected = [user.id]
+        incident.detail = f"{user.first_name} ({user.id}) stops deciding for the rest of the day"
+        return True
+    if kind == "wf_deactivated_assignee":
+        return await deactivate(world, people, incident, rng)
+    if kind.startswith("inv_"):
+        return await corrupt(world, incident)
+    return await kill(world, people, incident, rng)
+
+
+async def deactivate(world: World, people: People, incident: Incident, rng: random.Random) -> bool:
+    rows = await world.db.rows(
+        "SELECT u.telegram_id, COUNT(*) FROM requests r JOIN users u ON u.id = r.assignee_id "
+        "WHERE r.status = 'active' GROUP BY u.telegram_id ORDER BY 2 DESC, 1"
+    )
+    candidates = [int(t) for t, _ in rows if int(t) not in people.silent]
+    if not candidates:
+        return False
+    user: FakeUser = next(u for u in MANAGERS + KEEPERS if u.id == candidates[0])
+    held = await world.db.rows(
+        "SELECT r.id FROM requests r JOIN users u ON u.id = r.assignee_id "
+        "WHERE u.telegram_id = :tg AND r.status = 'active' ORDER BY r.id",
+        tg=user.id,
+    )
+    await world.running.users.set_active(user.id, False)  # what `users deactivate` does
+    people.gone.add(user.id)
+    incident.affected = [user.id, *(int(r) for (r,) in held)]
+    incident.detail = f"an admin deactivated {user.first_name} ({user.id}), holding requests"
+    return True
+
+
+async def corrupt(world: World, incident: Incident) -> bool:
+    db, sku = world.db, CORRUPTED_SKU[incident.kind]
+    ((item_id, stock),) = await db.rows(
+        "SELECT id, stock FROM inventory_items WHERE sku = :sku", sku=sku
+    )
+    incident.affected = [int(item_id)]
+    now = world.sim.now()
+    insert = (
+        "INSERT INTO inventory_transactions (item_id, request_id, request_item_id, kind, "
+        "quantity, status, created_at, committed_at) VALUES (:item, :req, :line, :kind, :q, "
+        "'committed', :now, :now)"
+    )
+    if incident.kind == "inv_stock_mismatch":
+        await db.write("UPDATE inventory_items SET stock = stock + 7 WHERE id = :i", i=item_id)
+        incident.detail = f"{sku}: the cached stock figure raised by 7, the ledger untouched"
+    elif incident.kind == "inv_orphan":
+        await db.write(insert, item=item_id, req=990001, line=None, kind="issue", q=-3, now=now)
+        await db.write("UPDATE inventory_items SET stock = stock - 3 WHERE id = :i", i=item_id)
+        incident.detail = f"{sku}: an issue of 3 for request #990001, which does not exist"
+    elif incident.kind == "inv_duplicate_issue":
+        rows = await db.rows(
+            "SELECT t.request_id, t.request_item_id, t.quantity FROM inventory_transactions t "
+            "WHERE t.item_id = :i AND t.kind = 'issue' AND t.request_id IS NOT NULL "
+            "AND t.request_id < 990000 ORDER BY t.id LIMIT 1",
+            i=item_id,
+        )
+        if not rows:
+            return False  # nothing issued of it yet: try again later
+        req, line, quantity = rows[0]
+        await db.write(insert, item=item_id, req=req, line=line, kind="issue", q=quantity, now=now)
+        await db.write(
+            "UPDATE inventory_items SET stock = stock + :q WHERE id = :i", q=quantity, i=item_id
+        )
+        incident.detail = f"{sku}: request #{req}'s issue of {-quantity} written twice"
+    else:
+        drop = int(stock) + 5
+        await db.write(
+            insert, item=item_id, req=None, line=None, kind="adjustment", q=-drop, now=now
+        )
+        await db.write("UPDATE inventory_items SET stock = -5 WHERE id = :i", i=item_id)
+        incident.detail = f"{sku}: an adjustment of -{drop} takes stock to -5"
+    return True
+
+
+async def kill(world: World, people: People, incident: Incident, rng: random.Random) -> bool:
+    app, api = world.running, world.api
+    turns = rng.randint(1, 40)
+    if incident.kind == "kill_mid_drain":
+        if not people.planned:
+            return False  # nobody is about to decide: no notification to interrupt
+        # A decision now queues notifications; the kill comes while they are being sent.
+        people.planned[0] = (world.sim.seconds, *people.planned[0][1:])
+        people.decide(MANAGERS + KEEPERS)
+        await world.poll()
+        if not await open_notifications(world.db, world.sim.now() + timedelta(seconds=1)):
+            return False
+        mark = api.mark()
+        task: asyncio.Task[Any] = asyncio.create_task(app.sender.flush())
+        what = "while the outbox sender was sending"
+    elif incident.kind == "kill_mid_transaction":
+        if not people.planned:
+            return False  # nobody is about to decide: wait for a decision to interrupt
+        people.planned[0] = (world.sim.seconds, *people.planned[0][1:])
+        people.decide(MANAGERS + KEEPERS)
+        task = asyncio.create_task(world.poll())
+        what = f"{turns} event-loop turns into handling a decision"
+    else:
+        spec = next(s for s in world.specs if s.job_id == "reconcile_inventory")
+        task = asyncio.create_task(_job(guarded(app, spec.job_id, spec.work)))
+        what = f"{turns} event-loop turns into a reconciliation run"
+    world.tasks.add(task)
+    for i in range(KILL_TURNS):
+        if incident.kind != "kill_mid_drain" and i >= turns:
+            break
+        if incident.kind == "kill_mid_drain" and api.calls_of("sendMessage", since=mark):
+            break
+        if task.done():
+            break
+        await asyncio.sleep(0.001 if incident.kind == "kill_mid_drain" else 0)
+    finished = task.done()
+    await world.kill()
+    world.sim.advance(5.0)  # the supervisor restarts the process
+    await world.boot()
+    incident.detail = f"process killed {what}" + (" (it had just finished)" if finished else "")
+    return True
+
+
+async def _job(run: Callable[[], Awaitable[Any]]) -> Any:
+    return await run()
