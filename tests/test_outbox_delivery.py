@@ -19,7 +19,7 @@ from core.enums import DeadReason, NotificationStatus
 from core.settings import Settings
 from database.models import PendingNotification, User
 from outbox.repository import enqueue
-from outbox.sender import OutboxSender
+from outbox.sender import BATCH_SIZE, OutboxSender
 from tests.support import db
 from utils.rate_limit import RateLimiter
 
@@ -225,7 +225,7 @@ async def test_two_senders_never_send_a_row_twice(
 ) -> None:
     assert backend == "postgresql"
     api.latency = 0.01
-    await write(app, 200, chats=200)
+    await write(app, 2 * BATCH_SIZE, chats=2 * BATCH_SIZE)  # more than one sender's claim
     other = make_app(api, settings, engine, clock)
     assert isinstance(other.outbox, OutboxSender)
     try:
@@ -234,7 +234,7 @@ async def test_two_senders_never_send_a_row_twice(
         await other.recovery.shutdown()
         await other.outbox.bot.session.close()
     texts = sent_texts(api)
-    assert (a + b, len(texts), len(set(texts))) == (200, 200, 200)
+    assert (a + b, len(texts), len(set(texts))) == (2 * BATCH_SIZE,) * 3
     assert a > 0 and b > 0
 
 
