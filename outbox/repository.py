@@ -18,6 +18,7 @@ from core.enums import NotificationStatus
 from database.models import PendingNotification, User
 from outbox.outcomes import Change
 
+CLAIM_PAGES = 4  # pages of candidates a PostgreSQL claim looks through past others' locks
 ROUTINE = 0
 ALERT = 10  # admin alerts (a critical error, an error storm, health): claimed before routine rows
 
@@ -131,9 +132,11 @@ class NotificationRepository:
         two senders never take the same row; SQLite serialises writers, which is why one
         process is its supported setup.
         """
-        first = (
+        ranked = (
             select(
                 PendingNotification.id,
+                PendingNotification.priority,
+                PendingNotification.claimed_until,
                 func.row_number()
                 .over(
                     partition_by=PendingNotification.recipient_id,
@@ -148,20 +151,49 @@ class NotificationRepository:
             )
         )
         if ids:
-            first = first.where(PendingNotification.id.in_(ids))
-        ranked = first.subquery()
-        query = (
-            select(PendingNotification.id)
+            ranked = ranked.where(PendingNotification.id.in_(ids))
+        first = ranked.subquery()
+        # One scan, no join back to the table: a join is planned as a nested loop while the
+        # statistics of a fast-growing queue still say it is empty (seconds per claim).
+        candidates = (
+            select(first.c.id)
             .where(
-                PendingNotification.id.in_(select(ranked.c.id).where(ranked.c.place == 1)),
-                self._due(now),
+                first.c.place == 1,
+                or_(first.c.claimed_until.is_(None), first.c.claimed_until <= now),
             )
-            .order_by(PendingNotification.priority.desc(), PendingNotification.id)
-            .limit(limit)
+            .order_by(first.c.priority.desc(), first.c.id)
         )
-        if self.dialect == "postgresql":
-            query = query.with_for_update(skip_locked=True, of=PendingNotification)
-        claimed = list((await self.session.execute(query)).scalars())
+        if self.dialect != "postgresql":
+            return await self._mark(list(await self._ids(candidates.limit(limit))), owner, until)
+        # Lock them, skipping rows another sender holds; it may hold the first ones, so look
+        # further down the list while whole pages were skipped.
+        claimed: list[int] = []
+        seen: list[int] = []
+        for _ in range(CLAIM_PAGES):
+            page = await self._ids(
+                candidates.where(first.c.id.not_in(seen)).limit(2 * limit)
+                if seen
+                else candidates.limit(2 * limit)
+            )
+            if not page:
+                break
+            locked = (
+                select(PendingNotification.id)
+                .where(PendingNotification.id.in_(page), self._due(now))
+                .order_by(PendingNotification.priority.desc(), PendingNotification.id)
+                .limit(limit - len(claimed))
+                .with_for_update(skip_locked=True)
+            )
+            claimed += await self._ids(locked)
+            seen += page
+            if len(claimed) >= limit or len(page) < 2 * limit:
+                break
+        return await self._mark(claimed, owner, until)
+
+    async def _ids(self, query: Select[Any]) -> list[int]:
+        return [int(i) for i in (await self.session.execute(query)).scalars()]
+
+    async def _mark(self, claimed: list[int], owner: str, until: datetime) -> list[int]:
         if claimed:
             await self.session.execute(
                 update(PendingNotification)

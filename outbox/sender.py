@@ -18,6 +18,7 @@ One pass (`flush`, or `send_now` for an admin's chosen rows) runs a pump:
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import logging
 import os
@@ -180,19 +181,22 @@ class _Pass:
 
     async def _pump(self) -> None:
         while True:
-            refill = not self.stopped and self.more and len(self.hand) < REFILL_BELOW
-            if refill or self._write_due():
-                await self._sync(claim=not self.stopped and self.more)
+            if not self.stopped and self.more and len(self.hand) < REFILL_BELOW:
+                await self._sync(claim=True)
                 continue
-            if not self.tasks and (self.stopped or not self.hand):
-                return
             timeout: float | None = None
             if not self.stopped and self.hand and len(self.tasks) < CONCURRENCY:
                 row, ready_at = self._pick()
                 if row is not None:
-                    self._start(row)
+                    await self._start(row)
                     continue
                 timeout = max(0.0, ready_at - self.limiter.now())
+            # Nothing may start now: a good moment to write what finished, and claim more.
+            if self._write_due():
+                await self._sync(claim=not self.stopped and self.more)
+                continue
+            if not self.tasks and (self.stopped or not self.hand):
+                return
             if self.changes:  # wake in time to write them
                 left = self.oldest_change + WRITE_EVERY - self.limiter.now()
                 timeout = left if timeout is None else min(timeout, left)
@@ -216,13 +220,17 @@ class _Pass:
             earliest = min(earliest, at)
         return None, earliest
 
-    def _start(self, row: PendingNotification) -> None:
-        counted = self.limiter.start(row.recipient.telegram_id)
-        assert counted  # _pick just saw it allowed, and nothing ran in between
-        task = asyncio.create_task(self._send(row))
-        self.tasks.add(task)
+    async def _start(self, row: PendingNotification) -> None:
+        self.tasks.add(asyncio.create_task(self._send(row)))
+        await asyncio.sleep(0)  # let it take its slot before the next pick looks at the slots
 
     async def _send(self, row: PendingNotification) -> None:
+        # The slot is taken here, right before the request leaves, not when the row was
+        # picked: the arrival Telegram counts is then as close as can be to the start counted.
+        if not self.limiter.start(row.recipient.telegram_id):
+            bisect.insort(self.hand, row, key=_order)  # a pause came first: it waits too
+            self._done()
+            return
         try:
             change = await self.sender.deliver(row)
         except Exception:  # a bug here must not lose the row: it is released untouched
@@ -230,16 +238,19 @@ class _Pass:
             change = None
         if change is None:
             self.stopped = True
-            self.hand.append(row)  # not sent: released with the rest
+            bisect.insort(self.hand, row, key=_order)  # not sent: released with the rest
         else:
             if not self.changes:
                 self.oldest_change = self.limiter.now()
             self.changes.append(change)
             if change.outcome is None:  # a 429: the limiter is paused, this pass ends
                 self.stopped = True
+        self._done()
+
+    def _done(self) -> None:
         task = asyncio.current_task()
         if task is not None:
-            self.tasks.discard(task)  # type: ignore[arg-type]
+            self.tasks.discard(task)
         self.changed.set()
 
     async def _wait(self, timeout: float | None) -> None:

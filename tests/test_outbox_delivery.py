@@ -64,6 +64,7 @@ def make_app(
             live.outbox.rate_per_second,
             live.outbox.per_chat_per_second,
             clock=lambda: clock.now().timestamp(),
+            spread=False,  # the frozen clock allows a burst, never a spread-out start
         )
     return app
 

@@ -7,6 +7,11 @@ one second plus ``key_margin``. A rate below one a second widens the window inst
 start in any two seconds). The margins absorb the jitter between a call leaving here and
 arriving there.
 
+Overall starts are also spread out rather than burst (unless ``spread=False``, for a clock that
+never moves): each is at least ``window / rate`` after the one before, with a little slack
+(`SPREAD_SLACK` intervals) so a start that came late is made up for instead of lost. The hard
+window above holds whatever the slack.
+
 `ready_at(key)` says when a start for `key` is allowed, `start(key)` counts one now (checking
 and counting are one synchronous step, so callers sharing the limiter cannot both take the last
 slot), `acquire(key)` waits for and takes a slot. A caller that must wait for its key does not
@@ -24,6 +29,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 
 _PRUNE_AT = 4096  # keys remembered before the idle ones are dropped
+SPREAD_SLACK = 2.0  # intervals a start may come early after late ones
 
 
 class RateLimiter:
@@ -34,6 +40,7 @@ class RateLimiter:
         *,
         margin: float = 0.0,
         key_margin: float = 0.0,
+        spread: bool = True,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -48,6 +55,8 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
         self.paused_until = 0.0
+        self.interval = self.window / self.count if spread else 0.0
+        self._due = 0.0  # when the next start is due if starts are spread evenly
         self._starts: deque[float] = deque(maxlen=self.count)
         self._key_starts: dict[Hashable, deque[float]] = {}
 
@@ -56,7 +65,7 @@ class RateLimiter:
 
     def ready_at(self, key: Hashable) -> float:
         """The earliest time a start for `key` keeps every limit and any pause."""
-        at = self.paused_until
+        at = max(self.paused_until, self._due - SPREAD_SLACK * self.interval)
         if len(self._starts) == self.count:
             at = max(at, self._starts[0] + self.window)
         starts = self._key_starts.get(key)
@@ -70,6 +79,7 @@ class RateLimiter:
         if self.ready_at(key) > now:
             return False
         self._starts.append(now)
+        self._due = max(self._due, now) + self.interval
         starts = self._key_starts.get(key)
         if starts is None:
             if len(self._key_starts) >= _PRUNE_AT:

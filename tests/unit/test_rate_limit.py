@@ -34,18 +34,30 @@ def starts(limiter: RateLimiter, t: FakeTime, keys: list[object]) -> list[float]
 
 
 def most_in_any_window(times: list[float], window: float) -> int:
-    return max(sum(start <= u < start + window for u in times) for start in times)
+    # times are rounded to the microsecond: a start exactly one window later is outside
+    return max(sum(start <= u < start + window - 1e-6 for u in times) for start in times)
 
 
 async def test_overall_at_most_the_rate_in_any_second_plus_the_margin() -> None:
     t = FakeTime()
     limiter = RateLimiter(30, 1, margin=0.03, clock=t.clock, sleep=t.sleep)
     times = starts(limiter, t, list(range(90)))
-    # 30 at once, then the 31st one window after the 1st: never 31 inside 1.03 s.
-    assert times[:30] == [0.0] * 30
-    assert times[30:32] == [1.03, 1.03]
-    assert times[60] == pytest.approx(2.06)
     assert most_in_any_window(times, 1.03) == 30
+    # Spread out, not burst: three at once (the slack), then one every 1.03 / 30 s.
+    interval = 1.03 / 30
+    assert times[:3] == [0.0] * 3
+    assert times[3:6] == pytest.approx([interval, 2 * interval, 3 * interval], abs=1e-6)
+    assert times[89] - times[59] == pytest.approx(30 * interval, abs=1e-6)
+
+
+async def test_late_starts_are_made_up_but_never_past_the_window() -> None:
+    t = FakeTime()
+    limiter = RateLimiter(10, 10, clock=t.clock, sleep=t.sleep)
+    assert limiter.start(0)
+    t.now += 0.35  # this process was busy: the next starts come in quick succession
+    times = starts(limiter, t, list(range(1, 40)))
+    assert times[:3] == [0.35, 0.35, 0.35]
+    assert most_in_any_window([0.0, *times], 1.0) == 10
 
 
 async def test_one_chat_waits_a_second_and_the_margin_after_its_last_start() -> None:
@@ -53,7 +65,7 @@ async def test_one_chat_waits_a_second_and_the_margin_after_its_last_start() -> 
     limiter = RateLimiter(30, 1, key_margin=0.05, clock=t.clock, sleep=t.sleep)
     assert limiter.start("a")
     assert limiter.ready_at("a") == pytest.approx(101.05)
-    assert limiter.ready_at("b") == 0.0  # another chat need not wait at all
+    assert limiter.ready_at("b") <= t.now  # another chat need not wait at all
     assert limiter.start("b")
     t.now = 101.04
     assert not limiter.start("a")  # 1.04 s after its last start: not yet
@@ -147,3 +159,10 @@ def test_backoff_jitter_stays_within_twenty_percent_and_under_the_cap() -> None:
     assert backoff_seconds(2, base=30, cap=600, random=lambda: 0.0) == pytest.approx(48)
     assert backoff_seconds(2, base=30, cap=600, random=lambda: 0.999999) == pytest.approx(72)
     assert backoff_seconds(9, base=30, cap=600, random=lambda: 0.999999) == 600
+
+
+def test_without_spreading_a_frozen_clock_allows_the_whole_window_at_once() -> None:
+    t = FakeTime()
+    limiter = RateLimiter(30, 1, spread=False, clock=t.clock, sleep=t.sleep)
+    assert all(limiter.start(chat) for chat in range(30))
+    assert not limiter.start(30)
