@@ -111,7 +111,7 @@ class OutboxSender:
                 logger.exception("outbox flush failed; will try again")
             paused = self.limiter.paused_for()
             if paused > 0:
-                await asyncio.sleep(paused)  # a timer: the rows held back go out at once
+                await self.limiter.sleep(paused)  # a timer: held-back rows go out at once
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=poll_seconds)
@@ -254,9 +254,18 @@ class _Pass:
         self.changed.set()
 
     async def _wait(self, timeout: float | None) -> None:
+        """Until a send finishes, or `timeout` passes on the limiter's time."""
         self.changed.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.changed.wait(), timeout)
+        if timeout is None:
+            await self.changed.wait()
+            return
+        waiter = asyncio.ensure_future(self.changed.wait())
+        sleeper = asyncio.ensure_future(self.limiter.sleep(timeout))
+        try:
+            await asyncio.wait({waiter, sleeper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+            sleeper.cancel()
 
     async def _sync(self, *, claim: bool, release: bool = False) -> None:
         """Write the outcomes waiting and claim more rows, in one transaction."""

@@ -93,6 +93,10 @@ class RateLimiter:
         while not self.start(key):
             await self._sleep(self.ready_at(key) - self._clock())
 
+    async def sleep(self, seconds: float) -> None:
+        """Sleep on this limiter's time (a fake one in tests)."""
+        await self._sleep(max(0.0, seconds))
+
     def pause(self, seconds: float) -> None:
         """No start for `seconds` from now (a later pause may extend it, never shorten it)."""
         self.paused_until = max(self.paused_until, self._clock() + seconds)
