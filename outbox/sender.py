@@ -40,7 +40,7 @@ from outbox.outcomes import Change, Outcome, SenderPolicy, classify_permanent
 from outbox.render import Renderer
 from outbox.repository import NotificationRepository
 from utils.circuit_breaker import CircuitOpenError
-from utils.rate_limit import RateLimiter
+from utils.rate_limit import EPSILON, RateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -203,11 +203,13 @@ class _Pass:
             await self._wait(timeout)
 
     def _write_due(self) -> bool:
+        """Outcomes are written in batches: when many wait, when one has waited long enough
+        (its chat's next row waits for it), or when nothing is left to send."""
         if not self.changes:
             return False
-        if len(self.changes) >= WRITE_AT or not self.tasks:
+        if len(self.changes) >= WRITE_AT or (not self.tasks and (self.stopped or not self.hand)):
             return True
-        return self.limiter.now() - self.oldest_change >= WRITE_EVERY
+        return self.limiter.now() - self.oldest_change >= WRITE_EVERY - EPSILON
 
     def _pick(self) -> tuple[PendingNotification | None, float]:
         """The first row in hand whose chat may start now, else when the earliest one may."""
@@ -215,7 +217,7 @@ class _Pass:
         earliest = float("inf")
         for index, row in enumerate(self.hand):
             at = self.limiter.ready_at(row.recipient.telegram_id)
-            if at <= now:
+            if at <= now + EPSILON:
                 return self.hand.pop(index), now
             earliest = min(earliest, at)
         return None, earliest

@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable, Hashable
 
 _PRUNE_AT = 4096  # keys remembered before the idle ones are dropped
 SPREAD_SLACK = 2.0  # intervals a start may come early after late ones
+EPSILON = 1e-6  # seconds: a start this close to its time is on time (float sums never meet)
 
 
 class RateLimiter:
@@ -76,7 +77,7 @@ class RateLimiter:
     def start(self, key: Hashable) -> bool:
         """Count a start for `key` now if the limits allow it; False (nothing counted) if not."""
         now = self._clock()
-        if self.ready_at(key) > now:
+        if self.ready_at(key) > now + EPSILON:
             return False
         self._starts.append(now)
         self._due = max(self._due, now) + self.interval
