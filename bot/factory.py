@@ -299,7 +299,11 @@ def create_sender(
             claim_seconds=settings.outbox.claim_seconds,
         ),
         limiter=RateLimiter(
-            settings.outbox.rate_per_second, settings.outbox.per_chat_per_second, clock=monotonic
+            settings.outbox.rate_per_second,
+            settings.outbox.per_chat_per_second,
+            margin=settings.outbox.rate_margin_seconds,
+            key_margin=settings.outbox.per_chat_margin_seconds,
+            clock=monotonic,
         ),
         on_outcome=lambda outcome: metrics.notifications.labels(outcome).inc(),
     )

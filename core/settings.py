@@ -83,6 +83,9 @@ class OutboxSettings(BaseModel):
     backoff_cap_seconds: float = Field(default=3600.0, gt=0)
     rate_per_second: float = Field(default=30.0, gt=0)
     per_chat_per_second: float = Field(default=1.0, gt=0)
+    # Added to each limit's one-second window, for the jitter between leaving and arriving.
+    rate_margin_seconds: float = Field(default=0.04, ge=0, le=1)
+    per_chat_margin_seconds: float = Field(default=0.1, ge=0, le=1)
     claim_seconds: float = Field(default=120.0, gt=0)
     max_queue: int = Field(default=10000, ge=1)
     retention_days: int = Field(default=30, ge=1)

@@ -15,7 +15,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.enums import NotificationStatus
-from database.models import PendingNotification
+from database.models import PendingNotification, User
+from outbox.outcomes import Change
+
+CLAIM_PAGES = 4  # pages of candidates a PostgreSQL claim looks through past others' locks
+ROUTINE = 0
+ALERT = 10  # admin alerts (a critical error, an error storm, health): claimed before routine rows
 
 WAITING = (NotificationStatus.PENDING, NotificationStatus.RETRYING)
 FINISHED = (NotificationStatus.SENT, NotificationStatus.DEAD, NotificationStatus.DISCARDED)
@@ -32,14 +37,18 @@ async def enqueue(
     payload: dict[str, Any],
     idempotency_key: str,
     now: datetime,
+    priority: int = ROUTINE,
 ) -> int | None:
-    """Write one notification in the caller's transaction; a repeated key writes nothing."""
+    """Write one notification in the caller's transaction; a repeated key writes nothing.
+
+    Rows of a higher `priority` are sent first (`ALERT` for what admins must see at once)."""
     row_id = await NotificationRepository(session).add(
         recipient_id=recipient_id,
         kind=kind,
         payload=payload,
         idempotency_key=idempotency_key,
         now=now,
+        priority=priority,
     )
     if row_id is not None:
         session.info[OUTBOX_ROWS] = session.info.get(OUTBOX_ROWS, 0) + 1
@@ -67,9 +76,11 @@ class NotificationRepository:
         payload: dict[str, Any],
         idempotency_key: str,
         now: datetime,
+        priority: int = ROUTINE,
     ) -> int | None:
         """Insert one outbox row; a key written before is left alone (returns None)."""
         values = {
+            "priority": priority,
             "recipient_id": recipient_id,
             "kind": kind,
             "payload": payload,
@@ -112,18 +123,77 @@ class NotificationRepository:
     async def claim(
         self, *, owner: str, now: datetime, until: datetime, limit: int, ids: Sequence[int] = ()
     ) -> list[int]:
-        """Mark up to `limit` due rows as ours until `until`; returns their ids.
+        """Mark up to `limit` due rows as ours until `until`; returns their ids, first first.
 
-        PostgreSQL skips rows another sender has locked, so two senders never take the same
-        row; SQLite serialises writers, which is why one process is its supported setup.
+        At most one row per recipient, and none while another row of theirs is claimed by any
+        sender: Telegram allows a chat one message a second, so a second row in hand could only
+        wait, and a burst to one chat would fill the batch and hold back everyone else. Higher
+        priority first, then oldest first. PostgreSQL skips rows another sender has locked, so
+        two senders never take the same row; SQLite serialises writers, which is why one
+        process is its supported setup.
         """
-        query = select(PendingNotification.id).where(self._due(now))
+        ranked = (
+            select(
+                PendingNotification.id,
+                PendingNotification.priority,
+                PendingNotification.claimed_until,
+                func.row_number()
+                .over(
+                    partition_by=PendingNotification.recipient_id,
+                    order_by=(PendingNotification.priority.desc(), PendingNotification.id),
+                )
+                .label("place"),
+            )
+            # Claimed rows count here (they hold their chat); ones due later do not.
+            .where(
+                PendingNotification.status.in_(WAITING),
+                PendingNotification.next_attempt_at <= now,
+            )
+        )
         if ids:
-            query = query.where(PendingNotification.id.in_(ids))
-        query = query.order_by(PendingNotification.id).limit(limit)
-        if self.dialect == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        claimed = list((await self.session.execute(query)).scalars())
+            ranked = ranked.where(PendingNotification.id.in_(ids))
+        first = ranked.subquery()
+        # One scan, no join back to the table: a join is planned as a nested loop while the
+        # statistics of a fast-growing queue still say it is empty (seconds per claim).
+        candidates = (
+            select(first.c.id)
+            .where(
+                first.c.place == 1,
+                or_(first.c.claimed_until.is_(None), first.c.claimed_until <= now),
+            )
+            .order_by(first.c.priority.desc(), first.c.id)
+        )
+        if self.dialect != "postgresql":
+            return await self._mark(list(await self._ids(candidates.limit(limit))), owner, until)
+        # Lock them, skipping rows another sender holds; it may hold the first ones, so look
+        # further down the list while whole pages were skipped.
+        claimed: list[int] = []
+        seen: list[int] = []
+        for _ in range(CLAIM_PAGES):
+            page = await self._ids(
+                candidates.where(first.c.id.not_in(seen)).limit(2 * limit)
+                if seen
+                else candidates.limit(2 * limit)
+            )
+            if not page:
+                break
+            locked = (
+                select(PendingNotification.id)
+                .where(PendingNotification.id.in_(page), self._due(now))
+                .order_by(PendingNotification.priority.desc(), PendingNotification.id)
+                .limit(limit - len(claimed))
+                .with_for_update(skip_locked=True)
+            )
+            claimed += await self._ids(locked)
+            seen += page
+            if len(claimed) >= limit or len(page) < 2 * limit:
+                break
+        return await self._mark(claimed, owner, until)
+
+    async def _ids(self, query: Select[Any]) -> list[int]:
+        return [int(i) for i in (await self.session.execute(query)).scalars()]
+
+    async def _mark(self, claimed: list[int], owner: str, until: datetime) -> list[int]:
         if claimed:
             await self.session.execute(
                 update(PendingNotification)
@@ -132,11 +202,29 @@ class NotificationRepository:
             )
         return claimed
 
+    async def record(self, changes: Sequence[Change], now: datetime) -> None:
+        """Write the outcomes of many sends at once: one executemany, two user updates."""
+        if not changes:
+            return
+        await self.session.execute(update(PendingNotification), [c.values for c in changes])
+        reached = {c.recipient_id for c in changes if c.reachable is True}
+        lost = {c.recipient_id for c in changes if c.reachable is False}
+        if reached - lost:
+            await self.session.execute(
+                update(User)
+                .where(User.id.in_(reached - lost), User.unreachable_since.is_not(None))
+                .values(unreachable_since=None)
+            )
+        if lost:
+            await self.session.execute(
+                update(User).where(User.id.in_(lost)).values(unreachable_since=now)
+            )
+
     async def load(self, ids: Sequence[int]) -> Sequence[PendingNotification]:
         query = (
             select(PendingNotification)
             .where(PendingNotification.id.in_(ids))
-            .order_by(PendingNotification.id)
+            .order_by(PendingNotification.priority.desc(), PendingNotification.id)
         )
         return (await self.session.execute(query)).unique().scalars().all()
 

@@ -1,19 +1,24 @@
 """The outbox sender: delivers the rows services wrote, after their transaction committed.
 
-A sender claims due rows (PostgreSQL: ``FOR UPDATE SKIP LOCKED``; a claim expires, so rows a
-crashed process held come back), sends them within Telegram's limits and records each outcome:
+One pass (`flush`, or `send_now` for an admin's chosen rows) runs a pump:
 
-* 429: wait exactly ``retry_after`` (the whole sender pauses); no attempt is used;
-* network errors, 5xx, anything unknown: exponential backoff with jitter until the attempts run
-  out, then dead (``attempts_exhausted``);
-* 403 blocked, 400 chat not found, any other 400 or 404: dead at once, the user is marked
-  unreachable;
+* it claims due rows in batches, one per chat, alerts first (repository `claim`; a claim
+  expires, so rows a crashed process held come back);
+* it starts each send as soon as the rate limiter allows: per chat one second plus a margin
+  after the previous *start*, overall at most the configured rate in any second plus a margin.
+  A row whose chat must wait is passed over, so it never holds back rows for other chats;
+* it writes outcomes in batches together with the next claim (outcomes.py says what each
+  outcome writes): a transaction per batch, not per row;
+* a 429 pauses every start for exactly `retry_after` (the whole bot: Telegram does not say
+  which limit a 429 came from); the pass stops starting, lets the sends in flight finish and
+  ends, and `run` starts the next one the moment the pause is over;
 * the Telegram breaker is open: nothing was sent, the rows are released untouched.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import logging
 import os
@@ -21,63 +26,31 @@ import random
 import socket
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from aiogram import Bot
-from aiogram.exceptions import (
-    TelegramBadRequest,
-    TelegramForbiddenError,
-    TelegramNotFound,
-    TelegramRetryAfter,
-)
-from sqlalchemy import update
+from aiogram.exceptions import TelegramRetryAfter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
 from core.enums import DeadReason, NotificationStatus
-from database.models import PendingNotification, User
+from database.models import PendingNotification
+from outbox import outcomes
+from outbox.outcomes import Change, Outcome, SenderPolicy, classify_permanent
 from outbox.render import Renderer
 from outbox.repository import NotificationRepository
-from utils.backoff import backoff_seconds
 from utils.circuit_breaker import CircuitOpenError
-from utils.rate_limit import RateLimiter
+from utils.rate_limit import EPSILON, RateLimiter
 
 logger = logging.getLogger(__name__)
 
-BATCH_SIZE = 50
+__all__ = ["OutboxSender", "Outcome", "SenderPolicy", "classify_permanent", "new_sender_id"]
+
+BATCH_SIZE = 200  # rows claimed at most at once
+REFILL_BELOW = 50  # rows in hand below which the pump claims more at once
+WRITE_AT = 200  # outcomes waiting that are written at once
+WRITE_EVERY = 0.5  # seconds an outcome may wait for a batch (its chat's next row waits for it)
 CONCURRENCY = 8  # sends in flight at once: enough to reach the rate limit over a slow link
-
-
-@dataclass(frozen=True)
-class SenderPolicy:
-    max_attempts: int = 5
-    backoff_base: float = 30.0
-    backoff_cap: float = 3600.0
-    claim_seconds: float = 120.0
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What one send did: sent, or the error and what became of the row."""
-
-    row_id: int
-    status: NotificationStatus
-    error: str | None = None
-
-
-def classify_permanent(exc: Exception) -> DeadReason | None:
-    """The reason a send can never succeed, or None when trying again may help."""
-    if isinstance(exc, TelegramForbiddenError):
-        return DeadReason.BLOCKED
-    if isinstance(exc, TelegramBadRequest):
-        if "chat not found" in str(exc).lower():
-            return DeadReason.CHAT_NOT_FOUND
-        return DeadReason.BAD_REQUEST
-    if isinstance(exc, TelegramNotFound):
-        return DeadReason.BAD_REQUEST
-    return None
 
 
 def new_sender_id() -> str:
@@ -115,201 +88,225 @@ class OutboxSender:
         self._wake.set()
 
     async def flush(self) -> int:
-        """Deliver every due row once; returns how many were sent."""
+        """Deliver every due row once (until a 429 or the open breaker stops the pass);
+        returns how many were sent."""
         async with self._lock:
-            sent = 0
-            while True:
-                outcomes, stopped = await self._batch(())
-                sent += sum(o.status is NotificationStatus.SENT for o in outcomes)
-                if stopped or len(outcomes) < BATCH_SIZE:
-                    return sent
+            done = await _Pass(self, ()).run()
+            return sum(o.status is NotificationStatus.SENT for o in done)
 
     async def send_now(self, ids: Sequence[int]) -> list[Outcome]:
         """Try these rows at once if they are due and unclaimed (the admin's "retry now").
 
-        No lock: the claim keeps a running flush from sending the same rows, and an admin
-        should not wait for a long drain to finish."""
-        outcomes: list[Outcome] = []
-        for start in range(0, len(ids), BATCH_SIZE):
-            done, stopped = await self._batch(ids[start : start + BATCH_SIZE])
-            outcomes += done
-            if stopped:
-                break
-        return outcomes
+        No lock: the claim keeps a running flush from sending the same rows, the shared
+        limiter keeps both within the limits, and an admin should not wait for a long drain."""
+        return await _Pass(self, ids).run() if ids else []
 
     async def run(self, poll_seconds: float) -> None:
-        """Deliver forever: on every kick, and every `poll_seconds` for rows that came due."""
+        """Deliver forever: on every kick, every `poll_seconds` for rows that came due, and the
+        moment a 429's pause is over."""
         while True:
             try:
                 await self.flush()
             except Exception:
                 logger.exception("outbox flush failed; will try again")
+            paused = self.limiter.paused_for()
+            if paused > 0:
+                await self.limiter.sleep(paused)  # a timer: held-back rows go out at once
+                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=poll_seconds)
             self._wake.clear()
 
-    async def _batch(self, only: Sequence[int]) -> tuple[list[Outcome], bool]:
-        """Claim and send one batch; the flag says the sender must stop (breaker open, 429)."""
-        now = self.clock.now()
-        until = now + timedelta(seconds=self.policy.claim_seconds)
-        # Claims and outcomes open their own short transactions, not the state manager's: a
-        # claim must commit before the send so other senders skip the rows, an outcome must
-        # commit right after it, and an audit row per send would double the hottest writes.
-        async with self.sessionmaker() as session, session.begin():
-            repo = NotificationRepository(session)
-            ids = await repo.claim(
-                owner=self.sender_id, now=now, until=until, limit=BATCH_SIZE, ids=only
-            )
-        if not ids:
-            return [], False
-        async with self.sessionmaker() as session:
-            rows = list(await NotificationRepository(session).load(ids))
-        outcomes: list[Outcome] = []
-        stop = asyncio.Event()
-        slots = asyncio.Semaphore(CONCURRENCY)
-        tasks: list[asyncio.Task[None]] = []
+    async def deliver(self, row: PendingNotification) -> Change | None:
+        """Send one row and decide what to write; None: the breaker is open, nothing was sent.
 
-        async def one(row: PendingNotification) -> None:
-            try:
-                outcome = await self._deliver(row)
-            except CircuitOpenError:
-                stop.set()
-                return
-            finally:
-                slots.release()
-            if outcome is None:
-                stop.set()
-            else:
-                outcomes.append(outcome)
-
-        try:
-            for row in rows:
-                await slots.acquire()
-                if stop.is_set():
-                    slots.release()
-                    break
-                await self.limiter.acquire(row.recipient.telegram_id)
-                tasks.append(asyncio.create_task(one(row)))
-            await asyncio.gather(*tasks)
-        finally:
-            for task in tasks:
-                task.cancel()
-        done = {o.row_id for o in outcomes}
-        left = [row.id for row in rows if row.id not in done]
-        if left:
-            # Not tried (or held back by a 429 / the breaker): free them for the next pass.
-            async with self.sessionmaker() as session, session.begin():
-                await NotificationRepository(session).release(self.sender_id, left)
-        return outcomes, stop.is_set()
-
-    async def _deliver(self, row: PendingNotification) -> Outcome | None:
-        """Send one row and record what happened; None means "429: leave it, pause"."""
+        A 429 also pauses the limiter, before anything else can start."""
+        now = self.clock.now
         try:
             text, markup = self.renderer.render(row)
         except Exception as exc:  # a rendering bug must not block the rest of the queue
             logger.exception("notification %s could not be rendered", row.id)
-            return await self._dead(row, _describe(exc), DeadReason.RENDER_FAILED, count=False)
+            error = outcomes.describe(exc)
+            return outcomes.dead(row, error, DeadReason.RENDER_FAILED, now(), count=False)
         try:
             await self.bot.send_message(
                 chat_id=row.recipient.telegram_id, text=text, reply_markup=markup
             )
         except CircuitOpenError:
-            raise  # not an attempt: nothing was sent
-        except TelegramRetryAfter as exc:
-            await self._wait(row, _describe(exc), float(exc.retry_after))
-            self.limiter.pause(float(exc.retry_after))
             return None
+        except TelegramRetryAfter as exc:
+            self.limiter.pause(float(exc.retry_after))
+            return outcomes.wait(row, outcomes.describe(exc), float(exc.retry_after), now())
         except Exception as exc:
-            error = _describe(exc)
+            error = outcomes.describe(exc)
             reason = classify_permanent(exc)
             logger.warning("notification %s not delivered: %s", row.id, error)
             if reason is not None:
-                return await self._dead(row, error, reason, count=True)
-            return await self._failed(row, error)
-        return await self._sent(row)
+                return outcomes.dead(row, error, reason, now(), count=True)
+            change = outcomes.failed(row, error, now(), self.policy, self.random)
+            if change.outcome is not None and change.outcome.status is NotificationStatus.DEAD:
+                logger.warning("notification %s is dead after %s attempts", row.id, row.attempts)
+            return change
+        return outcomes.sent(row, now())
 
-    async def _update(self, row: PendingNotification, **values: Any) -> None:
-        async with self.sessionmaker() as session, session.begin():
-            await session.execute(
-                update(PendingNotification)
-                .where(PendingNotification.id == row.id)
-                .values(claimed_by=None, claimed_until=None, **values)
-            )
-            unreachable = values.get("dead_reason") in _UNREACHABLE
-            if values.get("status") is NotificationStatus.SENT or unreachable:
-                since = self.clock.now() if unreachable else None
-                await session.execute(
-                    update(User).where(User.id == row.recipient_id).values(unreachable_since=since)
+
+class _Pass:
+    """One pass of the pump: claim, start sends within the limits, write outcomes in batches."""
+
+    def __init__(self, sender: OutboxSender, only: Sequence[int]) -> None:
+        self.sender = sender
+        self.limiter = sender.limiter
+        self.only = list(only)
+        self.hand: list[PendingNotification] = []  # claimed, not started; first goes first
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.changes: list[Change] = []  # outcomes not yet written
+        self.oldest_change = 0.0
+        self.reported: list[Outcome] = []
+        self.stopped = False  # a 429 or the open breaker: start nothing more
+        self.more = True  # a claim may find rows
+        self.changed = asyncio.Event()
+
+    async def run(self) -> list[Outcome]:
+        try:
+            await self._pump()
+        finally:
+            # Cancelled (the process is going down) or failed: what was sent is written and
+            # the rest released, so a successor neither repeats nor waits for a claim.
+            for task in self.tasks:
+                task.cancel()
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._sync(claim=False, release=True))
+        return self.reported
+
+    async def _pump(self) -> None:
+        while True:
+            if not self.stopped and self.more and len(self.hand) < REFILL_BELOW:
+                await self._sync(claim=True)
+                continue
+            timeout: float | None = None
+            if not self.stopped and self.hand and len(self.tasks) < CONCURRENCY:
+                row, ready_at = self._pick()
+                if row is not None:
+                    await self._start(row)
+                    continue
+                timeout = max(0.0, ready_at - self.limiter.now())
+            # Nothing may start now: a good moment to write what finished, and claim more.
+            if self._write_due():
+                await self._sync(claim=not self.stopped and self.more)
+                continue
+            if not self.tasks and (self.stopped or not self.hand):
+                return
+            if self.changes:  # wake in time to write them
+                left = self.oldest_change + WRITE_EVERY - self.limiter.now()
+                timeout = left if timeout is None else min(timeout, left)
+            await self._wait(timeout)
+
+    def _write_due(self) -> bool:
+        """Outcomes are written in batches: when many wait, when one has waited long enough
+        (its chat's next row waits for it), or when nothing is left to send."""
+        if not self.changes:
+            return False
+        if len(self.changes) >= WRITE_AT or (not self.tasks and (self.stopped or not self.hand)):
+            return True
+        return self.limiter.now() - self.oldest_change >= WRITE_EVERY - EPSILON
+
+    def _pick(self) -> tuple[PendingNotification | None, float]:
+        """The first row in hand whose chat may start now, else when the earliest one may."""
+        now = self.limiter.now()
+        earliest = float("inf")
+        for index, row in enumerate(self.hand):
+            at = self.limiter.ready_at(row.recipient.telegram_id)
+            if at <= now + EPSILON:
+                return self.hand.pop(index), now
+            earliest = min(earliest, at)
+        return None, earliest
+
+    async def _start(self, row: PendingNotification) -> None:
+        self.tasks.add(asyncio.create_task(self._send(row)))
+        await asyncio.sleep(0)  # let it take its slot before the next pick looks at the slots
+
+    async def _send(self, row: PendingNotification) -> None:
+        # The slot is taken here, right before the request leaves, not when the row was
+        # picked: the arrival Telegram counts is then as close as can be to the start counted.
+        if not self.limiter.start(row.recipient.telegram_id):
+            bisect.insort(self.hand, row, key=_order)  # a pause came first: it waits too
+            self._done()
+            return
+        try:
+            change = await self.sender.deliver(row)
+        except Exception:  # a bug here must not lose the row: it is released untouched
+            logger.exception("notification %s: the send failed unexpectedly", row.id)
+            change = None
+        if change is None:
+            self.stopped = True
+            bisect.insort(self.hand, row, key=_order)  # not sent: released with the rest
+        else:
+            if not self.changes:
+                self.oldest_change = self.limiter.now()
+            self.changes.append(change)
+            if change.outcome is None:  # a 429: the limiter is paused, this pass ends
+                self.stopped = True
+        self._done()
+
+    def _done(self) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self.tasks.discard(task)
+        self.changed.set()
+
+    async def _wait(self, timeout: float | None) -> None:
+        """Until a send finishes, or `timeout` passes on the limiter's time."""
+        self.changed.clear()
+        if timeout is None:
+            await self.changed.wait()
+            return
+        waiter = asyncio.ensure_future(self.changed.wait())
+        sleeper = asyncio.ensure_future(self.limiter.sleep(timeout))
+        try:
+            await asyncio.wait({waiter, sleeper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+            sleeper.cancel()
+
+    async def _sync(self, *, claim: bool, release: bool = False) -> None:
+        """Write the outcomes waiting and claim more rows, in one transaction."""
+        changes = list(self.changes)  # sends finishing meanwhile add to the list
+        sender = self.sender
+        now = sender.clock.now()
+        wanted = BATCH_SIZE - len(self.hand) if claim else 0
+        left = [row.id for row in self.hand] if release else []
+        if not (changes or left or wanted > 0):
+            return
+        rows: list[PendingNotification] = []
+        async with sender.sessionmaker() as session, session.begin():
+            repo = NotificationRepository(session)
+            await repo.record(changes, now)
+            if left:
+                await repo.release(sender.sender_id, left)
+            if wanted > 0:
+                until = now + timedelta(seconds=sender.policy.claim_seconds)
+                ids = await repo.claim(
+                    owner=sender.sender_id, now=now, until=until, limit=wanted, ids=self.only
                 )
-
-    async def _sent(self, row: PendingNotification) -> Outcome:
-        now = self.clock.now()
-        await self._update(
-            row,
-            status=NotificationStatus.SENT,
-            attempts=row.attempts + 1,
-            sent_at=now,
-            last_attempt_at=now,
-            last_error=None,
-        )
-        self.on_outcome("sent")
-        return Outcome(row.id, NotificationStatus.SENT)
-
-    async def _wait(self, row: PendingNotification, error: str, seconds: float) -> None:
-        # Telegram said exactly when to come back; that is not a failed attempt.
-        now = self.clock.now()
-        status = NotificationStatus.RETRYING if row.attempts else row.status
-        await self._update(
-            row,
-            status=status,
-            last_error=error,
-            last_attempt_at=now,
-            next_attempt_at=now + timedelta(seconds=seconds),
-        )
-        self.on_outcome("retry")
-
-    async def _failed(self, row: PendingNotification, error: str) -> Outcome:
-        attempts = row.attempts + 1
-        if attempts >= self.policy.max_attempts:
-            logger.warning("notification %s is dead after %s attempts", row.id, attempts)
-            return await self._dead(row, error, DeadReason.ATTEMPTS_EXHAUSTED, count=True)
-        now = self.clock.now()
-        delay = backoff_seconds(
-            attempts,
-            base=self.policy.backoff_base,
-            cap=self.policy.backoff_cap,
-            random=self.random,
-        )
-        await self._update(
-            row,
-            status=NotificationStatus.RETRYING,
-            attempts=attempts,
-            last_error=error,
-            last_attempt_at=now,
-            next_attempt_at=now + timedelta(seconds=delay),
-        )
-        self.on_outcome("retry")
-        return Outcome(row.id, NotificationStatus.RETRYING, error)
-
-    async def _dead(
-        self, row: PendingNotification, error: str, reason: DeadReason, *, count: bool
-    ) -> Outcome:
-        now = self.clock.now()
-        await self._update(
-            row,
-            status=NotificationStatus.DEAD,
-            attempts=row.attempts + 1 if count else row.attempts,
-            last_error=error,
-            last_attempt_at=now,
-            dead_reason=reason,
-            dead_at=now,
-        )
-        self.on_outcome("dead")
-        return Outcome(row.id, NotificationStatus.DEAD, error)
+                rows = list(await repo.load(ids)) if ids else []
+        # Only now, committed, are they written: a pass cancelled earlier still holds them.
+        del self.changes[: len(changes)]
+        if self.changes:
+            self.oldest_change = self.limiter.now()
+        if release:
+            self.hand = []
+        for change in changes:
+            sender.on_outcome(change.metric)
+            if change.outcome is not None:
+                self.reported.append(change.outcome)
+        if claim:
+            # Writing outcomes frees their chats' next rows; a short claim found all there was.
+            self.more = len(rows) == wanted
+            self.hand = sorted([*self.hand, *rows], key=_order)
+        elif changes:
+            self.more = True
 
 
-_UNREACHABLE = (DeadReason.BLOCKED, DeadReason.CHAT_NOT_FOUND, DeadReason.BAD_REQUEST)
-
-
-def _describe(exc: Exception) -> str:
-    return f"{type(exc).__name__}: {exc}"[:2000]
+def _order(row: PendingNotification) -> tuple[int, int]:
+    return -row.priority, row.id

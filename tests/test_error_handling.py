@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from core.enums import ErrorCategory, ErrorSeverity, Role
 from core.exceptions import InsufficientStock, InvalidTransition
 from database.models import ErrorOccurrence, ErrorRecord, PendingNotification, TransactionLog
+from outbox.repository import ALERT
 from services.retention import cleanup
 from tests.conftest import ADMIN_TG_ID, World
 from tests.factories import person, stock
@@ -216,6 +217,21 @@ async def test_secrets_and_personal_data_are_masked_in_records_and_logs(
     assert "***" in record.message
 
 
+async def test_the_token_secret_half_in_callback_data_is_masked_in_the_context(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = TOKEN.split(":", 1)[1]
+    ann = world.client(3)
+    await ann.send("/language")
+    monkeypatch.setattr(world.app.users, "register", fails_with(RuntimeError("boom")))
+    # A forged button carrying the token's secret half, pressed while a bug breaks every update.
+    await ann.press(ann.find_button_message("English"), f"lg:{secret}")
+    [record] = await all_rows(world, ErrorRecord)
+    [occurrence] = await all_rows(world, ErrorOccurrence)
+    assert record.context["callback_data"] == occurrence.context["callback_data"] == "lg:***"
+    assert secret not in f"{record.context}{occurrence.context}{record.message}"
+
+
 async def test_an_error_storm_is_one_alert_with_a_growing_count(
     world: World, monkeypatch: pytest.MonkeyPatch, clock: Any
 ) -> None:
@@ -231,6 +247,7 @@ async def test_an_error_storm_is_one_alert_with_a_growing_count(
     assert len(await all_rows(world, ErrorOccurrence)) == 30
     alerts = [n for n in await all_rows(world, PendingNotification) if n.kind == "error_alert"]
     assert sorted(n.recipient.telegram_id for n in alerts) == [ADMIN_TG_ID, 901]
+    assert {n.priority for n in alerts} == {ALERT}  # sent before any routine notification
     await world.deliver()
     admin = world.client(ADMIN_TG_ID)
     assert admin.inbox() == [

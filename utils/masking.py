@@ -27,6 +27,7 @@ from urllib.parse import quote
 
 MASK = "***"
 MIN_SECRET_LENGTH = 4
+MIN_TOKEN_SECRET_LENGTH = 8  # a shorter "secret half" (a test token's "TEST") is ordinary text
 SENSITIVE_KEY_PARTS: tuple[str, ...] = ("password", "passwd", "secret", "token")
 DEFAULT_SENSITIVE_KEYS: frozenset[str] = frozenset(
     {
@@ -64,6 +65,8 @@ _PASSTHROUGH = (int, float, complex, Decimal, dt.date, dt.time, dt.timedelta, uu
 # Every pattern starts on a literal or a small character set: a leading lookbehind or a
 # case-insensitive word would make the regex engine try each position (about 10x slower).
 _BOT_TOKEN = re.compile(r"[0-9]++:[A-Za-z0-9_-]{30,}")
+# A configured token: its secret half is masked alone as well (any length a test token has).
+_TOKEN_SHAPE = re.compile(r"[0-9]+:(?P<secret>[A-Za-z0-9_-]+)")
 _URL_CREDENTIALS = re.compile(r"(?P<head>://[^\s:/?#@]*+:)[^\s@/?#]++@")
 # the local part is read backwards from "@", which is much faster than matching it forwards
 _EMAIL_DOMAIN = re.compile(r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
@@ -143,9 +146,15 @@ class Masker:
         return self._sensitive_keys
 
     def add_secret(self, value: str) -> None:
-        """Hide ``value`` (and its URL-encoded form) wherever it appears from now on."""
+        """Hide ``value`` (and its URL-encoded form) wherever it appears from now on.
+
+        A bot token's secret half (after the colon) is hidden on its own too: it is the part
+        that must not leak, and it turns up alone (callback data, a URL path)."""
         if len(value) < MIN_SECRET_LENGTH or value in self._mask:
             return  # a short secret would shred ordinary text; one inside the mask never ends
+        token = _TOKEN_SHAPE.fullmatch(value)
+        if token is not None and len(token["secret"]) >= MIN_TOKEN_SECRET_LENGTH:
+            self._secrets.update({token["secret"], quote(token["secret"], safe="")})
         self._secrets.update({value, quote(value, safe="")})
         ordered = sorted(self._secrets, key=len, reverse=True)  # longest first wins overlaps
         self._secret_re = re.compile("|".join(map(re.escape, ordered)))

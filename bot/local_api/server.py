@@ -75,7 +75,7 @@ class LocalBotAPI(BotMethods, CommandMenus, CallReading):
         # Telegram's flood limits, enforced with 429s when set: (overall per second, per chat).
         self.limits: tuple[float, float] | None = None
         self.limited: list[ApiCall] = []  # sendMessage calls answered 429 by the limits
-        self._flood = FloodLimits()
+        self.flood = FloodLimits()  # replace with FloodLimits(clock=...) to drive it in tests
         self.calls: list[ApiCall] = []
         self.updates: list[JsonDict] = []  # pushed and not yet confirmed by an offset
         self.messages: dict[tuple[int, int], JsonDict] = {}  # current state, edits applied
@@ -269,16 +269,17 @@ class LocalBotAPI(BotMethods, CommandMenus, CallReading):
     async def _answer(self, token: str, call: ApiCall) -> tuple[int, JsonDict]:
         if token != self.token:
             return 401, ApiError(401, "Unauthorized").body()
+        arrived = self.flood.clock()  # the flood limits judge a send by when it arrived
         if self.latency and call.method.lower() != "getupdates":
             await asyncio.sleep(self.latency)
         fault = self._take_fault(call.method, call.params)
-        if fault is None and call.method.lower() == "sendmessage" and self._over_limit(call):
+        if fault is None and (retry_after := self._over_limit(call, arrived)) is not None:
             self.limited.append(call)
             return 429, {
                 "ok": False,
                 "error_code": 429,
-                "description": "Too Many Requests: retry after 1",
-                "parameters": {"retry_after": 1},
+                "description": f"Too Many Requests: retry after {retry_after}",
+                "parameters": {"retry_after": retry_after},
             }
         if fault is not None:
             call.fault = fault
@@ -299,10 +300,11 @@ class LocalBotAPI(BotMethods, CommandMenus, CallReading):
             return exc.error_code, exc.body()
         return 200, {"ok": True, "result": result}
 
-    def _over_limit(self, call: ApiCall) -> bool:
-        if self.limits is None:
-            return False
-        return self._flood.over(self.limits, call.at, call.params.get("chat_id"))
+    def _over_limit(self, call: ApiCall, arrived: float) -> int | None:
+        """The `retry_after` of a sendMessage that breaks the flood limits, else None."""
+        if self.limits is None or call.method.lower() != "sendmessage":
+            return None
+        return self.flood.over(self.limits, arrived, call.params.get("chat_id"))
 
     @staticmethod
     async def _read_params(request: web.Request) -> Params:

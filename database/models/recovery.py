@@ -54,6 +54,8 @@ class PendingNotification(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
     status: Mapped[NotificationStatus] = mapped_column(str_enum(NotificationStatus))
+    # Higher goes first: admin alerts are not starved by a long queue of routine rows.
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     next_attempt_at: Mapped[datetime]

@@ -24,7 +24,7 @@ from core.clock import Clock
 from core.enums import ErrorCategory, ErrorSeverity, Role
 from database.models import ErrorOccurrence, ErrorRecord
 from database.repositories.users import UserRepository
-from outbox.repository import enqueue, wrote_outbox
+from outbox.repository import ALERT, enqueue, wrote_outbox
 from services.failures.classify import Failure, FailureContext, classify
 from services.failures.spool import ErrorSpool
 from utils.correlation import ErrorCorrelator
@@ -241,5 +241,6 @@ class ErrorRecorder:
                 },
                 idempotency_key=f"error-alert:{record.id}:{record.count}:{admin.id}",
                 now=now,
+                priority=ALERT,  # not starved by a long queue of routine notifications
             )
         return bool(admins)

@@ -16,7 +16,7 @@ from core.enums import HealthComponent, HealthStatus, Role
 from core.settings import HealthSettings
 from database.models import SystemHealthSnapshot
 from database.repositories.users import UserRepository
-from outbox.repository import enqueue
+from outbox.repository import ALERT, enqueue
 from services.health import checks
 from services.health.jobs import JobMonitor
 from services.health.model import Component, Report
@@ -171,6 +171,7 @@ class HealthService:
                 },
                 idempotency_key=f"health:{snapshot_id}:{admin.id}",
                 now=report.taken_at,
+                priority=ALERT,
             )
         return len(admins)
 

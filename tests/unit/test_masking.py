@@ -96,6 +96,20 @@ def test_bot_token_needs_no_configuration() -> None:
     assert BOT_TOKEN not in Masker().text(f"Unauthorized for {BOT_TOKEN}")
 
 
+def test_a_configured_tokens_secret_half_is_masked_alone() -> None:
+    """Callback data or a URL path can carry the part after the colon without the id."""
+    secret = BOT_TOKEN.split(":", 1)[1]
+    masker = Masker(secrets=[BOT_TOKEN])
+    assert masker.text(f"data=x:{secret}") == f"data=x:{MASK}"
+    assert masker.data({"callback_data": f"lang:{secret}"}) == {"callback_data": f"lang:{MASK}"}
+    assert masker.text(f"/bot{secret[:10]}") == f"/bot{secret[:10]}"  # a part of it is not it
+
+
+def test_a_short_secret_half_is_ordinary_text() -> None:
+    masker = Masker(secrets=["42:TEST"])
+    assert masker.text("TEST passed; 42:TEST leaked") == f"TEST passed; {MASK} leaked"
+
+
 def test_database_password_in_url_without_configuration() -> None:
     masked = Masker().text(f"cannot connect to {DB_URL}")
     assert masked == f"cannot connect to postgresql+asyncpg://bot:{MASK}@db.internal:5432/app"
