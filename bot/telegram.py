@@ -15,7 +15,7 @@ from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, Telegra
 from aiogram.methods import GetUpdates, TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 
-from middlewares.error_handling import HANDLING_UPDATE
+from core.context import HANDLING_UPDATE
 from utils.circuit_breaker import CircuitBreaker
 
 TELEGRAM_BREAKER = "telegram"

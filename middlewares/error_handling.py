@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +16,7 @@ from aiogram.types import User as TgUser
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
+from core.context import HANDLING_UPDATE
 from core.i18n import N_, pick_locale, render
 from services.failures.classify import FailureContext
 from services.failures.recorder import ErrorRecorder, Recorded
@@ -26,9 +26,6 @@ from utils.recovery import RecoveryContext, RecoveryManager
 logger = logging.getLogger(__name__)
 
 REFERENCE_LINE = N_("Reference: {reference}")
-# True while an update is being handled: a reply that Telegram answers with 429 is worth one
-# wait and retry (bot/telegram.py), unlike the outbox's sends, which keep their own schedule.
-HANDLING_UPDATE: ContextVar[bool] = ContextVar("handling_update", default=False)
 CALLBACK_TEXT_LIMIT = 200  # Telegram's limit for a callback answer
 
 

@@ -33,6 +33,7 @@ from aiogram.exceptions import TelegramRetryAfter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
+from core.context import HANDLING_UPDATE
 from core.enums import DeadReason, NotificationStatus
 from database.models import PendingNotification
 from outbox import outcomes
@@ -128,6 +129,7 @@ class OutboxSender:
             logger.exception("notification %s could not be rendered", row.id)
             error = outcomes.describe(exc)
             return outcomes.dead(row, error, DeadReason.RENDER_FAILED, now(), count=False)
+        replying = HANDLING_UPDATE.set(False)  # the sender's 429 policy, not a reply's retry
         try:
             await self.bot.send_message(
                 chat_id=row.recipient.telegram_id, text=text, reply_markup=markup
@@ -147,6 +149,8 @@ class OutboxSender:
             if change.outcome is not None and change.outcome.status is NotificationStatus.DEAD:
                 logger.warning("notification %s is dead after %s attempts", row.id, row.attempts)
             return change
+        finally:
+            HANDLING_UPDATE.reset(replying)
         return outcomes.sent(row, now())
 
 

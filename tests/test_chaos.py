@@ -83,7 +83,7 @@ async def test_a_reply_that_gets_429_waits_and_is_sent_again() -> None:
 
     from bot.local_api import LocalBotAPI
     from bot.telegram import ReplyRetryMiddleware
-    from middlewares.error_handling import HANDLING_UPDATE
+    from core.context import HANDLING_UPDATE
 
     waits: list[float] = []
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.factory import App, create_app, create_bot
 from bot.local_api import FakeBotAPI
 from core.clock import FrozenClock
+from core.context import HANDLING_UPDATE
 from core.enums import DeadReason, NotificationStatus
 from core.settings import Settings
 from database.models import PendingNotification, User
@@ -297,3 +298,23 @@ async def test_burst_drains_at_the_limit_without_429(
         await app.outbox.bot.session.close()
     assert api.limited == []
     assert len(sent_texts(api)) == 12
+
+
+async def test_a_send_started_inside_an_update_keeps_the_senders_429_policy(
+    api: FakeBotAPI, app: App, clock: FrozenClock
+) -> None:
+    # An admin's "retry now" runs inside an update, where replies that get a 429 are waited
+    # for and sent again; the outbox's own sends must not be: one call, the wait on the row.
+    await write(app, 1)
+    [row] = await rows(app)
+    api.fail_next("sendMessage", 429, retry_after=1)
+    token = HANDLING_UPDATE.set(True)
+    try:
+        assert await app.outbox.send_now([row.id]) == []  # a 429 is a wait, not an outcome
+    finally:
+        HANDLING_UPDATE.reset(token)
+    assert [c.status for c in api.calls_of("sendMessage")] == [429]
+    [row] = await rows(app)
+    assert (row.status, row.attempts) == (NotificationStatus.PENDING, 0)
+    assert row.next_attempt_at == clock.now() + timedelta(seconds=1)
+    assert app.outbox.limiter.paused_for() > 0
