@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # a Monday morning
@@ -26,8 +27,6 @@ class SimClock:
 
     async def sleep(self, seconds: float) -> None:
         """A wait inside the app (the rate limiter's) passes simulated time, not real time."""
-        import asyncio
-
         if seconds > 0:
             self.seconds += seconds
         await asyncio.sleep(0)
