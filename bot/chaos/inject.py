@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.chaos.audit import open_notifications
 from bot.chaos.faults import start_fault
+from bot.chaos.freeze import StatementGate
 from bot.chaos.model import Incident
 from bot.chaos.people import KEEPERS, MANAGERS, REQUESTERS, People
 from bot.chaos.world import World
@@ -22,7 +23,7 @@ CORRUPTED_SKU = {
     "inv_duplicate_issue": "TAPE",
     "inv_negative_stock": "GLUE",
 }
-KILL_TURNS = 2000  # event-loop turns (1 ms each) a kill waits at most for its moment
+KILL_TURNS = 5000  # 1 ms waits for the task to reach its statement (real I/O)
 
 
 async def inject(world: World, people: People, incident: Incident, rng: random.Random) -> bool:
@@ -119,44 +120,46 @@ async def corrupt(world: World, incident: Incident) -> bool:
 
 async def kill(world: World, people: People, incident: Incident, rng: random.Random) -> bool:
     app, api = world.running, world.api
-    turns = rng.randint(1, 40)
+    if incident.kind in ("kill_mid_drain", "kill_mid_transaction") and not people.planned:
+        return False  # nobody is about to decide: nothing to interrupt yet
     if incident.kind == "kill_mid_drain":
-        if not people.planned:
-            return False  # nobody is about to decide: no notification to interrupt
         # A decision now queues notifications; the kill comes while they are being sent.
         people.planned[0] = (world.sim.seconds, *people.planned[0][1:])
         people.decide(MANAGERS + KEEPERS)
         await world.poll()
         if not await open_notifications(world.db, world.sim.now() + timedelta(seconds=1)):
             return False
-        mark = api.mark()
-        task: asyncio.Task[Any] = asyncio.create_task(app.sender.flush())
-        what = "while the outbox sender was sending"
+        gate = StatementGate(app.engine, rng.randint(2, 4))
+        task: asyncio.Task[Any] = gate.task(app.sender.flush())
+        what = "the outbox sender's"
     elif incident.kind == "kill_mid_transaction":
-        if not people.planned:
-            return False  # nobody is about to decide: wait for a decision to interrupt
         people.planned[0] = (world.sim.seconds, *people.planned[0][1:])
         people.decide(MANAGERS + KEEPERS)
-        task = asyncio.create_task(world.poll())
-        what = f"{turns} event-loop turns into handling a decision"
+        gate = StatementGate(app.engine, rng.randint(1, 12))
+        task = gate.task(world.poll())
+        what = "a decision's handling's"
     else:
         spec = next(s for s in world.specs if s.job_id == "reconcile_inventory")
-        task = asyncio.create_task(_job(guarded(app, spec.job_id, spec.work)))
-        what = f"{turns} event-loop turns into a reconciliation run"
+        gate = StatementGate(app.engine, rng.randint(1, 10))
+        task = gate.task(_job(guarded(app, spec.job_id, spec.work)))
+        what = "a reconciliation run's"
+    mark = api.mark()
     world.tasks.add(task)
-    for i in range(KILL_TURNS):
-        if incident.kind != "kill_mid_drain" and i >= turns:
+    for _ in range(KILL_TURNS):  # real I/O runs until the gate freezes the task
+        if gate.reached or task.done():
             break
-        if incident.kind == "kill_mid_drain" and api.calls_of("sendMessage", since=mark):
-            break
-        if task.done():
-            break
-        await asyncio.sleep(0.001 if incident.kind == "kill_mid_drain" else 0)
-    finished = task.done()
+        await asyncio.sleep(0.001)
+    sent = len(api.calls_of("sendMessage", since=mark))
+    gate.close()
     await world.kill()
     world.sim.advance(5.0)  # the supervisor restarts the process
     await world.boot()
-    incident.detail = f"process killed {what}" + (" (it had just finished)" if finished else "")
+    if gate.reached:
+        incident.detail = f"process killed before {what} SQL statement {gate.statement}"
+    else:
+        incident.detail = f"process killed after {what} {gate.count} SQL statements (done)"
+    if incident.kind == "kill_mid_drain":
+        incident.detail += f", {sent} sendMessage answered before it"
     return True
 
 
