@@ -158,8 +158,10 @@ async def test_an_orphaned_issue_is_reversed_by_one_watch(world: World) -> None:
     assert (await figures(world))["B"] == (2, 2, 2)  # figures agree: only the row tells
     result = await world.app.reconciliation.watch()
     assert result.new == {f"orphan:tx:{orphan}"}
-    assert await ledger(world, ids["B"]) == [("receipt", 5, None), ("issue", -3, None)] + [
-        ("reversal", 3, orphan)
+    assert await ledger(world, ids["B"]) == [
+        ("receipt", 5, None),
+        ("issue", -3, None),
+        ("reversal", 3, orphan),
     ]
     assert (await figures(world))["B"] == (5, 5, 5)
     assert await runs(world) == [("watch", 0, 0, 0), ("watch", 1, 1, 0)]
@@ -250,9 +252,8 @@ async def test_the_balance_follows_the_app_s_paths_and_pending_rows(world: World
     )
     assert (await figures(world))["B"] == (4, 2, 2)
     await sql(world, "UPDATE inventory_transactions SET quantity = -3 WHERE id = :i", i=pending)
-    await sql(
-        world, "UPDATE inventory_transactions SET item_id = :a WHERE id = :i", a=ids["A"], i=pending
-    )
+    move = "UPDATE inventory_transactions SET item_id = :a WHERE id = :i"
+    await sql(world, move, a=ids["A"], i=pending)
     assert await figures(world) == {"A": (6, 3, 3), "B": (4, 4, 4)}
     await sql(world, "DELETE FROM inventory_transactions WHERE id = :i", i=pending)
     assert await figures(world) == {"A": (6, 6, 6), "B": (4, 4, 4)}
