@@ -13,7 +13,9 @@ status, quantity or item_id (pending → committed), DELETE, and on PostgreSQL T
   its items (`lock_items`), so the trigger's UPDATE of the same rows takes no new lock.
 
 Created with the table when the schema comes from the metadata and by migration 0014 in a
-migrated database; tests/test_ledger_balance.py checks that both give the same triggers.
+migrated database; tests/test_ledger_balance_migration.py checks that both give the same
+triggers. A SQLite migration that copies the ledger table (batch mode) drops them: it must
+create them again (`trigger_sql`).
 """
 
 from __future__ import annotations
