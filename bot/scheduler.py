@@ -127,6 +127,21 @@ def job_specs(app: App) -> list[JobSpec]:
             report.new_for_admin,
         )
 
+    async def watch() -> None:
+        # Busy is the watch's own business: it tries again next time (services/.../watch.py).
+        result = await app.reconciliation.watch()
+        if result.report is not None:
+            logger.info(
+                "reconciliation watch saw %s new, run %s: %s fixed, %s need an admin (%s new)",
+                len(result.new),
+                result.report.run_id,
+                result.report.fixes,
+                result.report.needs_admin,
+                result.report.new_for_admin,
+            )
+        elif result.busy:
+            logger.info("reconciliation watch: a run is in progress, looking again next time")
+
     async def command_menus() -> None:
         changed = await sync_staff_menus(app.sender.bot, app.users, app.i18n)
         if changed:
@@ -150,6 +165,14 @@ def job_specs(app: App) -> list[JobSpec]:
             "reconcile_inventory",
             settings.reconciliation.interval_minutes * 60,
             reconcile,
+            exclusive=False,
+        ),
+        # The cheap look that calls the run above early. Every replica watches with its own
+        # watermark (reads only); the run's lock lets one of them apply at a time.
+        JobSpec(
+            "watch_inventory",
+            settings.reconciliation.watch_seconds,
+            watch,
             exclusive=False,
         ),
         # Roles granted on the command line reach the menu here: one replica is enough.

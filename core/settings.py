@@ -100,9 +100,10 @@ class ErrorSettings(BaseModel):
 
 
 class ReconciliationSettings(BaseModel):
-    """RECONCILIATION_*: the hourly inventory check."""
+    """RECONCILIATION_*: the hourly inventory check and the watch that calls it early."""
 
     interval_minutes: int = Field(default=60, ge=1)
+    watch_seconds: int = Field(default=30, ge=5)
     pending_max_age_hours: int = Field(default=24, ge=1)
 
 

@@ -428,6 +428,7 @@ async def test_failing_job_becomes_an_error_record_and_shows_in_health(world: Wo
         "notification_cleanup",
         "outbox",
         "reconcile_inventory",
+        "watch_inventory",
     ]
     assert scheduler.get_job("health_snapshot").trigger.interval == timedelta(minutes=5)
 

@@ -367,7 +367,7 @@ async def test_a_failed_run_rolls_back_and_frees_the_lock(
     def broken(*_: Any) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("services.reconciliation.service._reversal", broken)
+    monkeypatch.setattr("services.reconciliation.service.reversal", broken)
     with pytest.raises(RuntimeError):
         await service.run(apply=True)
     after = await snapshot(world)

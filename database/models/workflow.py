@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -25,6 +26,7 @@ from core.enums import (
     TransitionAction,
 )
 from database.base import Base, str_enum
+from database.models.balances import balanced
 
 
 def display_name(full_name: str | None, username: str | None, telegram_id: int) -> str:
@@ -86,6 +88,9 @@ class InventoryItem(Base):
     unit: Mapped[str] = mapped_column(String(16), default="pcs")
     # Cached figure; the committed ledger rows are the source of truth.
     stock: Mapped[int] = mapped_column(Integer, default=0)
+    # SUM of the committed ledger rows, kept by triggers (database/models/balances.py) for the
+    # reconciliation watch; no code of the app writes it.
+    ledger_balance: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -196,3 +201,6 @@ class InventoryTransaction(Base):
     reverses_id: Mapped[int | None] = mapped_column(ForeignKey("inventory_transactions.id"))
     created_at: Mapped[datetime]
     committed_at: Mapped[datetime | None]
+
+
+balanced(InventoryTransaction.__table__)

@@ -39,6 +39,21 @@ class Movement:
     created_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class Watched:
+    """A ledger row the watch looks at once, as it first sees it."""
+
+    id: int
+    kind: TransactionKind
+    status: TransactionStatus
+    request_id: int | None
+    request_item_id: int | None
+    created_at: datetime
+    request_exists: bool
+    request_status: RequestStatus | None
+    reversed: bool
+
+
 def _not_reversed() -> ColumnElement[bool]:
     reversal = aliased(Tx)
     return ~exists().where(reversal.reverses_id == Tx.id)
@@ -131,6 +146,66 @@ class ReconciliationRepository:
         )
         rows = await self.session.execute(query)
         return [(int(i), str(sku), int(stock), int(bal)) for i, sku, stock, bal in rows]
+
+    # -- the watch: an items scan and index lookups, never an aggregate of the ledger --------
+
+    async def drifted_items(self) -> list[tuple[int, int, int]]:
+        """(item id, stock figure, trigger-kept balance) of the items whose figure disagrees with
+        the balance or either is negative: one pass over the items table."""
+        query = (
+            select(InventoryItem.id, InventoryItem.stock, InventoryItem.ledger_balance)
+            .where(
+                or_(
+                    InventoryItem.stock != InventoryItem.ledger_balance,
+                    InventoryItem.stock < 0,
+                    InventoryItem.ledger_balance < 0,
+                )
+            )
+            .order_by(InventoryItem.id)
+        )
+        return [(int(i), int(s), int(b)) for i, s, b in await self.session.execute(query)]
+
+    async def last_movement_id(self) -> int:
+        return int(await self.session.scalar(select(func.max(Tx.id))) or 0)
+
+    async def movements_after(self, watermark: int) -> list[Watched]:
+        """Ledger rows above `watermark` (a primary-key range), each with its request's status
+        (None: no such request) and whether it is reversed already."""
+        query = (
+            select(
+                Tx.id,
+                Tx.kind,
+                Tx.status,
+                Tx.request_id,
+                Tx.request_item_id,
+                Tx.created_at,
+                Request.id.is_not(None),
+                Request.status,
+                ~_not_reversed(),
+            )
+            .outerjoin(Request, Request.id == Tx.request_id)
+            .where(Tx.id > watermark)
+            .order_by(Tx.id)
+        )
+        return [Watched(*row) for row in await self.session.execute(query)]
+
+    async def lines_issued_twice(self, lines: Collection[int]) -> set[int]:
+        """Of these request lines, those with more than one standing issue row (read through
+        the request_item_id index)."""
+        if not lines:
+            return set()
+        query = (
+            select(Tx.request_item_id)
+            .where(
+                Tx.request_item_id.in_(list(lines)),
+                Tx.status == TransactionStatus.COMMITTED,
+                Tx.kind == TransactionKind.ISSUE,
+                _not_reversed(),
+            )
+            .group_by(Tx.request_item_id)
+            .having(func.count() > 1)
+        )
+        return {int(line) for line in await self.session.scalars(query) if line is not None}
 
     async def ledger_balance(self, item_id: int) -> int:
         total = await self.session.scalar(

@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.clock import Clock
@@ -40,7 +39,9 @@ from database.repositories.inventory import InventoryRepository
 from database.repositories.reconciliation import ReconciliationRepository
 from database.repositories.users import UserRepository
 from outbox.repository import enqueue
-from services.reconciliation.findings import FIX, Finding, K, Override, Report, detect, scope
+from services.reconciliation.findings import FIX, K, Override, Report, detect, scope
+from services.reconciliation.rows import log_row, reversal, sku_names
+from services.reconciliation.watch import Busy, LedgerWatch, WatchResult
 from services.transactions import Change, TransactionalStateManager
 
 logger = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ class ReconciliationService:
         self.clock = clock
         self.pending_max_age = pending_max_age
         self._lock = asyncio.Lock()
+        self._watch = LedgerWatch(sessionmaker, clock, pending_max_age, self._watch_run)
 
     # -- running ----------------------------------------------------------------------------
 
@@ -113,6 +115,17 @@ class ReconciliationService:
         if item is None:
             raise NotFound(N_("No item with SKU {sku}."), sku=sku)
         return await self.run(apply=apply, item_id=item.id, trigger=trigger)
+
+    async def watch(self) -> WatchResult:
+        """The cheap look (services/reconciliation/watch.py): a full applied run only when it
+        sees something new."""
+        return await self._watch.watch()
+
+    async def _watch_run(self) -> Report:
+        try:
+            return await self.run(apply=True, trigger="watch")
+        except ReconciliationBusy as exc:
+            raise Busy from exc
 
     @asynccontextmanager
     async def exclusive(self) -> AsyncIterator[None]:
@@ -171,7 +184,7 @@ class ReconciliationService:
         for f in findings:
             if f.action is FIX.REVERSE_MOVEMENT:
                 assert f.transaction_id is not None and f.actual is not None
-                session.add(_reversal(f, run.id, actor_id, now))
+                session.add(reversal(f, run.id, actor_id, now))
                 reversed_by_item[f.item_id] -= f.actual
         for item_id_, delta in reversed_by_item.items():
             items[item_id_].stock += delta
@@ -186,7 +199,7 @@ class ReconciliationService:
         gone = [r.id for r in open_rows if r.fingerprint not in seen]
         await repo.resolve(gone, now)
         new_rows = [
-            _log_row(f, run.id, actor_id, now) for f in findings if f.is_new or not f.needs_admin
+            log_row(f, run.id, actor_id, now) for f in findings if f.is_new or not f.needs_admin
         ]
         session.add_all(new_rows)
         await session.flush()
@@ -216,7 +229,7 @@ class ReconciliationService:
         if not rows:
             return
         admins = await UserRepository(session).active_holders(Role.ADMIN)
-        skus = await _skus(session, {r.item_id for r in rows if r.item_id is not None})
+        skus = await sku_names(session, {r.item_id for r in rows if r.item_id is not None})
         for row in rows:
             for admin in admins:
                 # One alert per new discrepancy per admin, however often it is seen again.
@@ -322,7 +335,7 @@ class ReconciliationService:
     async def open_findings(self, limit: int = 20) -> list[tuple[ReconciliationLog, str]]:
         async with self.sessionmaker() as session:
             rows = await ReconciliationRepository(session).open_findings(limit=limit)
-            skus = await _skus(session, {r.item_id for r in rows if r.item_id is not None})
+            skus = await sku_names(session, {r.item_id for r in rows if r.item_id is not None})
         return [(r, skus.get(r.item_id or 0, "?")) for r in rows]
 
     async def open_count(self) -> int:
@@ -352,47 +365,3 @@ class ReconciliationService:
             if item is None:
                 return None
             return item, await ReconciliationRepository(session).ledger_balance(item_id)
-
-
-def _reversal(
-    f: Finding, run_id: int, actor_id: int | None, now: datetime
-) -> InventoryTransaction:
-    assert f.actual is not None
-    return InventoryTransaction(
-        item_id=f.item_id,
-        kind=TransactionKind.REVERSAL,
-        quantity=-f.actual,
-        status=TransactionStatus.COMMITTED,
-        actor_id=actor_id,
-        reason=f"reconciliation run #{run_id}: {f.kind.value}, {f.detail}",
-        reverses_id=f.transaction_id,
-        created_at=now,
-        committed_at=now,
-    )
-
-
-def _log_row(f: Finding, run_id: int, actor_id: int | None, now: datetime) -> ReconciliationLog:
-    return ReconciliationLog(
-        run_id=run_id,
-        item_id=f.item_id,
-        transaction_id=f.transaction_id,
-        kind=f.kind,
-        fingerprint=f.fingerprint,
-        expected=f.expected,
-        actual=f.actual,
-        action=f.action,
-        status=FindingStatus.NEEDS_ADMIN if f.needs_admin else FindingStatus.FIXED,
-        actor_id=actor_id,
-        detail=f.detail or None,
-        created_at=now,
-        resolved_at=None if f.needs_admin else now,
-    )
-
-
-async def _skus(session: AsyncSession, item_ids: set[int]) -> dict[int, str]:
-    if not item_ids:
-        return {}
-    rows = await session.execute(
-        select(InventoryItem.id, InventoryItem.sku).where(InventoryItem.id.in_(item_ids))
-    )
-    return {int(i): str(s) for i, s in rows}
