@@ -48,18 +48,24 @@ def guarded(
 ) -> Callable[[], Awaitable[JobOutcome]]:
     """Run `job`, never raising: the outcome goes to APScheduler's event as its retval."""
 
+    async def once() -> JobResult:
+        if not exclusive:
+            await job()
+            return JobResult.OK
+        async with try_lock(app.engine, name) as got:
+            if got:
+                await job()
+            return JobResult.OK if got else JobResult.SKIPPED
+
     async def run() -> JobOutcome:
         started = timer()
         result = JobResult.OK
         try:
-            if exclusive:
-                async with try_lock(app.engine, name) as got:
-                    if got:
-                        await job()
-                    else:
-                        result = JobResult.SKIPPED
-            else:
-                await job()
+            # A deadlock or a busy file is retried here, as a person's transaction is: a
+            # conflict the next attempt gets past is not an error anyone should read.
+            async for attempt in app.tx.retrying():
+                with attempt:
+                    result = await once()
         except Exception as exc:
             result = JobResult.FAILED
             await app.recorder.record(exc, FailureContext(source=f"job:{name}"))

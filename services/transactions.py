@@ -73,6 +73,19 @@ class TransactionalStateManager:
         self.policy = policy
         self.sleep = sleep  # tests inject a recorder instead of waiting
 
+    def retrying(self) -> AsyncRetrying:
+        """Attempts of one unit of work: again after a transient database fault (a deadlock,
+        a busy file, a dropped connection), with backoff, at most `policy.attempts` times."""
+        return AsyncRetrying(
+            retry=retry_if_exception(is_transient),
+            stop=stop_after_attempt(self.policy.attempts),
+            wait=wait_exponential_jitter(
+                multiplier=self.policy.initial, max=self.policy.maximum, jitter=self.policy.jitter
+            ),
+            sleep=self.sleep,
+            reraise=True,
+        )
+
     async def run(
         self,
         operation: str,
@@ -84,16 +97,7 @@ class TransactionalStateManager:
         audited: bool = True,
     ) -> T:
         attempt_no = 0
-        retrying = AsyncRetrying(
-            retry=retry_if_exception(is_transient),
-            stop=stop_after_attempt(self.policy.attempts),
-            wait=wait_exponential_jitter(
-                multiplier=self.policy.initial, max=self.policy.maximum, jitter=self.policy.jitter
-            ),
-            sleep=self.sleep,
-            reraise=True,
-        )
-        async for attempt in retrying:
+        async for attempt in self.retrying():
             with attempt:
                 attempt_no += 1
                 return await self._attempt(

@@ -4,6 +4,7 @@ alert-once and recovery, retention, the scheduler's job monitor and the advisory
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from aiogram.methods import SendMessage
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.scheduler import create_scheduler, guarded
@@ -461,6 +463,43 @@ async def test_failing_job_becomes_an_error_record_and_shows_in_health(world: Wo
     assert (component.status, component.details["failing"]) == (D, 1)
     metrics = world.app.metrics.render().decode()
     assert 'bot_job_runs_total{job="broken",result="failed"} 1.0' in metrics
+
+
+def busy_file() -> OperationalError:
+    error = sqlite3.OperationalError("database is locked")
+    error.sqlite_errorcode = 5  # type: ignore[attr-defined]  # SQLITE_BUSY
+    return OperationalError("BEGIN IMMEDIATE", {}, error)
+
+
+async def test_job_retries_a_lock_conflict_without_an_error_record(world: World) -> None:
+    calls: list[int] = []
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    world.app.tx.sleep = sleep
+
+    async def watch() -> None:
+        calls.append(len(calls))
+        if len(calls) == 1:
+            raise busy_file()
+
+    outcome = await guarded(world.app, "watch_inventory", watch)()
+    assert (outcome.result, calls, len(waits)) == (JobResult.OK, [0, 1], 1)
+    async with world.app.sessionmaker() as session:
+        assert (await session.scalars(select(ErrorRecord))).all() == []
+
+    async def locked() -> None:
+        calls.append(len(calls))
+        raise busy_file()
+
+    outcome = await guarded(world.app, "watch_inventory", locked)()
+    assert outcome.result is JobResult.FAILED
+    assert len(calls) == 2 + world.app.tx.policy.attempts  # then it is recorded, once
+    async with world.app.sessionmaker() as session:
+        [record] = (await session.scalars(select(ErrorRecord))).all()
+    assert (record.handler, record.category) == ("job:watch_inventory", ErrorCategory.TRANSIENT)
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])

@@ -48,18 +48,31 @@ def unanswered(people: People, before: float | None = None) -> int:
     )
 
 
+# The default workflow's stage whose approval issues the lines from stock (issues_stock).
+ISSUING_STAGE = "warehouse_issue"
+# Lines (ri) of requests completed by an approval out of that stage.
+ISSUED_LINE = (
+    "WHERE EXISTS (SELECT 1 FROM requests r JOIN request_transitions rt ON rt.request_id = r.id "
+    "WHERE r.id = ri.request_id AND r.status = 'completed' AND rt.from_stage = :stage "
+    "AND rt.to_status = 'completed' AND rt.action = 'approve')"
+)
+
+
 def spool_empty(path: Path) -> bool:
     return not path.exists() or not path.read_text(encoding="utf-8").strip()
 
 
 async def expected_stock(db: Database, initial: dict[str, int]) -> dict[str, int]:
-    """Stock as the requests say it must be: the import minus every completed request's lines.
+    """Stock as the requests say it must be: the import minus the lines of every request
+    approved out of the issuing stage.
 
-    Computed from requests and their lines, not from the ledger or the cached figure."""
+    Computed from requests, lines and transitions, not from the ledger or the cached figure.
+    A request force-completed (its stage gone from the workflow file) issued nothing: the
+    confirmation says so."""
     rows = await db.rows(
         "SELECT i.sku, ri.quantity FROM request_items ri "
-        "JOIN requests r ON r.id = ri.request_id JOIN inventory_items i ON i.id = ri.item_id "
-        "WHERE r.status = 'completed'"
+        "JOIN inventory_items i ON i.id = ri.item_id " + ISSUED_LINE,
+        stage=ISSUING_STAGE,
     )
     out = dict(initial)
     for sku, quantity in rows:
@@ -110,11 +123,12 @@ async def data_lost(db: Database, people: People, api: LocalBotAPI) -> DataLost:
     lost.notifications_sent_unseen = sum(
         max(0, n - sends.get(chat, 0)) for chat, n in sent_rows.items()
     )
-    # Every line of a completed request has its committed issue in the ledger.
+    # Every line approved out of the issuing stage has its committed issue in the ledger.
     missing = await db.rows(
-        "SELECT ri.id FROM request_items ri JOIN requests r ON r.id = ri.request_id "
-        "WHERE r.status = 'completed' AND NOT EXISTS (SELECT 1 FROM inventory_transactions t "
-        "WHERE t.request_item_id = ri.id AND t.kind = 'issue' AND t.status = 'committed')"
+        "SELECT ri.id FROM request_items ri " + ISSUED_LINE + " AND NOT EXISTS (SELECT 1 "
+        "FROM inventory_transactions t WHERE t.request_item_id = ri.id AND t.kind = 'issue' "
+        "AND t.status = 'committed')",
+        stage=ISSUING_STAGE,
     )
     lost.ledger_rows_lost = len(missing)
     return lost
@@ -159,3 +173,12 @@ def duplicates(api: LocalBotAPI) -> int:
         (c.chat_id, c.text) for c in api.calls_of("sendMessage") if c.ok and "#" in c.text
     )
     return sum(n - 1 for n in texts.values() if n > 1)
+
+
+async def database_errors(db: Database, since: datetime) -> int:
+    """Error occurrences a person could have seen for a database fault since `since`."""
+    rows = await db.rows(
+        "SELECT o.occurred_at FROM error_occurrences o JOIN error_records e "
+        "ON e.id = o.error_id WHERE e.category IN ('transient', 'system')"
+    )
+    return sum(1 for (at,) in rows if when(at) >= since)  # SQLite gives text: compare here

@@ -10,7 +10,9 @@ import os
 import random
 from dataclasses import dataclass
 
+from bot.chaos import conflicts
 from bot.chaos.model import Incident
+from bot.chaos.session import WALL_TIMEOUT
 from bot.chaos.world import World
 
 EXCLUSIVE = (
@@ -21,28 +23,24 @@ EXCLUSIVE = (
     "db_drop",
     "tg_429_burst",
     "kill_mid_drain",
+    "db_lock_conflict",  # before the day's last part: it needs request writes to bite
     "tg_5xx",
     "kill_mid_transaction",
     "db_outage",
     "kill_mid_reconciliation",
     "db_drop",
+    "tg_timeout",
 )
 ANYTIME = (
     "tg_blocked",
-    "wf_silent_assignee",
     "wf_deactivated_assignee",
+    "wf_role_revoked",
     "inv_stock_mismatch",
     "inv_orphan",
     "inv_duplicate_issue",
     "inv_negative_stock",
 )
-LEFT_OUT = {
-    "db_deadlock": "deadlocks and serialization failures need two real concurrent "
-    "transactions at the same rows; not built, so not in the run",
-    "tg_timeout": "a timeout waits the bot's real HTTP timeout (seconds of wall time per "
-    "call); 5xx answers stand for an unreachable Telegram instead",
-    "wf_stage_removed": "removing a stage from the workflow file mid-day is not built yet",
-}
+LEFT_OUT: dict[str, str] = {}  # kinds of the issue not in the run, and why
 SQLITE_LEFT_OUT = {
     "db_drop": "SQLite has no connection to drop (the file is opened in the process)",
 }
@@ -69,6 +67,11 @@ def plan(rng: random.Random, hours: float, engine: str) -> list[Planned]:
         out.append(Planned(at, kind, _duration(rng, kind, slot)))
     for kind in ANYTIME:
         out.append(Planned(rng.uniform(0.15 * day, 0.6 * day), kind, 0.0))
+    # Late: after it nothing is issued, and the inventory faults need issues to corrupt.
+    out.append(Planned(rng.uniform(0.65 * day, 0.75 * day), "wf_stage_removed", 0.0))
+    # Later still: a silent sole approver stops the day's flow, and what they hold must be
+    # overdue (stuck_after, ~1/6 day) before the day and its catch-up end.
+    out.append(Planned(rng.uniform(0.76 * day, 0.8 * day), "wf_silent_assignee", 0.0))
     return sorted(out, key=lambda p: (p.at, p.kind))
 
 
@@ -78,6 +81,8 @@ def _duration(rng: random.Random, kind: str, slot: float) -> float:
         "tg_5xx": (10, 60),
         "tg_outage": (180, 480),
         "db_outage": (60, 240),
+        "tg_timeout": (60, 180),
+        "db_lock_conflict": (900, 1800),  # it bites the first writes after it starts
     }.get(kind, (0, 0))
     return min(rng.uniform(low, high), slot * 0.4)
 
@@ -101,6 +106,12 @@ async def start_fault(world: World, incident: Incident, rng: random.Random) -> N
         assert proxy is not None
         await proxy.drop()
         incident.detail = "every open connection to PostgreSQL cut (proxy dropped them)"
+    elif kind == "tg_timeout":
+        # Taken and never answered (nothing is processed): each call waits out the timeout.
+        api.fail_for(seconds, 504, method="*", delay=2 * WALL_TIMEOUT)
+        incident.detail = f"Telegram takes every call and never answers for {seconds:.0f} s"
+    elif kind == "db_lock_conflict":
+        await conflicts.start(world, incident, rng)
     elif kind == "db_outage":
         await database_down(world)
         incident.detail = f"database unreachable for {seconds:.0f} s ({_how(world)})"
@@ -135,4 +146,11 @@ async def database_up(world: World) -> None:
 async def end_fault(world: World, incident: Incident) -> None:
     if incident.kind == "db_outage":
         await database_up(world)
+    elif incident.kind == "db_lock_conflict":
+        hits = await conflicts.hits(world)
+        await conflicts.end(world)
+        if hits is not None:
+            incident.affected = [hits]
+            incident.effect = hits > 0
+            incident.detail += f"; {hits} writes of a request met it"
     # Telegram faults end by themselves on the server's clock.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from sqlalchemy import event
@@ -26,6 +26,8 @@ class StatementGate:
         self.engine, self.statement = engine, statement
         self.count = 0
         self.reached = False
+        # Also required before freezing (checked at each statement): a condition outside SQL.
+        self.ready: Callable[[], bool] = lambda: True
         self._never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         event.listen(engine.sync_engine, "before_cursor_execute", self._before)
 
@@ -33,7 +35,7 @@ class StatementGate:
         if _SCOPE.get() is not self or self.reached:
             return
         self.count += 1
-        if self.count >= self.statement:
+        if self.count >= self.statement and self.ready():
             self.reached = True
             await_only(self._never)  # frozen here until the kill cancels the task
 

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from bot.chaos.audit import open_notifications
+from bot.chaos.audit import ISSUING_STAGE, open_notifications
 from bot.chaos.faults import start_fault
 from bot.chaos.freeze import StatementGate
 from bot.chaos.model import Incident
@@ -16,6 +16,7 @@ from bot.chaos.people import KEEPERS, MANAGERS, REQUESTERS, People
 from bot.chaos.world import World
 from bot.local_api import FakeUser
 from bot.scheduler import guarded
+from core.enums import Role
 
 CORRUPTED_SKU = {
     "inv_stock_mismatch": "PAPER",
@@ -23,13 +24,17 @@ CORRUPTED_SKU = {
     "inv_duplicate_issue": "TAPE",
     "inv_negative_stock": "GLUE",
 }
+REMOVED = ISSUING_STAGE  # the stage the workflow incident cuts from the file
+FIRST_STAGE = "manager_approval"
 KILL_TURNS = 5000  # 1 ms waits for the task to reach its statement (real I/O)
 
 
-async def inject(world: World, people: People, incident: Incident, rng: random.Random) -> bool:
+async def inject(  # noqa: PLR0911
+    world: World, people: People, incident: Incident, rng: random.Random
+) -> bool:
     """Start the fault; False when its moment has not come (the run tries again later)."""
     kind = incident.kind
-    if kind.startswith(("tg_4", "tg_5", "tg_o", "db_")):
+    if kind.startswith(("tg_4", "tg_5", "tg_o", "tg_t", "db_")):
         await start_fault(world, incident, rng)
         return True
     if kind == "tg_blocked":
@@ -41,16 +46,43 @@ async def inject(world: World, people: People, incident: Incident, rng: random.R
         incident.detail = f"{user.first_name} ({user.id}) blocked the bot"
         return True
     if kind == "wf_silent_assignee":
-        user = rng.choice(MANAGERS + KEEPERS)
+        # Every active holder of a stage's role gets the decision buttons, so silence strands
+        # requests only where nobody else of the role acts: such a person first (their
+        # requests go stuck; Reassign after granting the role), else anyone (absorbed).
+        # Managers: their stage is the first, still in the file after wf_stage_removed.
+        away = people.silent | people.gone
+        able = [u for u in MANAGERS if u.id not in away]
+        sole = [u for u in able if not spare(people, u.id)]
+        if not able:
+            return False
+        user = rng.choice(sole or able)
         people.silent.add(user.id)
-        incident.affected = [user.id]
+        incident.affected = [user.id, *await holding(world, user.id)]
         incident.detail = f"{user.first_name} ({user.id}) stops deciding for the rest of the day"
         return True
-    if kind == "wf_deactivated_assignee":
+    if kind in ("wf_deactivated_assignee", "wf_role_revoked"):
         return await deactivate(world, people, incident, rng)
     if kind.startswith("inv_"):
         return await corrupt(world, incident)
+    if kind == "wf_stage_removed":
+        return await remove_stage(world, incident)
     return await kill(world, people, incident, rng)
+
+
+def spare(people: People, tg: int) -> bool:
+    """Someone else of this person's role still acts (so a fix exists)."""
+    group = MANAGERS if any(u.id == tg for u in MANAGERS) else KEEPERS
+    return any(u.id != tg and u.id not in people.gone | people.silent for u in group)
+
+
+async def holding(world: World, tg: int) -> list[int]:
+    """The open requests assigned to this person now."""
+    rows = await world.db.rows(
+        "SELECT r.id FROM requests r JOIN users u ON u.id = r.assignee_id "
+        "WHERE u.telegram_id = :tg AND r.status = 'active' ORDER BY r.id",
+        tg=tg,
+    )
+    return [int(r) for (r,) in rows]
 
 
 async def deactivate(world: World, people: People, incident: Incident, rng: random.Random) -> bool:
@@ -58,19 +90,44 @@ async def deactivate(world: World, people: People, incident: Incident, rng: rand
         "SELECT u.telegram_id, COUNT(*) FROM requests r JOIN users u ON u.id = r.assignee_id "
         "WHERE r.status = 'active' GROUP BY u.telegram_id ORDER BY 2 DESC, 1"
     )
-    candidates = [int(t) for t, _ in rows if int(t) not in people.silent]
+
+    away = people.silent | people.gone
+    candidates = [int(t) for t, _ in rows if int(t) not in away and spare(people, int(t))]
     if not candidates:
         return False
     user: FakeUser = next(u for u in MANAGERS + KEEPERS if u.id == candidates[0])
-    held = await world.db.rows(
-        "SELECT r.id FROM requests r JOIN users u ON u.id = r.assignee_id "
-        "WHERE u.telegram_id = :tg AND r.status = 'active' ORDER BY r.id",
-        tg=user.id,
-    )
-    await world.running.users.set_active(user.id, False)  # what `users deactivate` does
+    held = await holding(world, user.id)
+    if incident.kind == "wf_role_revoked":
+        role = Role.MANAGER if user in MANAGERS else Role.STOREKEEPER
+        await world.running.users.revoke(user.id, role)  # what `users revoke` does
+        done = f"took the {role.value} role from"
+    else:
+        await world.running.users.set_active(user.id, False)  # what `users deactivate` does
+        done = "deactivated"
     people.gone.add(user.id)
-    incident.affected = [user.id, *(int(r) for (r,) in held)]
-    incident.detail = f"an admin deactivated {user.first_name} ({user.id}), holding requests"
+    incident.affected = [user.id, *held]
+    incident.detail = f"an admin {done} {user.first_name} ({user.id}), holding requests"
+    return True
+
+
+async def remove_stage(world: World, incident: Incident) -> bool:
+    """An admin deploys a workflow file without the warehouse stage and restarts the bot."""
+    held = await world.db.rows(
+        "SELECT id FROM requests WHERE status = 'active' AND stage = :s ORDER BY id", s=REMOVED
+    )
+    if not held:
+        return False  # nobody waits at it: no request to strand yet
+    path = world.settings.workflows_file
+    text = path.read_text(encoding="utf-8")
+    start = text.index(f'[[workflow.stage]]\nkey = "{REMOVED}"')
+    path.write_text(text[:start], encoding="utf-8")  # it is the file's last stage
+    await world.shutdown()
+    world.sim.advance(5.0)
+    await world.boot()
+    incident.affected = [0, *(int(r) for (r,) in held)]
+    incident.detail = (
+        f"stage {REMOVED} removed from the workflow file ({len(held)} requests there)"
+    )
     return True
 
 
@@ -129,7 +186,11 @@ async def kill(world: World, people: People, incident: Incident, rng: random.Ran
         await world.poll()
         if not await open_notifications(world.db, world.sim.now() + timedelta(seconds=1)):
             return False
-        gate = StatementGate(app.engine, rng.randint(2, 4))
+        # Frozen at the first statement after Telegram answered a send: the rows are sent
+        # but not yet recorded as sent (the at-least-once window), or later ones of the batch.
+        sends = api.mark()
+        gate = StatementGate(app.engine, rng.randint(1, 3))
+        gate.ready = lambda: bool(api.calls_of("sendMessage", since=sends))
         task: asyncio.Task[Any] = gate.task(app.sender.flush())
         what = "the outbox sender's"
     elif incident.kind == "kill_mid_transaction":
@@ -155,7 +216,7 @@ async def kill(world: World, people: People, incident: Incident, rng: random.Ran
     world.sim.advance(5.0)  # the supervisor restarts the process
     await world.boot()
     if gate.reached:
-        incident.detail = f"process killed before {what} SQL statement {gate.statement}"
+        incident.detail = f"process killed before {what} SQL statement {gate.count}"
     else:
         incident.detail = f"process killed after {what} {gate.count} SQL statements (done)"
     if incident.kind == "kill_mid_drain":

@@ -15,17 +15,21 @@ MECHANISM = {
     "tg_blocked": "outbox: dead with reason 'blocked', user marked unreachable",
     "db_drop": "state manager retries the transaction on a fresh connection",
     "db_outage": "database breaker half-open; error spool replay; polling resumes",
-    "inv_stock_mismatch": "reconcile_inventory job: recompute the cached figure",
-    "inv_orphan": "reconcile_inventory job: reverse the orphaned movement",
-    "inv_duplicate_issue": "reconcile_inventory job: reverse the duplicate",
+    "tg_timeout": "outbox: retry with backoff; telegram breaker; polling resumes",
+    "db_lock_conflict": "state manager retries the transaction (deadlock, busy file)",
+    "inv_stock_mismatch": "watch_inventory job: ledger balance differs; recompute the figure",
+    "inv_orphan": "watch_inventory job: new movement of no request; reverse it",
+    "inv_duplicate_issue": "watch_inventory job: line issued twice; reverse the duplicate",
     "kill_mid_drain": "outbox claim expiry; the new process sends the claimed rows",
     "kill_mid_transaction": "rollback on the dead connection; the person's update comes again",
     "kill_mid_reconciliation": "rollback; the next reconcile_inventory run redoes it",
 }
 NEEDS_PERSON = {
     "inv_negative_stock": "Inventory reconciliation › Open findings › Set counted quantity",
-    "wf_silent_assignee": "Stuck workflows › #request › Reassign",
+    "wf_silent_assignee": "Stuck workflows › #request › Reassign (sole holder: users grant first)",
     "wf_deactivated_assignee": "Stuck workflows › #request › Reassign",
+    "wf_role_revoked": "Stuck workflows › #request › Reassign",
+    "wf_stage_removed": "Stuck workflows › #request › Force complete",
 }
 
 

@@ -21,6 +21,8 @@ def render(report: Report) -> str:
         counted = row["incidents"] - row["no_effect"]
         fixed = "person" if row["needs_person"] else f"{row['recovered']}/{counted}"
         menu = f"{row['on_menu_with_fix']}/{counted}" if row["needs_person"] else ""
+        if not counted:
+            fixed, menu = "-", ""  # no effect: listed below
         lines.append(
             f"{kind:<26}{row['incidents']:>3}{fixed:>7}{menu:>6}"
             f"{_s(row['median_seconds']):>9}{_s(row['worst_seconds']):>9}  {row['mechanism']}"
@@ -42,6 +44,10 @@ def render(report: Report) -> str:
         f"{report.duplicates_sent}",
         "the day: " + ", ".join(f"{k} {v}" for k, v in report.day.items()),
     ]
+    idle = [i for i in report.incidents if not i.effect]
+    if idle:
+        lines += ["", "no effect (not counted):"]
+        lines += [f"  #{i.id} {i.kind} at {i.injected_at:.0f} s: {i.detail}" for i in idle]
     missed = [i for i in report.incidents if i.missed_by]
     if missed:
         lines += ["", "targets missed:"]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot.chaos import audit
-from bot.chaos.inject import CORRUPTED_SKU
+from bot.chaos.inject import CORRUPTED_SKU, FIRST_STAGE, REMOVED
 from bot.chaos.menu import finding_has, stuck_request_has
 from bot.chaos.model import Incident
 
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
 
 TARGET_SECONDS = 120.0
 MENU_CHECKS = 3  # requests of one incident looked up on the menu
+WORKFLOW = ("wf_silent_assignee", "wf_deactivated_assignee", "wf_role_revoked", "wf_stage_removed")
 
 
 async def finish(run: Run) -> None:
@@ -27,11 +29,16 @@ async def finish(run: Run) -> None:
     for incident in report.incidents:
         if incident.kind.startswith("inv_"):
             findings_ok.update(incident.affected)
-        if incident.kind in ("wf_silent_assignee", "wf_deactivated_assignee"):
+        if incident.kind in WORKFLOW:
             stuck_ok.update(incident.affected[1:])  # what they held when it happened
             requests = await held_by(run, incident)
             stuck_ok.update(requests)
-            await stuck_visible(run, incident, await overdue(run, requests), tick)
+            at_once = incident.kind in ("wf_role_revoked", "wf_stage_removed")
+            fix = "Force complete" if incident.kind == "wf_stage_removed" else "Reassign"
+            requests = await overdue(run, requests, at_once)
+            if not requests and incident.kind != "wf_stage_removed":
+                await absorbed(run, incident)
+            await stuck_visible(run, incident, requests, tick, fix)
         elif incident.kind == "inv_negative_stock":
             item = incident.affected[0]
             incident.effect = True
@@ -66,18 +73,33 @@ async def finish(run: Run) -> None:
 
 
 async def held_by(run: Run, incident: Incident) -> list[int]:
-    """Open requests the silent or deactivated person holds at the end of the day."""
+    """Open requests the silent or deactivated person holds at the end of the day (a removed
+    stage: the open requests left at it)."""
+    if incident.kind == "wf_stage_removed":
+        rows = await run.db.rows(
+            "SELECT id FROM requests WHERE status = 'active' AND stage = :s ORDER BY id",
+            s=REMOVED,
+        )
+        return [int(r) for (r,) in rows]
+    # Those left at a stage cut from the file are wf_stage_removed's (fixed by Force complete).
     rows = await run.db.rows(
         "SELECT r.id FROM requests r JOIN users u ON u.id = r.assignee_id "
-        "WHERE u.telegram_id = :tg AND r.status = 'active' ORDER BY r.id",
+        "WHERE u.telegram_id = :tg AND r.status = 'active' AND r.stage IN (:a, :b) ORDER BY r.id",
         tg=incident.affected[0],
+        a=FIRST_STAGE,
+        b=REMOVED if not stage_removed(run) else FIRST_STAGE,
     )
     return [int(r) for (r,) in rows]
 
 
-async def overdue(run: Run, requests: list[int]) -> list[int]:
+def stage_removed(run: Run) -> bool:
+    return any(i.kind == "wf_stage_removed" for i in run.report.incidents)
+
+
+async def overdue(run: Run, requests: list[int], at_once: bool = False) -> list[int]:
     """Those a stuck check must have marked by now: waiting past the threshold for longer
-    than the check's interval (STUCK_CHECK_MINUTES); a deactivated assignee's at once."""
+    than the check's interval (STUCK_CHECK_MINUTES); a deactivated assignee's, or one who
+    lost the stage's role (`at_once`), at once."""
     if not requests:
         return []
     rows = await run.db.rows(
@@ -86,17 +108,21 @@ async def overdue(run: Run, requests: list[int]) -> list[int]:
     )
     check = run.world.settings.stuck_check_minutes * 60
     now = run.sim.now()
+    late = run.stuck_seconds + check
     return [
         int(r)
         for r, entered, active in rows
-        if not active or (now - audit.when(entered)).total_seconds() > run.stuck_seconds + check
+        if at_once or not active or (now - audit.when(entered)).total_seconds() > late
     ]
 
 
-async def stuck_visible(run: Run, incident: Incident, requests: list[int], tick: object) -> None:
+async def stuck_visible(
+    run: Run, incident: Incident, requests: list[int], tick: object, fix: str
+) -> None:
     if not requests:
         incident.effect = False
-        incident.detail += "; they held no overdue request by the end of the day"
+        if "; " not in incident.detail:
+            incident.detail += "; nothing waited on them by the end of the day"
         return
     marks = await run.db.rows(
         "SELECT request_id, detected_at FROM stuck_marks WHERE request_id IN ("
@@ -105,17 +131,49 @@ async def stuck_visible(run: Run, incident: Incident, requests: list[int], tick:
     )
     marked = {int(r): audit.when(at) for r, at in marks}
     if marked:
-        first = min(marked.values())
-        incident.visible_at = (first - run.sim.start).total_seconds()
+        # A mark from before the incident (overdue already) counts from the incident on.
+        first = (min(marked.values()) - run.sim.start).total_seconds()
+        incident.visible_at = max(first, incident.injected_at)
     unmarked = [r for r in requests if r not in marked]
     shown = [
-        await stuck_request_has(run.people, tick, r, "Reassign")  # type: ignore[arg-type]
+        await stuck_request_has(run.people, tick, r, fix)  # type: ignore[arg-type]
         for r in requests[:MENU_CHECKS]
     ]
     incident.menu_fix = not unmarked and all(shown)
     incident.affected = [incident.affected[0], *requests]
     if unmarked:
         incident.detail += f"; not (yet) marked stuck: {unmarked}"
+
+
+async def absorbed(run: Run, incident: Incident) -> None:
+    """Why nothing was left waiting: every active holder of a stage's role gets the decision
+    buttons, so another holder decided what this person held (counted from the ledger of
+    transitions, not taken from the bot)."""
+    held = incident.affected[1:]
+    if not held:
+        incident.detail += "; they held no open request"
+        return
+    rows = await run.db.rows(
+        "SELECT t.request_id, u.telegram_id, t.created_at FROM request_transitions t JOIN "
+        "users u ON u.id = t.actor_id WHERE t.from_stage IS NOT NULL AND t.action IN "
+        "('approve', 'reject') AND t.request_id IN (" + ",".join(map(str, held)) + ")"
+    )
+    since = run.sim.start + timedelta(seconds=incident.injected_at)
+    stranded = await run.db.rows(
+        "SELECT id FROM requests WHERE status = 'active' AND stage = :s AND id IN ("
+        + ",".join(map(str, held))
+        + ")",
+        s=REMOVED,
+    )
+    others = {
+        int(r) for r, tg, at in rows if int(tg) != incident.affected[0] and audit.when(at) >= since
+    }
+    incident.detail += (
+        f"; no effect: another holder of the role decided {len(others)} of the {len(held)} "
+        "requests they held (every active holder gets the decision buttons)"
+    )
+    if stranded:
+        incident.detail += f"; {len(stranded)} left at the removed stage (wf_stage_removed's)"
 
 
 def name(incident: Incident) -> None:

@@ -147,7 +147,8 @@ class Run:
             # 1 s resolution while Telegram, the database or a restart is being recovered from.
             busy = any(
                 i.recovered_at is None
-                and i.kind.startswith(("tg_4", "tg_5", "tg_o", "db_", "kill"))
+                and i.kind.startswith(("tg_4", "tg_5", "tg_o", "tg_t", "db_", "kill"))
+                and not (i.kind == "db_lock_conflict" and i.cleared_at is None)  # waits a write
                 for i in self.open
             )
             await self.tick(1.0 if busy else 5.0)
@@ -205,6 +206,10 @@ class Run:
             return await audit.item_whole(db, CORRUPTED_SKU[kind], self.initial)
         if not all_answered or await audit.open_notifications(db, before):
             return False
+        if kind == "db_lock_conflict":
+            since = self.sim.start + timedelta(seconds=incident.injected_at)
+            if await audit.database_errors(db, since):
+                return False  # retried conflicts must not reach anyone as an error
         if kind.startswith("db_"):
             return audit.spool_empty(self.world.settings.error.spool_path) and bool(
                 self.probe_answered()

@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from aiogram import Bot, Dispatcher
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError, TelegramNetworkError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.chaos.pgproxy import PgProxy
+from bot.chaos.session import SimTimeoutSession
 from bot.chaos.simclock import SimClock
 from bot.commands import set_commands, sync_staff_menus
 from bot.factory import App, create_app, create_bot, create_dispatcher
@@ -73,6 +73,7 @@ class World:
     seed: int = 0
     boots: int = 0
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    holder: asyncio.Task[Any] | None = None  # a lock conflict's other process (SQLite)
 
     @property
     def running(self) -> App:
@@ -82,7 +83,7 @@ class World:
 
     async def boot(self) -> None:
         """What `bot/runner.py:running()` does at start-up, on the simulated clock."""
-        session = AiohttpSession()
+        session = SimTimeoutSession(self.sim)
         session.api = TelegramAPIServer.from_base(self.api.base_url)
         bot = create_bot(self.settings, session=session)
         engine = create_engine(self.db.app_url, monotonic=self.sim.monotonic)
