@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from database.engine import create_engine
 from database.migrate import downgrade, upgrade
 from tests.support import db
 from tests.test_row_counts import NOW, execute, triggers
@@ -59,25 +58,9 @@ def test_the_migration_back_fills_the_balance_and_matches_the_models(
         "trg_inventory_ledger_balance_delete",
         "trg_inventory_ledger_balance_update",
     }
-    if url.startswith("sqlite"):
-        from_models = f"sqlite+aiosqlite:///{tmp_path / 'data' / 'models.sqlite3'}"
-    else:
-        from_models = db.create_pg_database()
-    try:
-
-        async def create() -> None:
-            engine = create_engine(from_models, null_pool=True)
-            try:
-                await db.create_schema(engine)
-            finally:
-                await engine.dispose()
-
-        db.run_in_thread(create())
+    with db.schema_from_models(url, tmp_path / "data") as from_models:
         assert triggers(from_models) == migrated
         assert function_body(from_models) == body
-    finally:
-        if not url.startswith("sqlite"):
-            db.drop_pg_database(from_models)
 
     downgrade(url, "0013")
     assert not [t for t in triggers(url) if "ledger_balance" in t[0]]

@@ -301,24 +301,8 @@ def test_the_migration_back_fills_and_matches_the_models(
     }
 
     # The same triggers when the schema comes from the models (as the tests build it).
-    if fresh_database_url.startswith("sqlite"):
-        from_models = f"sqlite+aiosqlite:///{tmp_path / 'data' / 'models.sqlite3'}"
-    else:
-        from_models = db.create_pg_database()
-    try:
-
-        async def create() -> None:
-            engine = create_engine(from_models, null_pool=True)
-            try:
-                await db.create_schema(engine)
-            finally:
-                await engine.dispose()
-
-        db.run_in_thread(create())
+    with db.schema_from_models(fresh_database_url, tmp_path / "data") as from_models:
         assert triggers(from_models) == migrated
-    finally:
-        if not fresh_database_url.startswith("sqlite"):
-            db.drop_pg_database(from_models)
 
     downgrade(fresh_database_url, "0011")
     assert triggers(fresh_database_url) == []

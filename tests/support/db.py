@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
@@ -61,6 +63,28 @@ def create_pg_database() -> str:
 def drop_pg_database(url: str) -> None:
     name = make_url(url).database
     run_in_thread(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextmanager
+def schema_from_models(like: str, folder: Path) -> Iterator[str]:
+    """A second database of `like`'s engine with the schema built from the models (as the
+    tests build it), to compare with what the migrations made; dropped afterwards."""
+    sqlite = like.startswith("sqlite")
+    url = f"sqlite+aiosqlite:///{folder / 'models.sqlite3'}" if sqlite else create_pg_database()
+
+    async def create() -> None:
+        engine = create_engine(url, null_pool=True)
+        try:
+            await create_schema(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        run_in_thread(create())
+        yield url
+    finally:
+        if not sqlite:
+            drop_pg_database(url)
 
 
 async def create_schema(engine: AsyncEngine) -> None:
