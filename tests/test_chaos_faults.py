@@ -18,11 +18,12 @@ from aiogram.exceptions import TelegramNetworkError
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from bot.chaos import conflicts
+from bot.chaos import audit, conflicts
 from bot.chaos.freeze import StatementGate
 from bot.chaos.session import SimTimeoutSession
 from bot.chaos.simclock import SimClock
 from bot.local_api import LocalBotAPI
+from bot.local_api.wire import ApiCall
 from database.engine import create_engine
 from utils.db_faults import is_transient
 
@@ -104,3 +105,22 @@ async def test_postgresql_lock_conflict_fails_the_next_writes_with_a_retried_cod
     assert all(is_transient(f) for f in failures)  # the state manager retries these
     assert all(getattr(f.orig, "sqlstate", None) == "40P01" for f in failures)
     assert n == 2  # the failed writes left nothing; the third went through
+
+
+def test_a_repeat_after_telegram_delivered_the_press_again_is_not_a_duplicate() -> None:
+    api = LocalBotAPI("1:chaos")
+    press = {"update_id": 7, "callback_query": {"id": "c", "from": {"id": 302}, "data": "x"}}
+
+    def call(method: str, at: float, params: dict[str, object], result: object) -> None:
+        done = ApiCall(len(api.calls), method, params, at, 200, {"ok": True, "result": result})
+        api.calls.append(done)
+
+    ask = {"chat_id": 302, "text": "Why do you reject request #66?"}
+    notice = {"chat_id": 301, "text": "Request #5 waits for your decision"}
+    call("getUpdates", 10.0, {}, [press])
+    call("sendMessage", 11.0, ask, {})
+    call("sendMessage", 11.0, notice, {})
+    call("getUpdates", 16.0, {"offset": 7}, [press])  # the new process: the batch again
+    call("sendMessage", 17.0, ask, {})
+    call("sendMessage", 17.0, notice, {})  # 301 sent nothing again: a real duplicate
+    assert audit.duplicates(api) == (1, 1)

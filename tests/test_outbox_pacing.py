@@ -170,9 +170,17 @@ async def test_a_429_pauses_everything_exactly_retry_after_then_resumes_at_once(
     )
     # The bot's loop, polling only every hour: what comes next is the 429's timer.
     loop = asyncio.create_task(world.app.sender.run(poll_seconds=3600))
+
+    async def statuses() -> set[NotificationStatus]:
+        async with world.app.sessionmaker() as db:
+            rows = (await db.execute(select(PendingNotification))).unique().scalars().all()
+        return {r.status for r in rows}
+
     try:
+        # Until the outcomes are written: a loop cancelled inside its write transaction
+        # would leave SQLite's write lock with a connection nobody closes.
         for _ in range(500):
-            if len(session.sends) >= 11:
+            if len(session.sends) >= 11 and await statuses() == {NotificationStatus.SENT}:
                 break
             await asyncio.sleep(0.001)
     finally:
@@ -183,9 +191,7 @@ async def test_a_429_pauses_everything_exactly_retry_after_then_resumes_at_once(
     refused_at = times[3]  # the 4th send was answered 429 (the refusal is recorded, too)
     assert all(not refused_at < t < refused_at + 3 for t in times)  # nothing inside the pause
     assert times[4] == pytest.approx(refused_at + 3)  # and at once after it
-    async with world.app.sessionmaker() as db:
-        rows = (await db.execute(select(PendingNotification))).unique().scalars().all()
-    assert {r.status for r in rows} == {NotificationStatus.SENT}
+    assert await statuses() == {NotificationStatus.SENT}
     assert sorted(chat for _, chat, _ in session.sends) == sorted([*range(1000, 1010), 1003])
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -167,12 +168,39 @@ async def false_positives(
     )
 
 
-def duplicates(api: LocalBotAPI) -> int:
-    """Notifications a person got twice: the same text with a request number, one chat."""
-    texts = Counter(
-        (c.chat_id, c.text) for c in api.calls_of("sendMessage") if c.ok and "#" in c.text
-    )
-    return sum(n - 1 for n in texts.values() if n > 1)
+def duplicates(api: LocalBotAPI) -> tuple[int, int]:
+    """Texts with a request number a person got twice in one chat: (duplicates, re-asked).
+
+    A repeat is "re-asked" when Telegram delivered an update of that person again (in a
+    second getUpdates answer, as it does when the killed process had not confirmed the
+    batch) between the two sends: the handler ran again for the same press, and, the
+    conversation state having died with the process, asking again is the recovery."""
+    again: list[tuple[int, float]] = []  # (person, when their update came a second time)
+    seen: set[int] = set()
+    for call in api.calls_of("getUpdates"):
+        for update in (call.response or {}).get("result") or []:
+            if update["update_id"] in seen:
+                again.append((_sender(update), call.at))
+            seen.add(update["update_id"])
+    sends: dict[tuple[int | None, str], list[float]] = {}
+    for c in api.calls_of("sendMessage"):
+        if c.ok and "#" in c.text:
+            sends.setdefault((c.chat_id, c.text), []).append(c.at)
+    duplicated = reasked = 0
+    for (chat, _), times in sends.items():
+        for first, later in pairwise(times):
+            if any(who == chat and first <= at <= later for who, at in again):
+                reasked += 1
+            else:
+                duplicated += 1
+    return duplicated, reasked
+
+
+def _sender(update: dict[str, Any]) -> int:
+    for key in ("message", "callback_query", "edited_message"):
+        if key in update:
+            return int(update[key]["from"]["id"])
+    return 0
 
 
 async def database_errors(db: Database, since: datetime) -> int:

@@ -97,6 +97,7 @@ class Report:
     data_lost: DataLost = field(default_factory=DataLost)
     false_positives: FalsePositives = field(default_factory=FalsePositives)
     duplicates_sent: int = 0
+    reasked_after_redelivery: int = 0  # a reply repeated for an update Telegram sent again
     day: dict[str, int] = field(default_factory=dict)  # what the people did and got
 
     def by_kind(self) -> dict[str, dict[str, Any]]:
@@ -135,6 +136,7 @@ class Report:
             "data_lost": self.data_lost.total,
             "false_positives": self.false_positives.total,
             "duplicates_sent": self.duplicates_sent,
+            "reasked_after_redelivery": self.reasked_after_redelivery,
             "missed": Counter(i.missed_by for i in self.incidents if i.missed_by),
         }
 
@@ -149,6 +151,7 @@ class Report:
             "data_lost": asdict(self.data_lost),
             "false_positives": asdict(self.false_positives),
             "duplicates_sent": self.duplicates_sent,
+            "reasked_after_redelivery": self.reasked_after_redelivery,
             "day": self.day,
             "left_out": self.left_out,
             "incidents": [

@@ -41,7 +41,8 @@ def render(report: Report) -> str:
         f"{lost.notifications_sent_unseen}, ledger rows lost {lost.ledger_rows_lost})",
         f"false positives: {fp.total} (stuck marks {fp.stuck_marks}, findings {fp.findings}, "
         f"'blocked' for someone who had not {fp.dead_blocked}); duplicates sent: "
-        f"{report.duplicates_sent}",
+        f"{report.duplicates_sent} (besides {report.reasked_after_redelivery} replies asked "
+        "again for an update Telegram delivered again after a kill)",
         "the day: " + ", ".join(f"{k} {v}" for k, v in report.day.items()),
     ]
     idle = [i for i in report.incidents if not i.effect]

@@ -61,7 +61,7 @@ async def finish(run: Run) -> None:
         blocked=blocked,
         threshold_seconds=run.stuck_seconds,
     )
-    report.duplicates_sent = audit.duplicates(run.api)
+    report.duplicates_sent, report.reasked_after_redelivery = audit.duplicates(run.api)
     statuses = await db.rows("SELECT status, COUNT(*) FROM requests GROUP BY status")
     report.day = {
         "updates_sent_by_people": len(run.people.sent),
