@@ -84,7 +84,6 @@ async def end(world: World) -> None:
     if world.db.engine_name == "postgresql":
         await world.db.write("DROP TRIGGER IF EXISTS chaos_conflict ON requests")
         return
-    holder = getattr(world, "holder", None)
-    if holder is not None:
-        await holder
+    if world.holder is not None:
+        await world.holder
         world.holder = None

@@ -40,6 +40,8 @@ ANYTIME = (
     "inv_duplicate_issue",
     "inv_negative_stock",
 )
+# The kinds start_fault() injects (prefixes): Telegram answering badly, the database away.
+STARTED_HERE = ("tg_4", "tg_5", "tg_o", "tg_t", "db_")
 LEFT_OUT: dict[str, str] = {}  # kinds of the issue not in the run, and why
 SQLITE_LEFT_OUT = {
     "db_drop": "SQLite has no connection to drop (the file is opened in the process)",

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.chaos.audit import ISSUING_STAGE, open_notifications
-from bot.chaos.faults import start_fault
+from bot.chaos.faults import STARTED_HERE, start_fault
 from bot.chaos.freeze import StatementGate
 from bot.chaos.model import Incident
 from bot.chaos.people import KEEPERS, MANAGERS, REQUESTERS, People
@@ -25,7 +25,6 @@ CORRUPTED_SKU = {
     "inv_negative_stock": "GLUE",
 }
 REMOVED = ISSUING_STAGE  # the stage the workflow incident cuts from the file
-FIRST_STAGE = "manager_approval"
 KILL_TURNS = 5000  # 1 ms waits for the task to reach its statement (real I/O)
 
 
@@ -34,7 +33,7 @@ async def inject(  # noqa: PLR0911
 ) -> bool:
     """Start the fault; False when its moment has not come (the run tries again later)."""
     kind = incident.kind
-    if kind.startswith(("tg_4", "tg_5", "tg_o", "tg_t", "db_")):
+    if kind.startswith(STARTED_HERE):
         await start_fault(world, incident, rng)
         return True
     if kind == "tg_blocked":
@@ -52,10 +51,9 @@ async def inject(  # noqa: PLR0911
         # Managers: their stage is the first, still in the file after wf_stage_removed.
         away = people.silent | people.gone
         able = [u for u in MANAGERS if u.id not in away]
-        sole = [u for u in able if not spare(people, u.id)]
         if not able:
             return False
-        user = rng.choice(sole or able)
+        user = rng.choice([u for u in able if not spare(people, u.id)] or able)
         people.silent.add(user.id)
         incident.affected = [user.id, *await holding(world, user.id)]
         incident.detail = f"{user.first_name} ({user.id}) stops deciding for the rest of the day"
@@ -81,6 +79,14 @@ async def holding(world: World, tg: int) -> list[int]:
         "SELECT r.id FROM requests r JOIN users u ON u.id = r.assignee_id "
         "WHERE u.telegram_id = :tg AND r.status = 'active' ORDER BY r.id",
         tg=tg,
+    )
+    return [int(r) for (r,) in rows]
+
+
+async def at_stage(world: World, stage: str) -> list[int]:
+    """The open requests at this stage now."""
+    rows = await world.db.rows(
+        "SELECT id FROM requests WHERE status = 'active' AND stage = :s ORDER BY id", s=stage
     )
     return [int(r) for (r,) in rows]
 
@@ -112,9 +118,7 @@ async def deactivate(world: World, people: People, incident: Incident, rng: rand
 
 async def remove_stage(world: World, incident: Incident) -> bool:
     """An admin deploys a workflow file without the warehouse stage and restarts the bot."""
-    held = await world.db.rows(
-        "SELECT id FROM requests WHERE status = 'active' AND stage = :s ORDER BY id", s=REMOVED
-    )
+    held = await at_stage(world, REMOVED)
     if not held:
         return False  # nobody waits at it: no request to strand yet
     path = world.settings.workflows_file
@@ -124,7 +128,7 @@ async def remove_stage(world: World, incident: Incident) -> bool:
     await world.shutdown()
     world.sim.advance(5.0)
     await world.boot()
-    incident.affected = [0, *(int(r) for (r,) in held)]
+    incident.affected = [0, *held]
     incident.detail = (
         f"stage {REMOVED} removed from the workflow file ({len(held)} requests there)"
     )

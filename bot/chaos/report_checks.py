@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot.chaos import audit
-from bot.chaos.inject import CORRUPTED_SKU, FIRST_STAGE, REMOVED
+from bot.chaos.inject import CORRUPTED_SKU, REMOVED, at_stage, holding
 from bot.chaos.menu import finding_has, stuck_request_has
 from bot.chaos.model import Incident
 
@@ -36,9 +36,11 @@ async def finish(run: Run) -> None:
             at_once = incident.kind in ("wf_role_revoked", "wf_stage_removed")
             fix = "Force complete" if incident.kind == "wf_stage_removed" else "Reassign"
             requests = await overdue(run, requests, at_once)
-            if not requests and incident.kind != "wf_stage_removed":
+            if requests:
+                await stuck_visible(run, incident, requests, tick, fix)
+            else:
+                incident.effect = False
                 await absorbed(run, incident)
-            await stuck_visible(run, incident, requests, tick, fix)
         elif incident.kind == "inv_negative_stock":
             item = incident.affected[0]
             incident.effect = True
@@ -76,24 +78,13 @@ async def held_by(run: Run, incident: Incident) -> list[int]:
     """Open requests the silent or deactivated person holds at the end of the day (a removed
     stage: the open requests left at it)."""
     if incident.kind == "wf_stage_removed":
-        rows = await run.db.rows(
-            "SELECT id FROM requests WHERE status = 'active' AND stage = :s ORDER BY id",
-            s=REMOVED,
-        )
-        return [int(r) for (r,) in rows]
-    # Those left at a stage cut from the file are wf_stage_removed's (fixed by Force complete).
-    rows = await run.db.rows(
-        "SELECT r.id FROM requests r JOIN users u ON u.id = r.assignee_id "
-        "WHERE u.telegram_id = :tg AND r.status = 'active' AND r.stage IN (:a, :b) ORDER BY r.id",
-        tg=incident.affected[0],
-        a=FIRST_STAGE,
-        b=REMOVED if not stage_removed(run) else FIRST_STAGE,
-    )
-    return [int(r) for (r,) in rows]
-
-
-def stage_removed(run: Run) -> bool:
-    return any(i.kind == "wf_stage_removed" for i in run.report.incidents)
+        return await at_stage(run.world, REMOVED)
+    held = await holding(run.world, incident.affected[0])
+    if not any(i.kind == "wf_stage_removed" for i in run.report.incidents):
+        return held
+    # Those left at the stage cut from the file are wf_stage_removed's (Force complete).
+    stranded = set(await at_stage(run.world, REMOVED))
+    return [r for r in held if r not in stranded]
 
 
 async def overdue(run: Run, requests: list[int], at_once: bool = False) -> list[int]:
@@ -119,11 +110,6 @@ async def overdue(run: Run, requests: list[int], at_once: bool = False) -> list[
 async def stuck_visible(
     run: Run, incident: Incident, requests: list[int], tick: object, fix: str
 ) -> None:
-    if not requests:
-        incident.effect = False
-        if "; " not in incident.detail:
-            incident.detail += "; nothing waited on them by the end of the day"
-        return
     marks = await run.db.rows(
         "SELECT request_id, detected_at FROM stuck_marks WHERE request_id IN ("
         + ",".join(str(r) for r in requests)
@@ -150,6 +136,9 @@ async def absorbed(run: Run, incident: Incident) -> None:
     buttons, so another holder decided what this person held (counted from the ledger of
     transitions, not taken from the bot)."""
     held = incident.affected[1:]
+    if incident.kind == "wf_stage_removed":
+        incident.detail += "; nothing waited on them by the end of the day"
+        return
     if not held:
         incident.detail += "; they held no open request"
         return
@@ -159,12 +148,7 @@ async def absorbed(run: Run, incident: Incident) -> None:
         "('approve', 'reject') AND t.request_id IN (" + ",".join(map(str, held)) + ")"
     )
     since = run.sim.start + timedelta(seconds=incident.injected_at)
-    stranded = await run.db.rows(
-        "SELECT id FROM requests WHERE status = 'active' AND stage = :s AND id IN ("
-        + ",".join(map(str, held))
-        + ")",
-        s=REMOVED,
-    )
+    stranded = set(held) & set(await at_stage(run.world, REMOVED))
     others = {
         int(r) for r, tg, at in rows if int(tg) != incident.affected[0] and audit.when(at) >= since
     }

@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy.exc import DBAPIError
 
 from bot.chaos import audit
-from bot.chaos.faults import LEFT_OUT, SQLITE_LEFT_OUT, end_fault, plan
+from bot.chaos.faults import LEFT_OUT, SQLITE_LEFT_OUT, STARTED_HERE, end_fault, plan
 from bot.chaos.inject import CORRUPTED_SKU, inject
 from bot.chaos.model import NEEDS_PERSON, Incident, Report
 from bot.chaos.people import (
@@ -147,7 +147,7 @@ class Run:
             # 1 s resolution while Telegram, the database or a restart is being recovered from.
             busy = any(
                 i.recovered_at is None
-                and i.kind.startswith(("tg_4", "tg_5", "tg_o", "tg_t", "db_", "kill"))
+                and i.kind.startswith((*STARTED_HERE, "kill"))
                 and not (i.kind == "db_lock_conflict" and i.cleared_at is None)  # waits a write
                 for i in self.open
             )
