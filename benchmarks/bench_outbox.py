@@ -1,7 +1,7 @@
 """The outbox sender against Telegram's real limits, and its own ceiling, in one run.
 
 The paced cases drain notifications through the bot's real sender loop (`OutboxSender.run`,
-as the bot runs it) into the local Bot API server (bot/local_api), which enforces Telegram's
+as the bot runs it) into the local Bot API server (simulators/local_api), which enforces Telegram's
 limits strictly: a sliding one-second window from each request's arrival, overall and per
 chat, answering 429 with `retry_after`. Printed side by side:
 
@@ -45,13 +45,13 @@ from sqlalchemy.engine import make_url
 
 from benchmarks.postgres_admin import admin
 from bot.factory import App, create_app, create_bot
-from bot.local_api import FakeBotAPI
 from core.enums import NotificationStatus
 from core.settings import ErrorSettings, OutboxSettings, Settings, TelegramSettings
 from database.base import Base
 from database.engine import create_engine
 from database.models import PendingNotification, User
 from outbox.repository import enqueue
+from simulators.local_api import LocalBotAPI
 
 TOKEN = "123456:BENCH"
 FIRST_CHAT = 10_000
@@ -166,10 +166,10 @@ def rate_of(times: list[float]) -> float:
 
 
 @contextlib.asynccontextmanager
-async def remote_api() -> AsyncIterator[FakeBotAPI]:
+async def remote_api() -> AsyncIterator[LocalBotAPI]:
     """The local Bot API server on its own thread and event loop, like a server elsewhere: the
     times it stamps on arrivals are not held up by work on the sender's event loop."""
-    api = FakeBotAPI(TOKEN)
+    api = LocalBotAPI(TOKEN)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="bot-api", daemon=True)
     thread.start()

@@ -1,6 +1,6 @@
 """A short chaos run on each engine: nothing lost, no false alarm, the same seed the same run.
 
-The run (bot/chaos/) drives the real app on a simulated clock; its figures come from the
+The run (simulators/chaos/) drives the real app on a simulated clock; its figures come from the
 database rows and the local Bot API's calls, so these asserts read ground truth."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from bot.chaos.model import Report
-from bot.chaos.run import Run
 from bot.cli.parser import build_parser
 from outbox.sender import CONCURRENCY
+from simulators.chaos.model import Report
+from simulators.chaos.run import Run
 from tests.support.db import PG_ADMIN_URL
 
 SEED, REQUESTS, HOURS = 3, 6, 0.4
@@ -81,9 +81,9 @@ async def test_a_reply_that_gets_429_waits_and_is_sent_again() -> None:
     from aiogram.client.telegram import TelegramAPIServer
     from aiogram.exceptions import TelegramRetryAfter
 
-    from bot.local_api import LocalBotAPI
     from bot.telegram import ReplyRetryMiddleware
     from core.context import HANDLING_UPDATE
+    from simulators.local_api import LocalBotAPI
 
     waits: list[float] = []
 

@@ -18,13 +18,13 @@ from aiogram.exceptions import TelegramNetworkError
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from bot.chaos import audit, conflicts
-from bot.chaos.freeze import StatementGate
-from bot.chaos.session import SimTimeoutSession
-from bot.chaos.simclock import SimClock
-from bot.local_api import LocalBotAPI
-from bot.local_api.wire import ApiCall
 from database.engine import create_engine
+from simulators.chaos import audit, conflicts
+from simulators.chaos.freeze import StatementGate
+from simulators.chaos.session import SimTimeoutSession
+from simulators.chaos.simclock import SimClock
+from simulators.local_api import LocalBotAPI
+from simulators.local_api.wire import ApiCall
 from utils.db_faults import is_transient
 
 

@@ -1,6 +1,6 @@
 """End to end: `python -m bot` as a subprocess, long polling a local fake Bot API over HTTP.
 
-Nothing here reaches the internet: the bot's TELEGRAM_API_URL points at a FakeBotAPI on
+Nothing here reaches the internet: the bot's TELEGRAM_API_URL points at a LocalBotAPI on
 127.0.0.1, the database is a SQLite file in the test's temporary folder, and users and stock are
 prepared with the operator CLI (`bot.cli.main`) the way an operator would.
 
@@ -35,7 +35,7 @@ from aiogram.exceptions import (
 )
 
 from bot import cli
-from bot.local_api import ApiCall, FakeBotAPI, FakeUser
+from simulators.local_api import ApiCall, FakeUser, LocalBotAPI
 
 pytestmark = pytest.mark.e2e
 
@@ -125,8 +125,8 @@ def database_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[FakeBotAPI]:
-    async with FakeBotAPI(TOKEN) as server:
+async def api() -> AsyncIterator[LocalBotAPI]:
+    async with LocalBotAPI(TOKEN) as server:
         yield server
 
 
@@ -150,7 +150,7 @@ async def prepare(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyP
 
 @contextlib.asynccontextmanager
 async def running_bot(
-    api: FakeBotAPI, database_url: str, tmp_path: Path
+    api: LocalBotAPI, database_url: str, tmp_path: Path
 ) -> AsyncIterator[BotProcess]:
     env = subprocess_env(
         BOT_TOKEN=TOKEN,
@@ -171,7 +171,7 @@ async def running_bot(
 
 
 async def expect(
-    api: FakeBotAPI,
+    api: LocalBotAPI,
     bot: BotProcess,
     predicate: Callable[[ApiCall], bool],
     what: str,
@@ -190,7 +190,7 @@ def sent(method: str, chat_id: int, contains: str = "") -> Callable[[ApiCall], b
     return lambda c: c.method == method and c.chat_id == chat_id and contains in c.text
 
 
-async def say(api: FakeBotAPI, bot: BotProcess, user: FakeUser, text: str, reply: str) -> ApiCall:
+async def say(api: LocalBotAPI, bot: BotProcess, user: FakeUser, text: str, reply: str) -> ApiCall:
     """`user` sends `text`; returns the bot's sendMessage to them that contains `reply`."""
     since = api.mark()
     api.push_message(user, text)
@@ -210,7 +210,7 @@ def query_db(database_url: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
 
 
 async def test_request_walks_from_creation_to_completion(
-    api: FakeBotAPI, tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+    api: LocalBotAPI, tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await prepare(tmp_path, database_url, monkeypatch)
     exit_code: int | None = None
@@ -394,7 +394,7 @@ async def test_start_without_token_explains_where_to_get_one(tmp_path: Path) -> 
     assert not (tmp_path / "x.db").exists(), "the database was touched before the token check"
 
 
-async def test_fault_hook_answers_like_telegram(api: FakeBotAPI) -> None:
+async def test_fault_hook_answers_like_telegram(api: LocalBotAPI) -> None:
     """The hook itself, through aiogram's real HTTP session: each queued error is raised as
     the exception aiogram raises for Telegram's answer, once, and then calls succeed again."""
     session = AiohttpSession()
@@ -435,7 +435,7 @@ async def test_fault_hook_answers_like_telegram(api: FakeBotAPI) -> None:
 
 
 async def test_bot_survives_injected_faults(
-    api: FakeBotAPI, tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+    api: LocalBotAPI, tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A refused edit falls back to a new message; a 429 on a notification is recorded by the
     outbox for a later retry (not before Telegram's retry_after); the bot keeps serving."""

@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from bot import cli
-from bot.local_api import FakeBotAPI, FakeUser
+from simulators.local_api import FakeUser, LocalBotAPI
 from tests.test_e2e import (  # the same harness as the polling end-to-end tests
     ADMIN_ID,
     SETTING_NAMES,
@@ -65,7 +65,7 @@ async def post(url: str, update: dict[str, object], secret: str | None) -> int:
 
 
 async def test_webhook_mode_end_to_end(
-    api: FakeBotAPI,  # noqa: F811
+    api: LocalBotAPI,  # noqa: F811
     tmp_path: Path,
     database_url: str,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from aiogram.methods import SetMyCommands
 from sqlalchemy import select
 
-from bot.catalogs import problems
 from bot.commands import set_commands
 from core.enums import Role
 from core.i18n import pick_locale
 from database.models import User
+from simulators.catalogs import problems
 from tests.conftest import World
 from tests.factories import person, stock
 from tests.support.client import strip_reference

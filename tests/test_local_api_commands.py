@@ -11,7 +11,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 
-from bot.local_api import LocalBotAPI
+from simulators.local_api import LocalBotAPI
 
 TOKEN = "123456:LOCAL"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import aiohttp
 
-from bot.local_api import LocalBotAPI
-from bot.local_api.wire import JsonDict
+from simulators.local_api import LocalBotAPI
+from simulators.local_api.wire import JsonDict
 
 TOKEN = "123456:LOCAL"
 

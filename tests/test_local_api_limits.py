@@ -11,8 +11,8 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramRetryAfter
 
-from bot.local_api import FakeBotAPI
-from bot.local_api.limits import FloodLimits
+from simulators.local_api import LocalBotAPI
+from simulators.local_api.limits import FloodLimits
 
 TOKEN = "123456:LIMITS"
 
@@ -31,15 +31,15 @@ def time() -> FakeTime:
 
 
 @pytest.fixture
-async def api(time: FakeTime) -> AsyncIterator[FakeBotAPI]:
-    async with FakeBotAPI(TOKEN) as server:
+async def api(time: FakeTime) -> AsyncIterator[LocalBotAPI]:
+    async with LocalBotAPI(TOKEN) as server:
         server.limits = (30, 1)
         server.flood = FloodLimits(clock=time)
         yield server
 
 
 @pytest.fixture
-async def bot(api: FakeBotAPI) -> AsyncIterator[Bot]:
+async def bot(api: LocalBotAPI) -> AsyncIterator[Bot]:
     session = AiohttpSession()
     session.api = TelegramAPIServer.from_base(api.base_url)
     bot = Bot(TOKEN, session=session)
@@ -48,7 +48,7 @@ async def bot(api: FakeBotAPI) -> AsyncIterator[Bot]:
 
 
 async def test_two_messages_to_one_chat_950_ms_apart_get_a_429(
-    api: FakeBotAPI, bot: Bot, time: FakeTime
+    api: LocalBotAPI, bot: Bot, time: FakeTime
 ) -> None:
     await bot.send_message(chat_id=7, text="first")
     time.now += 0.95
@@ -73,7 +73,7 @@ async def test_two_messages_to_one_chat_950_ms_apart_get_a_429(
 
 
 async def test_the_31st_message_inside_one_second_gets_a_429(
-    api: FakeBotAPI, bot: Bot, time: FakeTime
+    api: LocalBotAPI, bot: Bot, time: FakeTime
 ) -> None:
     for chat in range(30):
         await bot.send_message(chat_id=chat, text="x")
@@ -109,7 +109,7 @@ def test_sends_judged_out_of_arrival_order_still_count_by_arrival() -> None:
     assert flood.over((30, 1), 11.4, "a") is None
 
 
-async def test_without_limits_nothing_is_refused(api: FakeBotAPI, bot: Bot) -> None:
+async def test_without_limits_nothing_is_refused(api: LocalBotAPI, bot: Bot) -> None:
     api.limits = None
     for _ in range(5):
         await bot.send_message(chat_id=7, text="x")

@@ -14,7 +14,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.factory import App, create_app, create_bot
-from bot.local_api import FakeBotAPI
 from core.clock import FrozenClock
 from core.context import HANDLING_UPDATE
 from core.enums import DeadReason, NotificationStatus
@@ -23,6 +22,7 @@ from database.models import PendingNotification, User
 from outbox.outcomes import Change
 from outbox.repository import enqueue
 from outbox.sender import BATCH_SIZE, CONCURRENCY, OutboxSender
+from simulators.local_api import LocalBotAPI
 from tests.support import db
 from utils.rate_limit import RateLimiter
 
@@ -30,14 +30,14 @@ TOKEN = "123456:FAKE"
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[FakeBotAPI]:
-    async with FakeBotAPI(TOKEN) as server:
+async def api() -> AsyncIterator[LocalBotAPI]:
+    async with LocalBotAPI(TOKEN) as server:
         yield server
 
 
 @pytest.fixture
 async def app(
-    api: FakeBotAPI, settings: Settings, engine: AsyncEngine, clock: FrozenClock
+    api: LocalBotAPI, settings: Settings, engine: AsyncEngine, clock: FrozenClock
 ) -> AsyncIterator[App]:
     app = make_app(api, settings, engine, clock)
     yield app
@@ -46,7 +46,7 @@ async def app(
 
 
 def make_app(
-    api: FakeBotAPI,
+    api: LocalBotAPI,
     settings: Settings,
     engine: AsyncEngine,
     clock: FrozenClock,
@@ -101,12 +101,12 @@ async def rows(app: App) -> list[PendingNotification]:
         return list(found.unique().scalars())
 
 
-def sent_texts(api: FakeBotAPI) -> list[str]:
+def sent_texts(api: LocalBotAPI) -> list[str]:
     return [c.text for c in api.calls_of("sendMessage") if c.ok]
 
 
 async def test_429_waits_exactly_retry_after_and_uses_no_attempt(
-    api: FakeBotAPI, app: App, clock: FrozenClock
+    api: LocalBotAPI, app: App, clock: FrozenClock
 ) -> None:
     await write(app, 1)
     api.fail_next("sendMessage", 429, retry_after=17)
@@ -124,7 +124,7 @@ async def test_429_waits_exactly_retry_after_and_uses_no_attempt(
 
 
 async def test_5xx_backs_off_exponentially_then_dies(
-    api: FakeBotAPI, app: App, clock: FrozenClock
+    api: LocalBotAPI, app: App, clock: FrozenClock
 ) -> None:
     await write(app, 1)
     api.fail_next("sendMessage", 502, "Bad Gateway", times=5)
@@ -150,7 +150,7 @@ async def test_5xx_backs_off_exponentially_then_dies(
 
 
 async def test_blocked_is_dead_at_once_and_the_user_unreachable(
-    api: FakeBotAPI, app: App, clock: FrozenClock
+    api: LocalBotAPI, app: App, clock: FrozenClock
 ) -> None:
     await write(app, 2, chats=2)
     api.fail_next(
@@ -178,7 +178,7 @@ async def test_blocked_is_dead_at_once_and_the_user_unreachable(
         assert [(u.unreachable_since, u.is_active) for u in users] == [(clock.now(), True)] * 2
 
 
-async def test_slow_answers_are_still_recorded_once(api: FakeBotAPI, app: App) -> None:
+async def test_slow_answers_are_still_recorded_once(api: LocalBotAPI, app: App) -> None:
     api.latency = 0.05
     await write(app, 6, chats=6)
     assert await app.outbox.flush() == 6
@@ -187,7 +187,7 @@ async def test_slow_answers_are_still_recorded_once(api: FakeBotAPI, app: App) -
 
 
 async def test_killed_mid_batch_loses_nothing(
-    api: FakeBotAPI, app: App, clock: FrozenClock, settings: Settings, engine: AsyncEngine
+    api: LocalBotAPI, app: App, clock: FrozenClock, settings: Settings, engine: AsyncEngine
 ) -> None:
     await write(app, 40, chats=40)
     # The process dies while exactly 10 rows went out and the next sends hang mid-request.
@@ -236,7 +236,7 @@ async def test_killed_mid_batch_loses_nothing(
 # Several processes share one PostgreSQL database; on SQLite one process is the supported setup.
 @pytest.mark.parametrize("backend", ["postgresql"])
 async def test_two_senders_never_send_a_row_twice(
-    api: FakeBotAPI,
+    api: LocalBotAPI,
     app: App,
     clock: FrozenClock,
     settings: Settings,
@@ -259,7 +259,7 @@ async def test_two_senders_never_send_a_row_twice(
 
 
 async def test_breaker_open_sends_nothing_and_keeps_every_row(
-    api: FakeBotAPI, app: App, clock: FrozenClock
+    api: LocalBotAPI, app: App, clock: FrozenClock
 ) -> None:
     await write(app, 3, chats=3)
     api.fail_next("sendMessage", 502, "Bad Gateway", times=100)
@@ -279,7 +279,7 @@ def settings_failures(app: App) -> int:
 
 
 async def test_burst_drains_at_the_limit_without_429(
-    api: FakeBotAPI, settings: Settings, engine: AsyncEngine, clock: FrozenClock
+    api: LocalBotAPI, settings: Settings, engine: AsyncEngine, clock: FrozenClock
 ) -> None:
     api.limits = (30, 1)
     limited = settings.model_copy(
@@ -301,7 +301,7 @@ async def test_burst_drains_at_the_limit_without_429(
 
 
 async def test_a_send_started_inside_an_update_keeps_the_senders_429_policy(
-    api: FakeBotAPI, app: App, clock: FrozenClock
+    api: LocalBotAPI, app: App, clock: FrozenClock
 ) -> None:
     # An admin's "retry now" runs inside an update, where replies that get a 429 are waited
     # for and sent again; the outbox's own sends must not be: one call, the wait on the row.

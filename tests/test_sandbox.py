@@ -12,9 +12,6 @@ import pytest
 from sqlalchemy import select
 
 from bot.cli import EXIT_USAGE, main
-from bot.sandbox.config import OffsetClock, refuse_real_telegram
-from bot.sandbox.main import Options, open_sandbox
-from bot.sandbox.world import Sandbox
 from core.enums import (
     DeadReason,
     ErrorCategory,
@@ -32,6 +29,9 @@ from database.models import (
     Request,
     WorkflowRecoveryLog,
 )
+from simulators.sandbox.config import OffsetClock, refuse_real_telegram
+from simulators.sandbox.main import Options, open_sandbox
+from simulators.sandbox.world import Sandbox
 from tests.support.sandbox import sandbox_in
 
 ANNA, BORIS, CARMEN, SUE, ADA, OLAF = 1001, 1002, 1003, 1004, 1005, 1006

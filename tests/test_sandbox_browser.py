@@ -14,9 +14,9 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 from sqlalchemy import select
 
-from bot.sandbox.world import Sandbox
 from core.enums import RequestStatus, TransitionAction
 from database.models import Request, RequestTransition
+from simulators.sandbox.world import Sandbox
 from tests.support.sandbox import sandbox_in, translate
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -71,15 +71,19 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         gc.freeze()
         return EXIT_OK
     if command == "sandbox":
+        # A simulator, not the product: loaded only here, the one import of it (SPEC §4's command).
         # Its own database, settings and event loop; refuses to run next to a real token.
-        from bot.sandbox.main import sandbox_command
+        from simulators.sandbox.main import sandbox_command
 
-        return sandbox_command(args, settings)
+        sandbox_command(args, settings)
+        return EXIT_OK
     if command == "chaos":
+        # A simulator, not the product: loaded only here, the one import of it (SPEC §4's command).
         # Its own scratch database and apps: the operator's database is never touched.
-        from bot.cli.chaos import chaos_command
+        from simulators.chaos.command import chaos_command
 
-        return asyncio.run(chaos_command(args, settings))
+        passed = asyncio.run(chaos_command(args, settings))
+        return EXIT_OK if passed else EXIT_FAILED
     if command == "migrate":
         revision = upgrade(settings.database_url_value)
         print(f"database is at the latest schema (revision {revision})")

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from aiogram.utils.i18n import I18n
 
-from bot.sandbox.main import Options, open_sandbox
-from bot.sandbox.world import Sandbox
 from core.settings import Settings
+from simulators.sandbox.main import Options, open_sandbox
+from simulators.sandbox.world import Sandbox
 
 
 @contextlib.asynccontextmanager

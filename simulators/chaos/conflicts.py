@@ -15,9 +15,9 @@ import sqlite3
 import threading
 import time
 
-from bot.chaos.model import Incident
-from bot.chaos.world import World
 from database.engine import SQLITE_BUSY_TIMEOUT_MS
+from simulators.chaos.model import Incident
+from simulators.chaos.world import World
 
 SQLITE_HOLD = SQLITE_BUSY_TIMEOUT_MS / 1000 + 0.5  # one busy wait fails, the retry gets in
 

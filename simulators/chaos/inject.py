@@ -8,15 +8,15 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from bot.chaos.audit import ISSUING_STAGE, open_notifications
-from bot.chaos.faults import STARTED_HERE, start_fault
-from bot.chaos.freeze import StatementGate
-from bot.chaos.model import Incident
-from bot.chaos.people import KEEPERS, MANAGERS, REQUESTERS, People
-from bot.chaos.world import World
-from bot.local_api import FakeUser
 from bot.scheduler import guarded
 from core.enums import Role
+from simulators.chaos.audit import ISSUING_STAGE, open_notifications
+from simulators.chaos.faults import STARTED_HERE, start_fault
+from simulators.chaos.freeze import StatementGate
+from simulators.chaos.model import Incident
+from simulators.chaos.people import KEEPERS, MANAGERS, REQUESTERS, People
+from simulators.chaos.world import World
+from simulators.local_api import FakeUser
 
 CORRUPTED_SKU = {
     "inv_stock_mismatch": "PAPER",

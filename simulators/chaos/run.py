@@ -14,11 +14,14 @@ from pathlib import Path
 
 from sqlalchemy.exc import DBAPIError
 
-from bot.chaos import audit
-from bot.chaos.faults import LEFT_OUT, SQLITE_LEFT_OUT, STARTED_HERE, end_fault, plan
-from bot.chaos.inject import CORRUPTED_SKU, inject
-from bot.chaos.model import NEEDS_PERSON, Incident, Report
-from bot.chaos.people import (
+from core.enums import Role
+from database.migrate import upgrade
+from services.inventory import ImportRow
+from simulators.chaos import audit
+from simulators.chaos.faults import LEFT_OUT, SQLITE_LEFT_OUT, STARTED_HERE, end_fault, plan
+from simulators.chaos.inject import CORRUPTED_SKU, inject
+from simulators.chaos.model import NEEDS_PERSON, Incident, Report
+from simulators.chaos.people import (
     ADMIN,
     EVERYONE,
     ITEMS,
@@ -29,13 +32,17 @@ from bot.chaos.people import (
     People,
     answered,
 )
-from bot.chaos.setup import TOKEN, chaos_settings, drop_scratch, scratch_database, workflow_file
-from bot.chaos.simclock import SimClock
-from bot.chaos.world import World
-from bot.local_api import LocalBotAPI
-from core.enums import Role
-from database.migrate import upgrade
-from services.inventory import ImportRow
+from simulators.chaos.report_checks import DayEnd, finish
+from simulators.chaos.setup import (
+    TOKEN,
+    chaos_settings,
+    drop_scratch,
+    scratch_database,
+    workflow_file,
+)
+from simulators.chaos.simclock import SimClock
+from simulators.chaos.world import World
+from simulators.local_api import LocalBotAPI
 
 logger = logging.getLogger(__name__)
 DRAIN_SECONDS = 1800.0  # after the day (at most half a day): no new work, the bot catches up
@@ -229,6 +236,4 @@ class Run:
     # -- after the day ----------------------------------------------------------------------
 
     async def audit(self) -> None:
-        from bot.chaos.report_checks import finish
-
-        await finish(self)
+        await finish(DayEnd(self.world, self.people, self.report, self.stuck_seconds))

@@ -10,10 +10,10 @@ import os
 import random
 from dataclasses import dataclass
 
-from bot.chaos import conflicts
-from bot.chaos.model import Incident
-from bot.chaos.session import WALL_TIMEOUT
-from bot.chaos.world import World
+from simulators.chaos import conflicts
+from simulators.chaos.model import Incident
+from simulators.chaos.session import WALL_TIMEOUT
+from simulators.chaos.world import World
 
 EXCLUSIVE = (
     "tg_429_burst",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.local_api import FakeUser
 from core.enums import Role
 from core.settings import SUPPORTED_LOCALES
 from database.models import User
+from simulators.local_api import FakeUser
 
 # What the page calls a role; an employee is the bot's requester.
 ROLES: dict[str, Role] = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.chaos.model import Report
+from simulators.chaos.model import Report
 
 
 def _s(value: float | None) -> str:

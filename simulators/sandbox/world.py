@@ -14,11 +14,13 @@ from typing import Any
 
 from bot.commands import sync_staff_menus
 from bot.factory import App
-from bot.local_api import Fault, LocalBotAPI
-from bot.local_api.wire import MAX_TEXT_LENGTH, JsonDict
 from bot.runner import Running
-from bot.sandbox.config import OffsetClock
-from bot.sandbox.people import (
+from bot.scheduler import guarded, job_specs
+from services.users import TelegramProfile
+from simulators.local_api import Fault, LocalBotAPI
+from simulators.local_api.wire import MAX_TEXT_LENGTH, JsonDict
+from simulators.sandbox.config import OffsetClock
+from simulators.sandbox.people import (
     FIRST_ADDED_ID,
     PREPARED,
     ROLES,
@@ -29,8 +31,6 @@ from bot.sandbox.people import (
     check_role,
     from_row,
 )
-from bot.scheduler import guarded, job_specs
-from services.users import TelegramProfile
 
 MAX_FAULT_SECONDS = 600
 MAX_ADVANCE_MINUTES = 7 * 24 * 60

@@ -11,8 +11,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bot.local_api import ApiCall, FakeUser, LocalBotAPI
-from bot.local_api.wire import JsonDict
+from simulators.local_api import ApiCall, FakeUser, LocalBotAPI
+from simulators.local_api.wire import JsonDict
 
 ADMIN = FakeUser(900, "Ada")
 MANAGERS = (FakeUser(201, "Max"), FakeUser(202, "Mia"))

@@ -28,11 +28,11 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.local_api.commands import CommandMenus
-from bot.local_api.limits import FloodLimits
-from bot.local_api.methods import BotMethods
-from bot.local_api.reading import CallReading
-from bot.local_api.wire import (
+from simulators.local_api.commands import CommandMenus
+from simulators.local_api.limits import FloodLimits
+from simulators.local_api.methods import BotMethods
+from simulators.local_api.reading import CallReading
+from simulators.local_api.wire import (
     DEFAULT_DESCRIPTIONS,
     ApiCall,
     ApiError,

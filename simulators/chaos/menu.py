@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from bot.chaos.people import ADMIN, People
-from bot.local_api import LocalBotAPI
-from bot.local_api.wire import JsonDict
+from simulators.chaos.people import ADMIN, People
+from simulators.local_api import LocalBotAPI
+from simulators.local_api.wire import JsonDict
 
 Tick = Callable[[], Awaitable[None]]
 WAIT_TICKS = 30

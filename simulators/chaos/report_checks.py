@@ -2,27 +2,37 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
-from bot.chaos import audit
-from bot.chaos.inject import CORRUPTED_SKU, REMOVED, at_stage, holding
-from bot.chaos.menu import finding_has, stuck_request_has
-from bot.chaos.model import Incident
-
-if TYPE_CHECKING:
-    from bot.chaos.run import Run
+from simulators.chaos import audit
+from simulators.chaos.inject import CORRUPTED_SKU, REMOVED, at_stage, holding
+from simulators.chaos.menu import finding_has, stuck_request_has
+from simulators.chaos.model import Incident, Report
+from simulators.chaos.people import People
+from simulators.chaos.world import World
 
 TARGET_SECONDS = 120.0
 MENU_CHECKS = 3  # requests of one incident looked up on the menu
 WORKFLOW = ("wf_silent_assignee", "wf_deactivated_assignee", "wf_role_revoked", "wf_stage_removed")
 
 
-async def finish(run: Run) -> None:
-    report, db, sim = run.report, run.db, run.sim
+@dataclass(frozen=True)
+class DayEnd:
+    """What the checks read once the day is over: the app's world (its database, clock and
+    local Bot API), the people who used it, the report to fill and the stuck threshold."""
 
-    async def tick() -> None:
-        await run.tick(1.0)
+    world: World
+    people: People
+    report: Report
+    stuck_seconds: float
+
+    async def tick(self) -> None:
+        await self.world.tick(1.0)
+
+
+async def finish(end: DayEnd) -> None:
+    report, db, sim, tick = end.report, end.world.db, end.world.sim, end.tick
 
     stuck_ok: set[int] = set()
     findings_ok: set[int] = set()
@@ -31,16 +41,16 @@ async def finish(run: Run) -> None:
             findings_ok.update(incident.affected)
         if incident.kind in WORKFLOW:
             stuck_ok.update(incident.affected[1:])  # what they held when it happened
-            requests = await held_by(run, incident)
+            requests = await held_by(end, incident)
             stuck_ok.update(requests)
             at_once = incident.kind in ("wf_role_revoked", "wf_stage_removed")
             fix = "Force complete" if incident.kind == "wf_stage_removed" else "Reassign"
-            requests = await overdue(run, requests, at_once)
+            requests = await overdue(end, requests, at_once)
             if requests:
-                await stuck_visible(run, incident, requests, tick, fix)
+                await stuck_visible(end, incident, requests, fix)
             else:
                 incident.effect = False
-                await absorbed(run, incident)
+                await absorbed(end, incident)
         elif incident.kind == "inv_negative_stock":
             item = incident.affected[0]
             incident.effect = True
@@ -50,56 +60,56 @@ async def finish(run: Run) -> None:
             )
             if rows and rows[0][0] is not None:
                 incident.visible_at = (audit.when(rows[0][0]) - sim.start).total_seconds()
-            incident.menu_fix = await finding_has(run.people, tick, CORRUPTED_SKU[incident.kind])
+            incident.menu_fix = await finding_has(end.people, tick, CORRUPTED_SKU[incident.kind])
         elif incident.kind == "tg_blocked":
             incident.effect = bool(await audit.notifications_to(db, incident.affected[0]))
         name(incident)
     blocked = {i.affected[0] for i in report.incidents if i.kind == "tg_blocked"}
-    report.data_lost = await audit.data_lost(db, run.people, run.api)
+    report.data_lost = await audit.data_lost(db, end.people, end.world.api)
     report.false_positives = await audit.false_positives(
         db,
         stuck_ok=stuck_ok,
         findings_ok=findings_ok,
         blocked=blocked,
-        threshold_seconds=run.stuck_seconds,
+        threshold_seconds=end.stuck_seconds,
     )
-    report.duplicates_sent, report.reasked_after_redelivery = audit.duplicates(run.api)
+    report.duplicates_sent, report.reasked_after_redelivery = audit.duplicates(end.world.api)
     statuses = await db.rows("SELECT status, COUNT(*) FROM requests GROUP BY status")
     report.day = {
-        "updates_sent_by_people": len(run.people.sent),
-        "conversations_finished": sum(c.done for c in run.people.conversations),
-        "conversations_abandoned": sum(c.gave_up for c in run.people.conversations),
-        "restarts": run.world.boots - 1,
+        "updates_sent_by_people": len(end.people.sent),
+        "conversations_finished": sum(c.done for c in end.people.conversations),
+        "conversations_abandoned": sum(c.gave_up for c in end.people.conversations),
+        "restarts": end.world.boots - 1,
         **{f"requests_{s}": int(n) for s, n in statuses},
     }
 
 
-async def held_by(run: Run, incident: Incident) -> list[int]:
+async def held_by(end: DayEnd, incident: Incident) -> list[int]:
     """Open requests the silent or deactivated person holds at the end of the day (a removed
     stage: the open requests left at it)."""
     if incident.kind == "wf_stage_removed":
-        return await at_stage(run.world, REMOVED)
-    held = await holding(run.world, incident.affected[0])
-    if not any(i.kind == "wf_stage_removed" for i in run.report.incidents):
+        return await at_stage(end.world, REMOVED)
+    held = await holding(end.world, incident.affected[0])
+    if not any(i.kind == "wf_stage_removed" for i in end.report.incidents):
         return held
     # Those left at the stage cut from the file are wf_stage_removed's (Force complete).
-    stranded = set(await at_stage(run.world, REMOVED))
+    stranded = set(await at_stage(end.world, REMOVED))
     return [r for r in held if r not in stranded]
 
 
-async def overdue(run: Run, requests: list[int], at_once: bool = False) -> list[int]:
+async def overdue(end: DayEnd, requests: list[int], at_once: bool = False) -> list[int]:
     """Those a stuck check must have marked by now: waiting past the threshold for longer
     than the check's interval (STUCK_CHECK_MINUTES); a deactivated assignee's, or one who
     lost the stage's role (`at_once`), at once."""
     if not requests:
         return []
-    rows = await run.db.rows(
+    rows = await end.world.db.rows(
         "SELECT r.id, r.stage_entered_at, u.is_active FROM requests r JOIN users u "
         "ON u.id = r.assignee_id WHERE r.id IN (" + ",".join(map(str, requests)) + ")"
     )
-    check = run.world.settings.stuck_check_minutes * 60
-    now = run.sim.now()
-    late = run.stuck_seconds + check
+    check = end.world.settings.stuck_check_minutes * 60
+    now = end.world.sim.now()
+    late = end.stuck_seconds + check
     return [
         int(r)
         for r, entered, active in rows
@@ -107,10 +117,8 @@ async def overdue(run: Run, requests: list[int], at_once: bool = False) -> list[
     ]
 
 
-async def stuck_visible(
-    run: Run, incident: Incident, requests: list[int], tick: object, fix: str
-) -> None:
-    marks = await run.db.rows(
+async def stuck_visible(end: DayEnd, incident: Incident, requests: list[int], fix: str) -> None:
+    marks = await end.world.db.rows(
         "SELECT request_id, detected_at FROM stuck_marks WHERE request_id IN ("
         + ",".join(str(r) for r in requests)
         + ")"
@@ -118,20 +126,17 @@ async def stuck_visible(
     marked = {int(r): audit.when(at) for r, at in marks}
     if marked:
         # A mark from before the incident (overdue already) counts from the incident on.
-        first = (min(marked.values()) - run.sim.start).total_seconds()
+        first = (min(marked.values()) - end.world.sim.start).total_seconds()
         incident.visible_at = max(first, incident.injected_at)
     unmarked = [r for r in requests if r not in marked]
-    shown = [
-        await stuck_request_has(run.people, tick, r, fix)  # type: ignore[arg-type]
-        for r in requests[:MENU_CHECKS]
-    ]
+    shown = [await stuck_request_has(end.people, end.tick, r, fix) for r in requests[:MENU_CHECKS]]
     incident.menu_fix = not unmarked and all(shown)
     incident.affected = [incident.affected[0], *requests]
     if unmarked:
         incident.detail += f"; not (yet) marked stuck: {unmarked}"
 
 
-async def absorbed(run: Run, incident: Incident) -> None:
+async def absorbed(end: DayEnd, incident: Incident) -> None:
     """Why nothing was left waiting: every active holder of a stage's role gets the decision
     buttons, so another holder decided what this person held (counted from the ledger of
     transitions, not taken from the bot)."""
@@ -142,13 +147,13 @@ async def absorbed(run: Run, incident: Incident) -> None:
     if not held:
         incident.detail += "; they held no open request"
         return
-    rows = await run.db.rows(
+    rows = await end.world.db.rows(
         "SELECT t.request_id, u.telegram_id, t.created_at FROM request_transitions t JOIN "
         "users u ON u.id = t.actor_id WHERE t.from_stage IS NOT NULL AND t.action IN "
         "('approve', 'reject') AND t.request_id IN (" + ",".join(map(str, held)) + ")"
     )
-    since = run.sim.start + timedelta(seconds=incident.injected_at)
-    stranded = set(held) & set(await at_stage(run.world, REMOVED))
+    since = end.world.sim.start + timedelta(seconds=incident.injected_at)
+    stranded = set(held) & set(await at_stage(end.world, REMOVED))
     others = {
         int(r) for r, tg, at in rows if int(tg) != incident.affected[0] and audit.when(at) >= since
     }

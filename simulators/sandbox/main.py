@@ -15,22 +15,21 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.cli.exits import EXIT_OK
-from bot.local_api import LocalBotAPI
 from bot.runner import running
-from bot.sandbox.config import (
+from core.settings import ConfigError, Settings
+from database.migrate import upgrade
+from simulators.local_api import LocalBotAPI
+from simulators.sandbox.config import (
     DEFAULT_DATA_DIR,
     SANDBOX_TOKEN,
     OffsetClock,
     refuse_real_telegram,
     sandbox_settings,
 )
-from bot.sandbox.demo import build_demo, has_data
-from bot.sandbox.people import ADMIN_ID
-from bot.sandbox.web import setup_routes
-from bot.sandbox.world import Sandbox
-from core.settings import ConfigError, Settings
-from database.migrate import upgrade
+from simulators.sandbox.demo import build_demo, has_data
+from simulators.sandbox.people import ADMIN_ID
+from simulators.sandbox.web import setup_routes
+from simulators.sandbox.world import Sandbox
 
 logger = logging.getLogger(__name__)
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -101,11 +100,11 @@ def _api_url(api: LocalBotAPI) -> str:
     return f"http://{host}:{api.port}"
 
 
-def sandbox_command(args: argparse.Namespace, settings: Settings) -> int:
+def sandbox_command(args: argparse.Namespace, settings: Settings) -> None:
+    """Serves until Ctrl+C or SIGTERM; a refusal raises ConfigError, which the CLI reports."""
     options = Options(host=args.host, port=args.port, data_dir=args.data, demo=not args.empty)
     refuse_real_telegram(settings)  # before anything starts
     asyncio.run(_serve(settings, options))
-    return EXIT_OK
 
 
 async def _serve(settings: Settings, options: Options) -> None:

@@ -1,8 +1,9 @@
 """Keeping the gettext catalogs in step with the code.
 
-`python -m bot.catalogs update` extracts every marked message (`_`, `__`, `N_`, gettext,
-ngettext) from the packages, writes `locales/messages.pot` and merges it into each language's
-`.po` file (English gets msgstr = msgid). `python -m bot.catalogs check` lists what is missing
+`python -m simulators.catalogs update` extracts every marked message (`_`, `__`, `N_`,
+gettext, ngettext) from the product's packages (not the simulators: nothing a person reads of
+the bot lives there), writes `locales/messages.pot` and merges it into each language's `.po`
+file (English gets msgstr = msgid). `python -m simulators.catalogs check` lists what is missing
 or untranslated; the test suite runs the same check.
 """
 
@@ -99,7 +100,7 @@ def main(argv: list[str]) -> int:
         issues = problems()
         print("\n".join(issues) or "every catalog is complete")
         return 1 if issues else 0
-    print("usage: python -m bot.catalogs update|check", file=sys.stderr)
+    print("usage: python -m simulators.catalogs update|check", file=sys.stderr)
     return 2
 
 

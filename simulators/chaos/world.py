@@ -23,15 +23,15 @@ from aiogram.exceptions import TelegramAPIError, TelegramNetworkError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.chaos.pgproxy import PgProxy
-from bot.chaos.session import SimTimeoutSession
-from bot.chaos.simclock import SimClock
 from bot.commands import set_commands, sync_staff_menus
 from bot.factory import App, create_app, create_bot, create_dispatcher
-from bot.local_api import LocalBotAPI
 from bot.scheduler import JobSpec, guarded, job_specs
 from core.settings import Settings
 from database.engine import create_engine
+from simulators.chaos.pgproxy import PgProxy
+from simulators.chaos.session import SimTimeoutSession
+from simulators.chaos.simclock import SimClock
+from simulators.local_api import LocalBotAPI
 from utils.circuit_breaker import CircuitOpenError
 from utils.rate_limit import RateLimiter
 

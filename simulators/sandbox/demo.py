@@ -12,12 +12,12 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from bot.sandbox.people import BLOCKED, PREPARED
-from bot.sandbox.world import Sandbox
 from core.enums import RecoveryAction, TransactionKind, TransactionStatus
 from database.models import InventoryTransaction
 from services.inventory import ImportRow
 from services.requests import Line
+from simulators.sandbox.people import BLOCKED, PREPARED
+from simulators.sandbox.world import Sandbox
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.local_api.wire import JsonDict, Params, bad_request
+from simulators.local_api.wire import JsonDict, Params, bad_request
 
 MAX_COMMANDS = 100
 # The scopes the server tells apart; the group and administrator scopes are kept as given.

@@ -9,10 +9,10 @@ from pathlib import Path
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from bot.chaos.pgproxy import PgProxy
-from bot.chaos.world import Database
 from core.settings import Settings
 from database.engine import create_engine
+from simulators.chaos.pgproxy import PgProxy
+from simulators.chaos.world import Database
 
 TOKEN = "123456:CHAOS"
 ADMIN_ID = 900

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 
-from bot.local_api.wire import ApiCall, JsonDict, Params, button_labels
+from simulators.local_api.wire import ApiCall, JsonDict, Params, button_labels
 
 
 class CallReading:

@@ -10,7 +10,7 @@ import contextlib
 import itertools
 import time
 
-from bot.local_api.wire import (
+from simulators.local_api.wire import (
     MAX_TEXT_LENGTH,
     NOT_MODIFIED,
     ApiError,

@@ -12,10 +12,10 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from bot.chaos.model import DataLost, FalsePositives
-from bot.chaos.people import People, answered
-from bot.chaos.world import Database
-from bot.local_api import LocalBotAPI
+from simulators.chaos.model import DataLost, FalsePositives
+from simulators.chaos.people import People, answered
+from simulators.chaos.world import Database
+from simulators.local_api import LocalBotAPI
 
 REFERENCE = re.compile(r"\bE-[0-9A-Z]{6,}\b")
 OPEN = ("pending", "retrying")

@@ -13,7 +13,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import DEFAULT_TIMEOUT
 from aiogram.exceptions import TelegramNetworkError
 
-from bot.chaos.simclock import SimClock
+from simulators.chaos.simclock import SimClock
 
 WALL_TIMEOUT = 1.0  # real seconds before a call counts as timed out (a busy box stays under)
 

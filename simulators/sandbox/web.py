@@ -12,8 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.sandbox.people import BadInput
-from bot.sandbox.world import NotFoundInput, Sandbox
+from simulators.sandbox.people import BadInput
+from simulators.sandbox.world import NotFoundInput, Sandbox
 
 STATIC = Path(__file__).resolve().parent / "static"
 SANDBOX_KEY = web.AppKey("sandbox", Sandbox)
