@@ -83,7 +83,7 @@ def test_the_contract_holds() -> None:
             "core/messages.py",
             "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    import core.exceptions",
             NO_CIRCLES,
-            "core.messages",
+            ".messages -> .exceptions",
         ),
     ],
 )
