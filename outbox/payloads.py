@@ -4,7 +4,8 @@
 The stored JSON is a contract with rows already queued (and with whoever reads the table):
 `to_json` writes exactly the keys and value types the services always wrote, and `from_json`
 reads every row written so far, including older ones that lack an optional key. A row that does
-not fit its kind raises `MalformedPayload`, which the sender records like any rendering failure.
+not fit its kind raises `MalformedPayload` (fields.py); the sender records it like any rendering
+failure.
 """
 
 from __future__ import annotations
