@@ -50,6 +50,7 @@ from core.settings import ErrorSettings, OutboxSettings, Settings, TelegramSetti
 from database.base import Base
 from database.engine import create_engine
 from database.models import PendingNotification, User
+from outbox.payloads import RequestCompleted
 from outbox.repository import enqueue
 from simulators.local_api import LocalBotAPI
 
@@ -135,8 +136,7 @@ async def fill(app: App, batches: list[tuple[int, int]]) -> int:
                 await enqueue(
                     session,
                     recipient_id=users[i % chats].id,
-                    kind="request_completed",
-                    payload={"request_id": n, "workflow": "inventory_request"},
+                    payload=RequestCompleted(request_id=n, workflow="inventory_request"),
                     idempotency_key=f"bench-{n}",
                     now=now,
                 )

@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramNotFound
 
@@ -49,7 +48,7 @@ class Change:
 
     row_id: int
     recipient_id: int
-    values: dict[str, Any]
+    values: dict[str, object]
     metric: str  # "sent", "retry" or "dead": for the metrics
     outcome: Outcome | None  # None for a 429: not an attempt, so not reported as one
     reachable: bool | None = None  # True: reached; False: unreachable now; None: unknown
@@ -72,7 +71,7 @@ def describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"[:2000]
 
 
-def _values(row: PendingNotification, **changed: Any) -> dict[str, Any]:
+def _values(row: PendingNotification, **changed: object) -> dict[str, object]:
     values = {
         "id": row.id,
         "status": row.status,

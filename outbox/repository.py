@@ -16,7 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.enums import NotificationStatus
 from database.models import PendingNotification, User
+from outbox.fields import Json
 from outbox.outcomes import Change
+from outbox.payloads import NotificationKind, Payload
 
 CLAIM_PAGES = 4  # pages of candidates a PostgreSQL claim looks through past others' locks
 ROUTINE = 0
@@ -33,19 +35,19 @@ async def enqueue(
     session: AsyncSession,
     *,
     recipient_id: int,
-    kind: str,
-    payload: dict[str, Any],
+    payload: Payload,
     idempotency_key: str,
     now: datetime,
     priority: int = ROUTINE,
 ) -> int | None:
     """Write one notification in the caller's transaction; a repeated key writes nothing.
 
-    Rows of a higher `priority` are sent first (`ALERT` for what admins must see at once)."""
+    The row's kind is the payload's. Rows of a higher `priority` are sent first (`ALERT` for
+    what admins must see at once)."""
     row_id = await NotificationRepository(session).add(
         recipient_id=recipient_id,
-        kind=kind,
-        payload=payload,
+        kind=payload.kind,
+        payload=payload.to_json(),
         idempotency_key=idempotency_key,
         now=now,
         priority=priority,
@@ -72,8 +74,8 @@ class NotificationRepository:
         self,
         *,
         recipient_id: int,
-        kind: str,
-        payload: dict[str, Any],
+        kind: NotificationKind,
+        payload: dict[str, Json],
         idempotency_key: str,
         now: datetime,
         priority: int = ROUTINE,
@@ -82,7 +84,7 @@ class NotificationRepository:
         values = {
             "priority": priority,
             "recipient_id": recipient_id,
-            "kind": kind,
+            "kind": kind.value,
             "payload": payload,
             "idempotency_key": idempotency_key,
             "status": NotificationStatus.PENDING,

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.workflows import Stage, Workflow
 from database.models import Request, RequestTransition, User
 from database.repositories.users import UserRepository
+from outbox.payloads import ApprovalNeeded, ItemLine, Payload
 from outbox.repository import enqueue
 
 
@@ -27,43 +28,39 @@ async def notify_stage(
 ) -> None:
     await session.flush()
     holders = await UserRepository(session).active_holders(stage.role)
-    lines = [
-        {"name": line.item.name, "quantity": line.quantity, "unit": line.item.unit}
-        for line in request.items
-    ]
+    payload = ApprovalNeeded(
+        request_id=request.id,
+        version=request.version,
+        workflow=workflow.key,
+        stage=stage.key,
+        requester=requester.display_name,
+        items=request_lines(request),
+    )
     for holder in holders:
         if holder.id == requester.id:
             continue
-        await notify(
-            session,
-            now,
-            holder,
-            "approval_needed",
-            transition,
-            {
-                "request_id": request.id,
-                "version": request.version,
-                "workflow": workflow.key,
-                "stage": stage.key,
-                "requester": requester.display_name,
-                "items": lines,
-            },
-        )
+        await notify(session, now, holder, transition, payload)
+
+
+def request_lines(request: Request) -> tuple[ItemLine, ...]:
+    """The request's lines as a decider's notification lists them."""
+    return tuple(
+        ItemLine(name=line.item.name, quantity=line.quantity, unit=line.item.unit)
+        for line in request.items
+    )
 
 
 async def notify(
     session: AsyncSession,
     now: datetime,
     recipient: User,
-    kind: str,
     transition: RequestTransition,
-    payload: dict[str, object],
+    payload: Payload,
 ) -> None:
     await enqueue(
         session,
         recipient_id=recipient.id,
-        kind=kind,
         payload=payload,
-        idempotency_key=f"transition:{transition.id}:{kind}:{recipient.id}",
+        idempotency_key=f"transition:{transition.id}:{payload.kind}:{recipient.id}",
         now=now,
     )

@@ -41,6 +41,7 @@ from database.models import (
 from database.repositories.inventory import InventoryRepository
 from database.repositories.requests import RequestRepository, RequestSummary
 from database.repositories.users import UserRepository
+from outbox.payloads import RequestAdvanced, RequestCompleted, RequestRejected
 from services.request_notices import notify, notify_stage
 from services.transactions import Change, TransactionalStateManager
 
@@ -183,13 +184,12 @@ class RequestService:
                     session,
                     now,
                     requester,
-                    "request_completed",
                     transition,
-                    {
-                        "request_id": request.id,
-                        "workflow": workflow.key,
-                        "issued": any(s.issues_stock for s in workflow.stages),
-                    },
+                    RequestCompleted(
+                        request_id=request.id,
+                        workflow=workflow.key,
+                        issued=any(s.issues_stock for s in workflow.stages),
+                    ),
                 )
             else:
                 await notify_stage(
@@ -199,14 +199,13 @@ class RequestService:
                     session,
                     now,
                     requester,
-                    "request_advanced",
                     transition,
-                    {
-                        "request_id": request.id,
-                        "workflow": workflow.key,
-                        "stage": next_stage.key,
-                        "assignee": assignee.display_name if assignee else None,
-                    },
+                    RequestAdvanced(
+                        request_id=request.id,
+                        workflow=workflow.key,
+                        stage=next_stage.key,
+                        assignee=assignee.display_name if assignee else None,
+                    ),
                 )
             change.after = snapshot(request)
             return await self._reload(session, request.id)
@@ -249,15 +248,14 @@ class RequestService:
                 session,
                 self.clock.now(),
                 request.requester,
-                "request_rejected",
                 transition,
-                {
-                    "request_id": request.id,
-                    "workflow": workflow.key,
-                    "stage": from_stage,
-                    "reason": reason,
-                    "by": actor.display_name,
-                },
+                RequestRejected(
+                    request_id=request.id,
+                    workflow=workflow.key,
+                    stage=from_stage,
+                    reason=reason,
+                    by=actor.display_name,
+                ),
             )
             change.after = snapshot(request)
             return await self._reload(session, request.id)

@@ -22,6 +22,7 @@ from core.workflows import Stage, WorkflowRegistry
 from database.models import Request, StuckMark, User, WorkflowRecoveryLog
 from database.repositories.stuck import StuckQueries, StuckStatements, active_holders
 from database.repositories.users import UserRepository
+from outbox.payloads import StuckEscalation, StuckNudge
 from outbox.repository import enqueue
 from services.transactions import Change, TransactionalStateManager
 
@@ -152,7 +153,7 @@ class StuckService:
                         session,
                         request,
                         [assignee],
-                        "stuck_nudge",
+                        StuckNudge,
                         mark,
                         entry,
                         RecoveryAction.NUDGE,
@@ -167,7 +168,7 @@ class StuckService:
                         session,
                         request,
                         admins,
-                        "stuck_escalation",
+                        StuckEscalation,
                         mark,
                         entry,
                         RecoveryAction.ESCALATE,
@@ -192,7 +193,7 @@ class StuckService:
         session: AsyncSession,
         request: Request,
         recipients: Sequence[User],
-        kind: str,
+        kind: type[StuckNudge | StuckEscalation],
         mark: StuckMark,
         entry: StuckEntry,
         action: RecoveryAction,
@@ -217,20 +218,20 @@ class StuckService:
                 created_at=now,
             )
         )
+        payload = kind(
+            request_id=request.id,
+            version=request.version,
+            workflow=request.workflow,
+            stage=request.stage,
+            hours=int(entry.waiting.total_seconds() // 3600),
+            assignee=request.assignee.display_name if request.assignee else None,
+            assignee_gone=entry.assignee_gone,
+        )
         for recipient in recipients:
             await enqueue(
                 session,
                 recipient_id=recipient.id,
-                kind=kind,
-                payload={
-                    "request_id": request.id,
-                    "version": request.version,
-                    "workflow": request.workflow,
-                    "stage": request.stage,
-                    "hours": int(entry.waiting.total_seconds() // 3600),
-                    "assignee": request.assignee.display_name if request.assignee else None,
-                    "assignee_gone": entry.assignee_gone,
-                },
-                idempotency_key=f"stuck:{mark.id}:{kind}:{recipient.id}",
+                payload=payload,
+                idempotency_key=f"stuck:{mark.id}:{payload.kind}:{recipient.id}",
                 now=now,
             )

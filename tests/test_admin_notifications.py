@@ -10,6 +10,7 @@ from core.enums import DeadReason, NotificationStatus, Role
 from database.models import PendingNotification, TransactionLog, User
 from handlers.admin.callbacks import NotificationAction, NotificationsMenu
 from handlers.admin.notifications import home_button_data
+from outbox.payloads import RequestCompleted
 from outbox.repository import enqueue
 from tests.conftest import ADMIN_TG_ID, World
 
@@ -22,8 +23,7 @@ async def write(world: World, telegram_id: int, key: str) -> None:
         await enqueue(
             session,
             recipient_id=user.id,
-            kind="request_completed",
-            payload={"request_id": telegram_id, "workflow": "inventory_request"},
+            payload=RequestCompleted(request_id=telegram_id, workflow="inventory_request"),
             idempotency_key=key,
             now=world.app.clock.now(),
         )

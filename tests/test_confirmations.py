@@ -29,6 +29,7 @@ from database.models import (
     TransactionLog,
 )
 from handlers.admin.callbacks import ConfirmYes
+from outbox.payloads import RequestCompleted
 from outbox.repository import enqueue
 from services.failures.classify import FailureContext
 from services.requests import Line
@@ -140,8 +141,7 @@ async def write_dead(world: World, *telegram_ids: int) -> None:
             await enqueue(
                 session,
                 recipient_id=user.id,
-                kind="request_completed",
-                payload={"request_id": telegram_id, "workflow": "inventory_request"},
+                payload=RequestCompleted(request_id=telegram_id, workflow="inventory_request"),
                 idempotency_key=f"k{telegram_id}",
                 now=world.app.clock.now(),
             )

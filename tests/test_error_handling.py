@@ -20,7 +20,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from core.enums import ErrorCategory, ErrorSeverity, Role
 from core.exceptions import InsufficientStock, InvalidTransition
 from database.models import ErrorOccurrence, ErrorRecord, PendingNotification, TransactionLog
-from outbox.repository import ALERT
+from outbox.payloads import RequestCompleted
+from outbox.repository import ALERT, enqueue
 from services.retention import cleanup
 from tests.conftest import ADMIN_TG_ID, World
 from tests.factories import person, stock
@@ -436,15 +437,12 @@ async def test_notification_failures_trigger_a_tracked_recovery(
 
 async def test_outbox_keeps_rows_while_the_telegram_breaker_is_open(world: World) -> None:
     user = await world.app.users.grant(77, Role.REQUESTER)
-    from outbox.repository import enqueue
-
     async with world.app.sessionmaker() as session, session.begin():
         for i in range(8):
             await enqueue(
                 session,
                 recipient_id=user.id,
-                kind="request_completed",
-                payload={"request_id": i, "workflow": "inventory_request"},
+                payload=RequestCompleted(request_id=i, workflow="inventory_request"),
                 idempotency_key=f"k{i}",
                 now=world.app.clock.now(),
             )

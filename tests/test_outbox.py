@@ -11,6 +11,7 @@ from sqlalchemy import select
 from core.clock import FrozenClock
 from core.enums import NotificationStatus, Role
 from database.models import PendingNotification
+from outbox.payloads import RequestCompleted
 from outbox.repository import enqueue
 from tests.conftest import World
 
@@ -28,8 +29,7 @@ async def write_one(world: World, key: str = "k1") -> None:
             await enqueue(
                 session,
                 recipient_id=user.id,
-                kind="request_completed",
-                payload={"request_id": 5, "workflow": "inventory_request"},
+                payload=RequestCompleted(request_id=5, workflow="inventory_request"),
                 idempotency_key=key,
                 now=world.app.clock.now(),
             )
@@ -119,8 +119,7 @@ async def test_queue_limit_moves_the_oldest_waiting_rows_to_dead(
             await enqueue(
                 session,
                 recipient_id=user.id,
-                kind="request_completed",
-                payload={"request_id": n, "workflow": "inventory_request"},
+                payload=RequestCompleted(request_id=n, workflow="inventory_request"),
                 idempotency_key=f"q{n}",
                 now=clock.now(),
             )

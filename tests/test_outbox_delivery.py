@@ -20,6 +20,7 @@ from core.enums import DeadReason, NotificationStatus
 from core.settings import Settings
 from database.models import PendingNotification, User
 from outbox.outcomes import Change
+from outbox.payloads import RequestCompleted
 from outbox.repository import enqueue
 from outbox.sender import BATCH_SIZE, CONCURRENCY, OutboxSender
 from simulators.local_api import LocalBotAPI
@@ -88,8 +89,7 @@ async def write(app: App, count: int, *, chats: int = 1, first_chat: int = 500) 
             await enqueue(
                 session,
                 recipient_id=users[n % len(users)].id,
-                kind="request_completed",
-                payload={"request_id": n + 1, "workflow": "inventory_request"},
+                payload=RequestCompleted(request_id=n + 1, workflow="inventory_request"),
                 idempotency_key=f"k{n}",
                 now=app.clock.now(),
             )

@@ -22,6 +22,7 @@ from bot.factory import create_app, create_bot, create_dispatcher
 from core.enums import NotificationStatus
 from core.settings import Settings
 from database.models import PendingNotification, User
+from outbox.payloads import RequestCompleted
 from outbox.repository import ALERT, enqueue
 from tests.conftest import World
 from tests.support.recording import RecordingSession
@@ -108,8 +109,7 @@ async def write(world: World, chats: list[int], *, priority: int = 0, first: int
             await enqueue(
                 session,
                 recipient_id=known[chat].id,
-                kind="request_completed",
-                payload={"request_id": n, "workflow": "inventory_request"},
+                payload=RequestCompleted(request_id=n, workflow="inventory_request"),
                 idempotency_key=f"k{n}",
                 now=world.app.clock.now(),
                 priority=priority,

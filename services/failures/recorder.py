@@ -24,6 +24,7 @@ from core.clock import Clock
 from core.enums import ErrorCategory, ErrorSeverity, Role
 from database.models import ErrorOccurrence, ErrorRecord
 from database.repositories.users import UserRepository
+from outbox.payloads import ErrorAlert
 from outbox.repository import ALERT, enqueue, wrote_outbox
 from services.failures.classify import Failure, FailureContext, classify
 from services.failures.spool import ErrorSpool
@@ -230,15 +231,14 @@ class ErrorRecorder:
             await enqueue(
                 session,
                 recipient_id=admin.id,
-                kind="error_alert",
-                payload={
-                    "reference": record.reference,
-                    "category": record.category.value,
-                    "severity": record.severity.value,
-                    "count": record.count,
-                    "where": record.handler,
-                    "exception": record.exception_type.rsplit(".", 1)[-1],
-                },
+                payload=ErrorAlert(
+                    reference=record.reference,
+                    category=record.category,
+                    severity=record.severity,
+                    count=record.count,
+                    where=record.handler,
+                    exception=record.exception_type.rsplit(".", 1)[-1],
+                ),
                 idempotency_key=f"error-alert:{record.id}:{record.count}:{admin.id}",
                 now=now,
                 priority=ALERT,  # not starved by a long queue of routine notifications

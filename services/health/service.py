@@ -16,6 +16,7 @@ from core.enums import HealthComponent, HealthStatus, Role
 from core.settings import HealthSettings
 from database.models import SystemHealthSnapshot
 from database.repositories.users import UserRepository
+from outbox.payloads import HealthChanged, HealthRecovered
 from outbox.repository import ALERT, enqueue
 from services.health import checks
 from services.health.jobs import JobMonitor
@@ -156,19 +157,17 @@ class HealthService:
         report: Report,
     ) -> int:
         status = report.status
-        kind = "health_recovered" if status is HealthStatus.HEALTHY else "health_changed"
+        kind = HealthRecovered if status is HealthStatus.HEALTHY else HealthChanged
         failing = [c.name for c in report.components if c.status.rank > HealthStatus.HEALTHY.rank]
+        payload = kind(
+            status=status, previous=previous or HealthStatus.HEALTHY, components=tuple(failing)
+        )
         admins = await UserRepository(session).active_holders(Role.ADMIN)
         for admin in admins:
             await enqueue(
                 session,
                 recipient_id=admin.id,
-                kind=kind,
-                payload={
-                    "status": status.value,
-                    "previous": (previous or HealthStatus.HEALTHY).value,
-                    "components": failing,
-                },
+                payload=payload,
                 idempotency_key=f"health:{snapshot_id}:{admin.id}",
                 now=report.taken_at,
                 priority=ALERT,

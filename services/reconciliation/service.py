@@ -38,6 +38,7 @@ from database.models import (
 from database.repositories.inventory import InventoryRepository
 from database.repositories.reconciliation import ReconciliationRepository
 from database.repositories.users import UserRepository
+from outbox.payloads import ReconciliationAlert
 from outbox.repository import enqueue
 from services.reconciliation.findings import FIX, K, Override, Report, detect, scope
 from services.reconciliation.rows import log_row, reversal, sku_names
@@ -236,15 +237,14 @@ class ReconciliationService:
                 await enqueue(
                     session,
                     recipient_id=admin.id,
-                    kind="reconciliation_alert",
-                    payload={
-                        "finding_id": row.id,
-                        "kind": row.kind.value,
-                        "sku": skus.get(row.item_id or 0, "?"),
-                        "expected": row.expected,
-                        "actual": row.actual,
-                        "transaction_id": row.transaction_id,
-                    },
+                    payload=ReconciliationAlert(
+                        finding_id=row.id,
+                        discrepancy=row.kind,
+                        sku=skus.get(row.item_id or 0, "?"),
+                        expected=row.expected,
+                        actual=row.actual,
+                        transaction_id=row.transaction_id,
+                    ),
                     idempotency_key=f"reconciliation:{row.id}:{admin.id}",
                     now=self.clock.now(),
                 )

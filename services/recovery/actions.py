@@ -10,7 +10,7 @@ happened.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -22,8 +22,10 @@ from core.workflows import WorkflowRegistry
 from database.models import Request, RequestTransition, User, WorkflowRecoveryLog
 from database.repositories.requests import RequestRepository
 from database.repositories.users import UserRepository
+from outbox.payloads import ApprovalNeeded, RecoveryApplied
 from outbox.repository import enqueue
 from services.recovery.plans import RISK, Plan, Planner
+from services.request_notices import request_lines
 from services.requests import snapshot
 from services.transactions import Change, TransactionalStateManager
 
@@ -195,24 +197,20 @@ class RecoveryActions:
     ) -> None:
         now = self.clock.now()
         key = f"recovery:{log.id}"
-        decide = {
-            "request_id": request.id,
-            "version": request.version,
-            "workflow": request.workflow,
-            "stage": request.stage,
-            "requester": request.requester.display_name,
-            "items": [
-                {"name": line.item.name, "quantity": line.quantity, "unit": line.item.unit}
-                for line in request.items
-            ],
-        }
+        decide = ApprovalNeeded(
+            request_id=request.id,
+            version=request.version,
+            workflow=request.workflow,
+            stage=request.stage,
+            requester=request.requester.display_name,
+            items=request_lines(request),
+        )
         if plan.action is RecoveryAction.NUDGE:
             assert request.assignee_id is not None
             await enqueue(
                 session,
                 recipient_id=request.assignee_id,
-                kind="approval_needed",
-                payload={**decide, "reminder": True},
+                payload=replace(decide, reminder=True),
                 idempotency_key=f"{key}:nudge",
                 now=now,
             )
@@ -221,7 +219,6 @@ class RecoveryActions:
             await enqueue(
                 session,
                 recipient_id=plan.to_assignee.id,
-                kind="approval_needed",
                 payload=decide,
                 idempotency_key=f"{key}:assignee",
                 now=now,
@@ -229,16 +226,15 @@ class RecoveryActions:
         await enqueue(
             session,
             recipient_id=request.requester_id,
-            kind="recovery_applied",
-            payload={
-                "request_id": request.id,
-                "action": plan.action.value,
-                "workflow": request.workflow,
-                "stage": request.stage,
-                "status": request.status.value,
-                "reason": reason,
-                "by": actor.display_name,
-            },
+            payload=RecoveryApplied(
+                request_id=request.id,
+                action=plan.action,
+                workflow=request.workflow,
+                stage=request.stage,
+                status=request.status,
+                reason=reason,
+                by=actor.display_name,
+            ),
             idempotency_key=f"{key}:requester",
             now=now,
         )
