@@ -8,13 +8,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
 from core.enums import HealthComponent, HealthStatus, Role
 from core.settings import HealthSettings
 from database.models import SystemHealthSnapshot
+from database.repositories.health import HealthRepository
 from database.repositories.users import UserRepository
 from outbox.repository import ALERT, enqueue
 from services.health import checks
@@ -128,11 +128,7 @@ class HealthService:
 
         async def work(change: Change) -> SnapshotResult:
             session = change.session
-            previous_row = await session.scalar(
-                select(SystemHealthSnapshot)
-                .order_by(SystemHealthSnapshot.taken_at.desc(), SystemHealthSnapshot.id.desc())
-                .limit(1)
-            )
+            previous_row = await HealthRepository(session).latest()
             previous = HealthStatus(previous_row.status) if previous_row else None
             row = SystemHealthSnapshot(
                 taken_at=report.taken_at, status=status.value, components=report.as_json()
@@ -178,11 +174,7 @@ class HealthService:
     async def trend(self, window: timedelta = TREND_WINDOW) -> list[TrendPoint]:
         since = self.clock.now() - window
         async with self.sessionmaker() as session:
-            rows = await session.scalars(
-                select(SystemHealthSnapshot)
-                .where(SystemHealthSnapshot.taken_at >= since)
-                .order_by(SystemHealthSnapshot.taken_at)
-            )
+            rows = await HealthRepository(session).since(since)
             return [
                 TrendPoint(
                     taken_at=row.taken_at,
