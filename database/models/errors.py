@@ -56,7 +56,7 @@ class ErrorOccurrence(Base):
     __table_args__ = (
         Index("ix_error_occurrences_error_id", "error_id"),
         # Error statistics and the health check count a window of time per error: an
-        # index-only range scan (services/error_records.py).
+        # index-only range scan (database/repositories/errors.py).
         Index("ix_error_occurrences_occurred_at", "occurred_at", "error_id"),
     )
 

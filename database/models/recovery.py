@@ -70,7 +70,7 @@ class WorkflowRecoveryLog(Base):
     __tablename__ = "workflow_recovery_log"
     __table_args__ = (
         # The log screen's filters, read newest first without sorting the person's whole
-        # history (services/recovery/log.py).
+        # history (database/repositories/recovery_log.py).
         Index("ix_workflow_recovery_log_request_id", "request_id", "id"),
         Index("ix_workflow_recovery_log_actor_id", "actor_id", "id"),
     )

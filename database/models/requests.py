@@ -18,7 +18,7 @@ class Request(Base):
     __table_args__ = (
         Index("ix_requests_status_stage", "status", "stage"),
         # The stuck screen: per stage, "in it since before the threshold" is one range, read
-        # in the screen's order (services/stuck.py).
+        # in the screen's order (database/repositories/stuck.py).
         Index("ix_requests_stuck", "status", "workflow", "stage", "stage_entered_at", "id"),
         # ...and "its assignee is gone" a few ranges of assignee ids outside the role's holders;
         # with the time, so the count of those not late as well reads the index alone.
