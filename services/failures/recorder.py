@@ -118,7 +118,7 @@ class ErrorRecorder:
             self.wake_outbox()
 
     async def count_retry(self, fingerprint: str) -> None:
-        """An automatic recovery ran for this problem (an error record's own counter: written
+        """A healing strategy ran for this problem (an error record's own counter: written
         directly, like the records themselves)."""
         async with self.sessionmaker() as session, session.begin():
             await ErrorRepository(session).count_retry(fingerprint)

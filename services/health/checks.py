@@ -167,7 +167,8 @@ async def check_inventory(
     )
 
 
-def check_recovery(in_flight: int | None, capacity: int, thresholds: HealthSettings) -> Component:
+def check_healing(in_flight: int | None, capacity: int, thresholds: HealthSettings) -> Component:
+    # The healer's executions running; the component keeps its stored name "recovery".
     if in_flight is None:
         return Component(
             HealthComponent.RECOVERY, HealthStatus.UNKNOWN, None, {"capacity": capacity}

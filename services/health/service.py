@@ -55,7 +55,7 @@ class HealthService:
         telegram_latency: LatencyTracker | None = None,
         jobs: JobMonitor | None = None,
         in_flight: Callable[[], int] | None = None,
-        recovery_capacity: int = 0,
+        healing_capacity: int = 0,
         open_findings: Callable[[], Awaitable[int]] | None = None,
         tx: TransactionalStateManager,
         timer: Callable[[], float] = time.perf_counter,
@@ -68,7 +68,7 @@ class HealthService:
         self.telegram_latency = telegram_latency
         self.jobs = jobs
         self.in_flight = in_flight
-        self.recovery_capacity = recovery_capacity
+        self.healing_capacity = healing_capacity
         self.open_findings = open_findings  # reconciliation's count of findings left for a person
         self.tx = tx  # snapshots are written through it
         self.timer = timer
@@ -116,7 +116,7 @@ class HealthService:
                 errors,
                 stuck,
                 inventory,
-                checks.check_recovery(in_flight, self.recovery_capacity, s),
+                checks.check_healing(in_flight, self.healing_capacity, s),
             ),
         )
 
