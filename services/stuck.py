@@ -19,12 +19,7 @@ from core.clock import Clock
 from core.enums import RecoveryAction, RecoveryOutcome, Risk, Role
 from core.workflows import Stage, WorkflowRegistry
 from database.models import Request, StuckMark, User, WorkflowRecoveryLog
-from database.repositories.stuck import (
-    StuckQueries,
-    StuckStatements,
-    active_holders,
-    marks_for,
-)
+from database.repositories.stuck import StuckQueries, StuckStatements, active_holders, marks_for
 from database.repositories.users import UserRepository
 from outbox.repository import enqueue
 from services.transactions import Change, TransactionalStateManager
