@@ -274,8 +274,8 @@ async def run(url: str, rounds: int, per_round: int) -> list[Scenario]:
                     "checkouts": c.checkouts / per_round,
                     **{f"kind:{k}": v / per_round for k, v in sorted(c.kinds.items())},
                 }
-    await uncached.recovery.shutdown()
-    await app.recovery.shutdown()
+    await uncached.healer.shutdown()
+    await app.healer.shutdown()
     await app.bulk.shutdown()
     await dp.storage.close()
     await app.engine.dispose()

@@ -278,7 +278,7 @@ async def start(settings: Settings, bot: Bot) -> App:
 
 
 async def stop(app: App) -> None:
-    await app.recovery.shutdown()
+    await app.healer.shutdown()
     await app.bulk.shutdown()
     await app.sender.bot.session.close()
     await app.engine.dispose()

@@ -63,10 +63,10 @@ from services.users import UserService
 from utils.circuit_breaker import CircuitBreaker
 from utils.correlation import ErrorCorrelator
 from utils.degradation import LastGoodCache
+from utils.healing import Healer
 from utils.latency import LatencyTracker
 from utils.masking import Masker
 from utils.rate_limit import RateLimiter
-from utils.recovery import RecoveryManager
 
 DEGRADED_USER_MAX_AGE = 3600.0  # seconds a cached user may stand in while the database is down
 
@@ -102,7 +102,7 @@ class App:
     requests: RequestService
     outbox: OutboxSender | None  # None on the command line: no bot to send with
     recorder: ErrorRecorder
-    recovery: RecoveryManager
+    healer: Healer
     user_cache: LastGoodCache[int, User]
     errors: ErrorService
     stuck: StuckService
@@ -191,8 +191,8 @@ def create_app(
         wake_outbox=wake_outbox,
         on_recorded=lambda f: metrics.errors.labels(f.category.value, f.severity.value).inc(),
     )
-    recovery = RecoveryManager(max_concurrent=settings.max_concurrent_recoveries, clock=monotonic)
-    register_strategies(recovery, engine, recorder, wake_outbox)
+    healer = Healer(max_concurrent=settings.max_concurrent_recoveries, clock=monotonic)
+    register_strategies(healer, engine, recorder, wake_outbox)
     stuck = StuckService(sessionmaker, tx, workflows, clock)
     reconciliation = ReconciliationService(
         sessionmaker,
@@ -211,8 +211,8 @@ def create_app(
         telegram_breaker=telegram_breaker if running else None,
         telegram_latency=telegram_latency if running else None,
         jobs=jobs if running else None,
-        in_flight=recovery.in_flight if running else None,
-        recovery_capacity=settings.max_concurrent_recoveries,
+        in_flight=healer.in_flight if running else None,
+        healing_capacity=settings.max_concurrent_recoveries,
         open_findings=reconciliation.open_count,
         tx=tx,
     )
@@ -246,7 +246,7 @@ def create_app(
         requests=RequestService(sessionmaker, tx, workflows, clock, settings.max_quantity),
         outbox=outbox,
         recorder=recorder,
-        recovery=recovery,
+        healer=healer,
         user_cache=LastGoodCache(max_age=DEGRADED_USER_MAX_AGE, clock=monotonic),
         errors=ErrorService(sessionmaker, tx, clock),
         stuck=stuck,
@@ -336,7 +336,7 @@ def create_dispatcher(app: App, storage: BaseStorage | None = None) -> Dispatche
     )
     # Outermost first: a failure anywhere below, the database included, reaches ErrorMiddleware.
     dp.update.outer_middleware(UpdateMetricsMiddleware(app.metrics))
-    dp.update.outer_middleware(ErrorMiddleware(app.i18n, app.recorder, app.recovery))
+    dp.update.outer_middleware(ErrorMiddleware(app.i18n, app.recorder, app.healer))
     dp.update.outer_middleware(UserMiddleware(app.users, app.user_cache))
     dp.update.outer_middleware(LocaleMiddleware(app.i18n))
     # Inner middlewares of the dispatcher run for the handlers of every router below it.

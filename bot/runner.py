@@ -83,7 +83,7 @@ async def running(settings: Settings, clock: Clock | None = None) -> AsyncIterat
         if http is not None:
             await http.cleanup()
         scheduler.shutdown(wait=False)
-        await app.recovery.shutdown()
+        await app.healer.shutdown()
         await app.bulk.shutdown()
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -1,6 +1,6 @@
 """Outermost middleware: whatever fails below (the database included), the person gets a
 short reply in their language with a reference code, a pressed button stops spinning, and the
-failure is recorded, correlated and handed to the recovery manager."""
+failure is recorded, correlated and handed to the healer."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from core.i18n import N_, pick_locale, render
 from services.failures.classify import FailureContext
 from services.failures.recorder import ErrorRecorder, Recorded
 from utils.circuit_breaker import CircuitOpenError
-from utils.recovery import RecoveryContext, RecoveryManager
+from utils.healing import Healer, HealingContext
 
 logger = logging.getLogger(__name__)
 
@@ -37,12 +37,10 @@ class HandlerScope:
 
 
 class ErrorMiddleware(BaseMiddleware):
-    def __init__(
-        self, i18n: I18n, recorder: ErrorRecorder, recovery: RecoveryManager | None = None
-    ) -> None:
+    def __init__(self, i18n: I18n, recorder: ErrorRecorder, healer: Healer | None = None) -> None:
         self.i18n = i18n
         self.recorder = recorder
-        self.recovery = recovery
+        self.healer = healer
 
     async def __call__(
         self,
@@ -57,9 +55,9 @@ class ErrorMiddleware(BaseMiddleware):
             return await handler(event, data)
         except Exception as exc:
             recorded = await self.recorder.record(exc, self._context(event, data, scope))
-            if recorded.reference and self.recovery is not None:
-                self.recovery.submit(
-                    RecoveryContext(
+            if recorded.reference and self.healer is not None:
+                self.healer.submit(
+                    HealingContext(
                         category=recorded.failure.category.value,
                         fingerprint=recorded.failure.fingerprint,
                         reference=recorded.reference,

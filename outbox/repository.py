@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.enums import NotificationStatus
+from core.enums import DeadReason, NotificationStatus
 from database.models import PendingNotification, User
 from outbox.fields import Json
 from outbox.outcomes import Change
@@ -291,3 +291,62 @@ class NotificationRepository:
             )
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    # --- the operators' screens and the health check --------------------------------------
+
+    async def counts_of(
+        self, statuses: Sequence[NotificationStatus]
+    ) -> dict[NotificationStatus, int]:
+        """Rows of each of `statuses` that has any: a range of
+        ix_pending_notifications_status_due each, not a count of every status."""
+        column = PendingNotification.status
+        rows = await self.session.execute(
+            select(column, func.count()).where(column.in_(statuses)).group_by(column)
+        )
+        return {NotificationStatus(status): int(count) for status, count in rows.all()}
+
+    async def oldest(self, statuses: Sequence[NotificationStatus]) -> datetime | None:
+        """When the oldest row of `statuses` was written."""
+        return await self.session.scalar(
+            select(func.min(PendingNotification.created_at)).where(
+                PendingNotification.status.in_(statuses)
+            )
+        )
+
+    async def shown(
+        self, status: NotificationStatus, ids: Sequence[int] | None
+    ) -> list[tuple[int, NotificationStatus, int]]:
+        """(id, status, attempts) of the rows of `status` (only `ids` of them if given)."""
+        query = select(
+            PendingNotification.id, PendingNotification.status, PendingNotification.attempts
+        ).where(PendingNotification.status == status)
+        if ids is not None:
+            query = query.where(PendingNotification.id.in_(ids))
+        rows = await self.session.execute(query.order_by(PendingNotification.id))
+        return [(int(i), NotificationStatus(s), int(a)) for i, s, a in rows]
+
+    async def lock(
+        self, ids: Sequence[int], statuses: Sequence[NotificationStatus]
+    ) -> list[PendingNotification]:
+        """Those of `ids` whose status is one of `statuses`, row-locked, first first."""
+        query = (
+            select(PendingNotification)
+            .where(PendingNotification.id.in_(ids), PendingNotification.status.in_(statuses))
+            .order_by(PendingNotification.id)
+            .with_for_update(of=PendingNotification)
+        )
+        return list((await self.session.execute(query)).unique().scalars())
+
+    async def kill(self, ids: Sequence[int], reason: DeadReason, now: datetime) -> None:
+        """Move the rows to dead for `reason`, releasing any claim on them."""
+        await self.session.execute(
+            update(PendingNotification)
+            .where(PendingNotification.id.in_(ids))
+            .values(
+                status=NotificationStatus.DEAD,
+                dead_reason=reason,
+                dead_at=now,
+                claimed_by=None,
+                claimed_until=None,
+            )
+        )

@@ -6,14 +6,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
 from core.enums import ErrorCategory, ErrorSeverity
 from core.exceptions import DomainError, NotFound, ValidationFailed
 from core.i18n import N_
-from database.models import ErrorOccurrence, ErrorRecord
+from database.models import ErrorRecord
+from database.repositories.errors import ErrorRepository
 from services.transactions import Change, TransactionalStateManager
 
 MAX_NOTE = 1000
@@ -47,31 +47,19 @@ class ErrorService:
 
     async def find(self, reference: str) -> ErrorRecord | None:
         async with self.sessionmaker() as session:
-            return await self._find(session, normalize_reference(reference))
+            return await ErrorRepository(session).by_reference(normalize_reference(reference))
 
     async def recent(self, limit: int = 20, *, unresolved: bool = True) -> Sequence[ErrorRecord]:
-        query = select(ErrorRecord).order_by(ErrorRecord.last_seen.desc()).limit(limit)
-        if unresolved:
-            query = query.where(ErrorRecord.resolved_at.is_(None))
         async with self.sessionmaker() as session:
-            return (await session.execute(query)).scalars().all()
+            return await ErrorRepository(session).recent(limit, unresolved=unresolved)
 
     async def page(
         self, offset: int, limit: int, *, unresolved: bool = True
     ) -> tuple[Sequence[ErrorRecord], int]:
         """The most recently seen records, and how many there are (open ones only unless
         `unresolved` is False)."""
-        query = select(ErrorRecord)
-        if unresolved:
-            query = query.where(ErrorRecord.resolved_at.is_(None))
         async with self.sessionmaker() as session:
-            total = await session.scalar(select(func.count()).select_from(query.subquery()))
-            rows = await session.execute(
-                query.order_by(ErrorRecord.last_seen.desc(), ErrorRecord.id.desc())
-                .offset(offset)
-                .limit(limit)
-            )
-            return rows.scalars().all(), int(total or 0)
+            return await ErrorRepository(session).page(offset, limit, unresolved=unresolved)
 
     async def stats(self, since: datetime) -> ErrorStats:
         return await error_stats(self.sessionmaker, since)
@@ -100,7 +88,7 @@ class ErrorService:
         code = normalize_reference(reference)
 
         async def work(change: Change) -> ErrorRecord:
-            record = await self._find(change.session, code)
+            record = await ErrorRepository(change.session).by_reference(code)
             if record is None:
                 raise NotFound(N_("No error with reference {reference}."), reference=code)
             if expect_count is not None and (
@@ -117,17 +105,6 @@ class ErrorService:
             return record
 
         return await self.tx.run("resolve_error", "error_record", work, actor_id=actor_id)
-
-    @staticmethod
-    async def _find(session: AsyncSession, code: str) -> ErrorRecord | None:
-        record = await session.scalar(select(ErrorRecord).where(ErrorRecord.reference == code))
-        if record is not None:
-            return record
-        return await session.scalar(
-            select(ErrorRecord)
-            .join(ErrorOccurrence, ErrorOccurrence.error_id == ErrorRecord.id)
-            .where(ErrorOccurrence.reference == code)
-        )
 
 
 @dataclass(frozen=True)
@@ -149,27 +126,11 @@ async def error_stats(
     Each of the two queries is an index-only range scan of ix_error_occurrences_occurred_at
     (the window) joined to the few records it names; both return a handful of rows, which is
     cheaper than fetching every record's count into Python once."""
-    recent = (
-        select(ErrorOccurrence.error_id, func.count(ErrorOccurrence.id).label("n"))
-        .where(ErrorOccurrence.occurred_at >= since)
-        .group_by(ErrorOccurrence.error_id)
-        .subquery()
-    )
     async with sessionmaker() as session:
-        grouped = await session.execute(
-            select(ErrorRecord.category, ErrorRecord.severity, func.sum(recent.c.n))
-            .join(recent, recent.c.error_id == ErrorRecord.id)
-            .group_by(ErrorRecord.category, ErrorRecord.severity)
-        )
+        repo = ErrorRepository(session)
         by_category: dict[ErrorCategory, int] = {}
         by_severity: dict[ErrorSeverity, int] = {}
-        for category, severity, count in grouped:
-            by_category[category] = by_category.get(category, 0) + int(count)
-            by_severity[severity] = by_severity.get(severity, 0) + int(count)
-        rows = await session.execute(
-            select(ErrorRecord, recent.c.n)
-            .join(recent, recent.c.error_id == ErrorRecord.id)
-            .order_by(recent.c.n.desc(), ErrorRecord.last_seen.desc())
-            .limit(top)
-        )
-        return ErrorStats(by_category, by_severity, [(r, int(n)) for r, n in rows])
+        for category, severity, count in await repo.totals_since(since):
+            by_category[category] = by_category.get(category, 0) + count
+            by_severity[severity] = by_severity.get(severity, 0) + count
+        return ErrorStats(by_category, by_severity, await repo.most_frequent_since(since, top))

@@ -11,15 +11,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
 from core.enums import ACTIONABLE_STATUSES, DeadReason, NotificationStatus
 from core.exceptions import DomainError, NotFound, ValidationFailed
 from core.i18n import N_
-from database.models import PendingNotification, RowCount
+from database.models import PendingNotification
 from database.models.counts import DEAD_NOTIFICATIONS
+from database.repositories.counts import kept_count
 from outbox.repository import NotificationRepository
 from outbox.sender import OutboxSender, Outcome
 from services.transactions import Change, TransactionalStateManager
@@ -73,13 +73,9 @@ class NotificationAdminService:
         async with self.sessionmaker() as session:
             if statuses is None:
                 return await NotificationRepository(session).counts()
-            column = PendingNotification.status
-            rows = await session.execute(
-                select(column, func.count())
-                .where(column.in_([s for s in statuses if s is not NotificationStatus.DEAD]))
-                .group_by(column)
+            found = await NotificationRepository(session).counts_of(
+                [s for s in statuses if s is not NotificationStatus.DEAD]
             )
-            found = {NotificationStatus(status): int(count) for status, count in rows.all()}
             if NotificationStatus.DEAD in statuses:
                 found[NotificationStatus.DEAD] = await self._count(
                     session, NotificationStatus.DEAD
@@ -107,11 +103,9 @@ class NotificationAdminService:
     async def _count(session: AsyncSession, status: NotificationStatus) -> int:
         """The dead from row_counts (database/models/counts.py), the others counted."""
         if status is NotificationStatus.DEAD:
-            kept = await session.scalar(
-                select(RowCount.row_count).where(RowCount.name == DEAD_NOTIFICATIONS.name)
-            )
+            kept = await kept_count(session, DEAD_NOTIFICATIONS.name)
             if kept is not None:
-                return int(kept)
+                return kept
         return await NotificationRepository(session).count(status)
 
     async def get(self, row_id: int) -> PendingNotification | None:
@@ -127,14 +121,9 @@ class NotificationAdminService:
 
     async def shown(self, status: NotificationStatus, ids: Sequence[int] | None = None) -> Shown:
         """The rows of a list (or just `ids` of it) as a confirmation shows them."""
-        query = select(
-            PendingNotification.id, PendingNotification.status, PendingNotification.attempts
-        ).where(PendingNotification.status == status)
-        if ids is not None:
-            query = query.where(PendingNotification.id.in_(ids))
         async with self.sessionmaker() as session:
-            rows = await session.execute(query.order_by(PendingNotification.id))
-        return {int(i): (NotificationStatus(s).value, int(a)) for i, s, a in rows}
+            rows = await NotificationRepository(session).shown(status, ids)
+        return {i: (s.value, a) for i, s, a in rows}
 
     async def retry(
         self, ids: Sequence[int], actor_id: int | None, *, expect: Shown | None = None
@@ -200,20 +189,10 @@ class NotificationAdminService:
         now = self.clock.now()
 
         async def work(change: Change) -> list[int]:
-            session = change.session
-            overflow = await NotificationRepository(session).overflow(max_queue)
+            repo = NotificationRepository(change.session)
+            overflow = await repo.overflow(max_queue)
             if overflow:
-                await session.execute(
-                    update(PendingNotification)
-                    .where(PendingNotification.id.in_(overflow))
-                    .values(
-                        status=NotificationStatus.DEAD,
-                        dead_reason=DeadReason.QUEUE_FULL,
-                        dead_at=now,
-                        claimed_by=None,
-                        claimed_until=None,
-                    )
-                )
+                await repo.kill(overflow, DeadReason.QUEUE_FULL, now)
             return list(overflow)
 
         # The limit is housekeeping of the queue; the warning below is its record.
@@ -238,13 +217,7 @@ class NotificationAdminService:
     async def _actionable(
         session: AsyncSession, ids: Sequence[int], expect: Shown | None = None
     ) -> list[PendingNotification]:
-        query = (
-            select(PendingNotification)
-            .where(PendingNotification.id.in_(ids), PendingNotification.status.in_(ACTIONABLE))
-            .order_by(PendingNotification.id)
-            .with_for_update(of=PendingNotification)
-        )
-        rows = list((await session.execute(query)).unique().scalars())
+        rows = await NotificationRepository(session).lock(ids, ACTIONABLE)
         if expect is not None:
             still = [r for r in rows if expect.get(r.id) == (r.status.value, r.attempts)]
             if len(still) != len(expect) or len(rows) != len(still):

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
@@ -282,8 +281,7 @@ class RequestService:
         if not user_ids:
             return {}
         async with self.sessionmaker() as session:
-            rows = await session.execute(select(User).where(User.id.in_(set(user_ids))))
-            return {u.id: u.display_name for u in rows.scalars()}
+            return {u.id: u.display_name for u in await UserRepository(session).by_ids(user_ids)}
 
     async def for_requester(
         self, requester_id: int, page: int, size: int

@@ -6,9 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete
-
-from database.models import Confirmation, ErrorRecord, SystemHealthSnapshot, TransactionLog
+from database.repositories import retention
 from services.transactions import Change, TransactionalStateManager
 
 
@@ -32,34 +30,20 @@ async def cleanup(
 
     async def work(change: Change) -> CleanupResult:
         session = change.session
-        errors = await session.execute(
-            delete(ErrorRecord).where(
-                ErrorRecord.resolved_at.is_not(None),
-                ErrorRecord.resolved_at < now - error_retention,
-            )
-        )
-        logs = await session.execute(
-            delete(TransactionLog).where(
-                TransactionLog.created_at < now - transaction_log_retention
-            )
-        )
+        errors = await retention.delete_resolved_errors(session, now - error_retention)
+        logs = await retention.delete_transaction_log(session, now - transaction_log_retention)
         # A confirmation is an account of what an admin was shown: kept as long as the log.
-        confirmations = await session.execute(
-            delete(Confirmation).where(Confirmation.expires_at < now - transaction_log_retention)
+        confirmations = await retention.delete_confirmations(
+            session, now - transaction_log_retention
         )
         snapshots = 0
         if snapshot_retention is not None:
-            result = await session.execute(
-                delete(SystemHealthSnapshot).where(
-                    SystemHealthSnapshot.taken_at < now - snapshot_retention
-                )
-            )
-            snapshots = int(getattr(result, "rowcount", 0) or 0)
+            snapshots = await retention.delete_health_snapshots(session, now - snapshot_retention)
         return CleanupResult(
-            error_records=int(getattr(errors, "rowcount", 0) or 0),
-            transaction_log=int(getattr(logs, "rowcount", 0) or 0),
+            error_records=errors,
+            transaction_log=logs,
             health_snapshots=snapshots,
-            confirmations=int(getattr(confirmations, "rowcount", 0) or 0),
+            confirmations=confirmations,
         )
 
     # Housekeeping, not a state change: the log does not audit its own trimming.

@@ -13,14 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
 from core.enums import RecoveryAction, RecoveryOutcome, Risk, Role
 from core.workflows import Stage, WorkflowRegistry
 from database.models import Request, StuckMark, User, WorkflowRecoveryLog
-from database.repositories.stuck import StuckQueries, StuckStatements, active_holders
+from database.repositories.stuck import StuckQueries, StuckStatements, active_holders, marks_for
 from database.repositories.users import UserRepository
 from outbox.payloads import StuckEscalation, StuckNudge
 from outbox.repository import enqueue
@@ -96,8 +95,7 @@ class StuckService:
             built = await self._statements(session, selected)
             ids = await self.queries.page_ids(session, built, now, offset, limit)
             total = await self.queries.count(session, built, now)
-            rows = await session.execute(select(Request).where(Request.id.in_(ids)))
-            found = {r.id: r for r in rows.unique().scalars()}
+            found = {r.id: r for r in await self.queries.load(session, ids)}
         return [self._entry(found[i], now) for i in ids if i in found], total
 
     async def count(self, selected: StuckFilter = StuckFilter()) -> int:
@@ -185,8 +183,7 @@ class StuckService:
         ids = [e.request.id for e in entries]
         if not ids:
             return {}
-        rows = await session.execute(select(StuckMark).where(StuckMark.request_id.in_(ids)))
-        return {(m.request_id, m.stage_entered_at): m for m in rows.scalars()}
+        return {(m.request_id, m.stage_entered_at): m for m in await marks_for(session, ids)}
 
     async def _alert(
         self,

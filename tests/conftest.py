@@ -129,6 +129,6 @@ async def world(
 ) -> AsyncIterator[World]:
     world = make_world(settings, engine, clock)
     yield world
-    await world.app.recovery.shutdown()
+    await world.app.healer.shutdown()
     await world.app.bulk.shutdown()
     await world.dp.storage.close()

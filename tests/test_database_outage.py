@@ -138,7 +138,7 @@ async def test_with_the_database_down_every_update_is_answered_and_nothing_is_lo
     spooled = [json.loads(line) for line in world.app.recorder.spool.path.read_text().splitlines()]
     assert [r["exception_type"] for r in spooled[-3:]] == [OPEN_ERROR] * 3  # refused, not tried
     assert world.app.recorder.spool.pending() == len(shown)
-    await world.app.recovery.shutdown()
+    await world.app.healer.shutdown()
 
     # The process restarts while the database is still down, then the database comes back.
     await outage.up()
@@ -169,20 +169,20 @@ async def test_the_recovery_strategy_writes_the_spool_once_the_database_is_back(
     await world.app.engine.dispose()
     await outage.down()
     await world.client(1).send("/start")
-    [execution] = world.app.recovery.executions()
-    failed = await world.app.recovery.wait(execution.id)
+    [execution] = world.app.healer.executions()
+    failed = await world.app.healer.wait(execution.id)
     assert (failed.strategy, failed.status.value) == ("flush_error_spool", "failed")
     await outage.up()
     monotonic.now += 31  # the breaker lets a trial connection through after its timeout
     await world.client(1).send("/start")  # works again: the user is registered now
     assert world.client(1).last_reply().startswith("Hello")
     from services.failures.classify import FailureContext
-    from utils.recovery import RecoveryContext
+    from utils.healing import HealingContext
 
-    submitted = world.app.recovery.submit(
-        RecoveryContext(category="system", fingerprint="x", details={"database_down": True})
+    submitted = world.app.healer.submit(
+        HealingContext(category="system", fingerprint="x", details={"database_down": True})
     )
-    done = await world.app.recovery.wait(submitted.id)
+    done = await world.app.healer.wait(submitted.id)
     assert done.status.value == "completed", done.error
     assert done.result == "database reachable; wrote 1 spooled error records"
     assert world.app.recorder.spool.pending() == 0

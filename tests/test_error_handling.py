@@ -26,7 +26,7 @@ from services.retention import cleanup
 from tests.conftest import ADMIN_TG_ID, World
 from tests.factories import person, stock
 from tests.support.client import reference_in, strip_reference
-from utils.recovery import ExecutionStatus
+from utils.healing import ExecutionStatus
 
 TOKEN = "42:TEST-TOKEN"
 
@@ -425,8 +425,8 @@ async def test_notification_failures_trigger_a_tracked_recovery(
     kicks: list[bool] = []
     monkeypatch.setattr(world.app.outbox, "kick", lambda: kicks.append(True))
     await world.client(1).send("/my_requests")
-    [execution] = world.app.recovery.executions()
-    finished = await world.app.recovery.wait(execution.id)
+    [execution] = world.app.healer.executions()
+    finished = await world.app.healer.wait(execution.id)
     assert (finished.strategy, finished.status) == (
         "retry_notifications",
         ExecutionStatus.COMPLETED,

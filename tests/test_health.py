@@ -316,9 +316,9 @@ async def test_inventory_grades_the_count(world: World) -> None:
 
 @pytest.mark.parametrize(("running", "status"), [(0, H), (5, D), (10, U)])
 def test_recoveries_in_flight(settings: Settings, running: int, status: HealthStatus) -> None:
-    component = checks.check_recovery(running, 10, settings.health)
+    component = checks.check_healing(running, 10, settings.health)
     assert (component.status, component.details) == (status, {"count": running, "capacity": 10})
-    assert checks.check_recovery(None, 10, settings.health).status is X
+    assert checks.check_healing(None, 10, settings.health).status is X
 
 
 async def test_full_report_names_every_component(world: World) -> None:
@@ -538,7 +538,7 @@ async def test_advisory_lock_lets_one_replica_run_the_job(
         release.set()
         outcomes = [(await run).result for run in runs]
     finally:
-        await other.app.recovery.shutdown()
+        await other.app.healer.shutdown()
         await other.dp.storage.close()
         await other_engine.dispose()
     assert len(started) == 1
@@ -563,7 +563,7 @@ async def test_two_replicas_deliver_each_notification_once(
         sent = await asyncio.gather(world.app.outbox.flush(), other.app.outbox.flush())
         sent_later = await asyncio.gather(world.app.outbox.flush(), other.app.outbox.flush())
     finally:
-        await other.app.recovery.shutdown()
+        await other.app.healer.shutdown()
         await other.dp.storage.close()
         await other_engine.dispose()
     assert sum(sent) + sum(sent_later) == 5

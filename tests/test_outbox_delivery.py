@@ -42,7 +42,7 @@ async def app(
 ) -> AsyncIterator[App]:
     app = make_app(api, settings, engine, clock)
     yield app
-    await app.recovery.shutdown()
+    await app.healer.shutdown()
     await app.outbox.bot.session.close()
 
 
@@ -226,7 +226,7 @@ async def test_killed_mid_batch_loses_nothing(
         assert await successor.outbox.flush() == CONCURRENCY
         assert {r.status for r in await rows(successor)} == {NotificationStatus.SENT}
     finally:
-        await successor.recovery.shutdown()
+        await successor.healer.shutdown()
         await successor.outbox.bot.session.close()
         await fresh.dispose()
     texts = sent_texts(api)
@@ -251,7 +251,7 @@ async def test_two_senders_never_send_a_row_twice(
     try:
         a, b = await asyncio.gather(app.outbox.flush(), other.outbox.flush())
     finally:
-        await other.recovery.shutdown()
+        await other.healer.shutdown()
         await other.outbox.bot.session.close()
     texts = sent_texts(api)
     assert (a + b, len(texts), len(set(texts))) == (2 * BATCH_SIZE,) * 3
@@ -294,7 +294,7 @@ async def test_burst_drains_at_the_limit_without_429(
         await write(app, 12, chats=6)  # two per chat: the second waits a second
         assert await app.outbox.flush() == 12
     finally:
-        await app.recovery.shutdown()
+        await app.healer.shutdown()
         await app.outbox.bot.session.close()
     assert api.limited == []
     assert len(sent_texts(api)) == 12

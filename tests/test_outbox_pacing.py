@@ -92,7 +92,7 @@ async def paced(
     )
     world = World(app=app, bot=bot, dp=create_dispatcher(app), session=session)
     yield world, session
-    await app.recovery.shutdown()
+    await app.healer.shutdown()
     await app.bulk.shutdown()
     await world.dp.storage.close()
 

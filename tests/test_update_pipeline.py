@@ -134,7 +134,7 @@ async def test_after_the_cache_a_known_person_is_read_not_written(
     async with world.app.sessionmaker() as session:
         user = (await session.execute(select(User).where(User.telegram_id == 1))).scalar_one()
     assert (user.full_name, user.username) == ("Anna", "anna")
-    await world.app.recovery.shutdown()
+    await world.app.healer.shutdown()
 
 
 async def test_a_new_name_is_written_at_once_despite_the_cache(world: World) -> None:
@@ -195,7 +195,7 @@ async def test_another_process_is_seen_within_the_cache_time(
     monotonic.now += 1
     await ann.send("/help")
     assert strip_reference(ann.last_reply()) == REFUSED
-    await world.app.recovery.shutdown()
+    await world.app.healer.shutdown()
 
 
 @pytest.mark.parametrize(

@@ -1,1 +1,1 @@
-"""Resilience primitives with no knowledge of the bot: breakers, masking, correlation, recovery."""
+"""Resilience primitives with no knowledge of the bot: breakers, masking, correlation, healing."""

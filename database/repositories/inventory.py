@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,6 +36,15 @@ class InventoryRepository:
             .execution_options(populate_existing=True)
         )
         return {item.sku: item for item in rows.scalars()}
+
+    async def skus(self, item_ids: Collection[int]) -> dict[int, str]:
+        """The SKU of each item, by id."""
+        if not item_ids:
+            return {}
+        rows = await self.session.execute(
+            select(InventoryItem.id, InventoryItem.sku).where(InventoryItem.id.in_(item_ids))
+        )
+        return {int(i): str(s) for i, s in rows}
 
     async def ledger_balances(self, item_ids: Sequence[int]) -> dict[int, int]:
         """Stock according to the committed ledger, the source of truth, per item."""

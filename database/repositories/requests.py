@@ -12,7 +12,7 @@ from sqlalchemy.orm import aliased
 from core.enums import RequestStatus
 from database.engine import read_connection
 from database.models import InventoryItem, Request, RequestItem, RequestTransition, User
-from database.models.workflow import display_name
+from database.models.users import display_name
 
 
 @dataclass(frozen=True)

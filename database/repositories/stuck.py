@@ -49,7 +49,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.enums import RequestStatus, Role
 from core.workflows import WorkflowRegistry
-from database.models import Request, User, UserRole
+from database.models import Request, StuckMark, User, UserRole
 
 REQUESTS = Request.__table__.c
 CACHED = 32  # (filter, holders) combinations kept; cleared when full
@@ -128,6 +128,12 @@ async def active_holders(session: AsyncSession) -> Holders:
     return {role: tuple(ids) for role, ids in holders.items()}
 
 
+async def marks_for(session: AsyncSession, request_ids: Sequence[int]) -> Sequence[StuckMark]:
+    """The stuck marks of these requests, every period's."""
+    rows = await session.execute(select(StuckMark).where(StuckMark.request_id.in_(request_ids)))
+    return rows.scalars().all()
+
+
 @dataclass(frozen=True)
 class StuckStatements:
     where: ColumnElement[bool]  # every part OR-ed: for loading them all
@@ -163,6 +169,12 @@ class StuckQueries:
 
     async def count(self, session: AsyncSession, built: StuckStatements, now: datetime) -> int:
         return int(await session.scalar(built.count, built.params(now)) or 0)
+
+    @staticmethod
+    async def load(session: AsyncSession, ids: Sequence[int]) -> Sequence[Request]:
+        """The requests a page found, in no particular order."""
+        rows = await session.execute(select(Request).where(Request.id.in_(ids)))
+        return rows.unique().scalars().all()
 
     async def requests(
         self, session: AsyncSession, built: StuckStatements, now: datetime

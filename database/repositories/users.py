@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +27,10 @@ class UserRepository:
 
     async def by_id(self, user_id: int) -> User | None:
         return await self.session.get(User, user_id)
+
+    async def by_ids(self, user_ids: Collection[int]) -> Sequence[User]:
+        result = await self.session.execute(select(User).where(User.id.in_(set(user_ids))))
+        return result.scalars().all()
 
     async def all(self) -> Sequence[User]:
         result = await self.session.execute(select(User).order_by(User.id))

@@ -1,2 +1,2 @@
 """What happens when something fails: classification, error records, the local spool and
-the automatic recovery strategies."""
+the self-healing strategies."""

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
 from core.enums import ErrorCategory, ErrorSeverity, Role
 from database.models import ErrorOccurrence, ErrorRecord
+from database.repositories.errors import ErrorRepository
 from database.repositories.users import UserRepository
 from outbox.payloads import ErrorAlert
 from outbox.repository import ALERT, enqueue, wrote_outbox
@@ -119,14 +119,10 @@ class ErrorRecorder:
             self.wake_outbox()
 
     async def count_retry(self, fingerprint: str) -> None:
-        """An automatic recovery ran for this problem (an error record's own counter: written
+        """A healing strategy ran for this problem (an error record's own counter: written
         directly, like the records themselves)."""
         async with self.sessionmaker() as session, session.begin():
-            await session.execute(
-                update(ErrorRecord)
-                .where(ErrorRecord.fingerprint == fingerprint, ErrorRecord.resolved_at.is_(None))
-                .values(retry_count=ErrorRecord.retry_count + 1)
-            )
+            await ErrorRepository(session).count_retry(fingerprint)
 
     def _storming(self, category: ErrorCategory, fingerprint: str) -> bool:
         self.correlator.record(category.value, fingerprint)
@@ -160,7 +156,7 @@ class ErrorRecorder:
     async def _store_one(self, session: AsyncSession, occurrence: dict[str, Any]) -> bool:
         """Add one occurrence to its open record; True when admins were alerted."""
         at = datetime.fromisoformat(occurrence["at"])
-        record = await self._open_record(session, occurrence["fingerprint"])
+        record = await ErrorRepository(session).locked_open(occurrence["fingerprint"])
         if record is None:
             record = ErrorRecord(
                 reference=occurrence["reference"],
@@ -182,7 +178,7 @@ class ErrorRecorder:
                     session.add(record)
             except IntegrityError:
                 # Another process opened the same fingerprint first: add to theirs.
-                record = await self._open_record(session, occurrence["fingerprint"])
+                record = await ErrorRepository(session).locked_open(occurrence["fingerprint"])
                 assert record is not None
                 self._repeat(record, occurrence, at)
         else:
@@ -196,15 +192,6 @@ class ErrorRecorder:
             )
         )
         return await self._alert_if_due(session, record)
-
-    async def _open_record(self, session: AsyncSession, fingerprint: str) -> ErrorRecord | None:
-        query = (
-            select(ErrorRecord)
-            .where(ErrorRecord.fingerprint == fingerprint, ErrorRecord.resolved_at.is_(None))
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        return (await session.execute(query)).scalar_one_or_none()
 
     @staticmethod
     def _repeat(record: ErrorRecord, occurrence: dict[str, Any], at: datetime) -> None:

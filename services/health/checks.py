@@ -7,12 +7,13 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.enums import ErrorSeverity, HealthComponent, HealthStatus, NotificationStatus
 from core.settings import HealthSettings
-from database.models import ErrorOccurrence, ErrorRecord, PendingNotification
+from database.repositories.errors import ErrorRepository
+from outbox.repository import NotificationRepository
 from services.health.jobs import JobMonitor, JobResult
 from services.health.model import Component, grade, worst
 from utils.circuit_breaker import BreakerState, CircuitBreaker
@@ -103,18 +104,10 @@ async def check_queue(
 ) -> Component:
     statuses = (NotificationStatus.PENDING, NotificationStatus.RETRYING, NotificationStatus.DEAD)
     async with sessionmaker() as session:
-        rows = await session.execute(
-            select(PendingNotification.status, func.count())
-            .where(PendingNotification.status.in_(statuses))
-            .group_by(PendingNotification.status)
-        )
-        counts = {status.value: 0 for status in statuses}
-        counts.update({str(status): int(n) for status, n in rows.all()})
-        oldest = await session.scalar(
-            select(func.min(PendingNotification.created_at)).where(
-                PendingNotification.status.in_(statuses[:2])
-            )
-        )
+        repo = NotificationRepository(session)
+        found = await repo.counts_of(statuses)
+        oldest = await repo.oldest(statuses[:2])
+    counts = {status.value: found.get(status, 0) for status in statuses}
     age_minutes = 0.0 if oldest is None else max(0.0, (now - oldest).total_seconds() / 60)
     waiting = counts["pending"] + counts["retrying"]
     status = worst(
@@ -130,17 +123,11 @@ async def check_errors(
     sessionmaker: async_sessionmaker[AsyncSession], thresholds: HealthSettings, now: datetime
 ) -> Component:
     async with sessionmaker() as session:
-        rows = await session.execute(
-            select(ErrorRecord.category, ErrorRecord.severity, func.count(ErrorOccurrence.id))
-            .select_from(ErrorOccurrence)
-            .join(ErrorRecord, ErrorRecord.id == ErrorOccurrence.error_id)
-            .where(ErrorOccurrence.occurred_at >= now - ERROR_WINDOW)
-            .group_by(ErrorRecord.category, ErrorRecord.severity)
-        )
-        breakdown: list[dict[str, Any]] = [
-            {"category": str(category), "severity": str(severity), "count": int(n)}
-            for category, severity, n in rows.all()
-        ]
+        rows = await ErrorRepository(session).breakdown_since(now - ERROR_WINDOW)
+    breakdown: list[dict[str, Any]] = [
+        {"category": str(category), "severity": str(severity), "count": n}
+        for category, severity, n in rows
+    ]
     total = sum(row["count"] for row in breakdown)
     critical = sum(
         row["count"] for row in breakdown if row["severity"] == ErrorSeverity.CRITICAL.value
@@ -180,7 +167,8 @@ async def check_inventory(
     )
 
 
-def check_recovery(in_flight: int | None, capacity: int, thresholds: HealthSettings) -> Component:
+def check_healing(in_flight: int | None, capacity: int, thresholds: HealthSettings) -> Component:
+    # The healer's executions running; the component keeps its stored name "recovery".
     if in_flight is None:
         return Component(
             HealthComponent.RECOVERY, HealthStatus.UNKNOWN, None, {"capacity": capacity}

@@ -80,9 +80,8 @@ class Metrics:
             registry=r,
         )
         self.stuck = Gauge("bot_stuck_workflows", "Stuck workflows", registry=r)
-        self.recoveries = Gauge(
-            "bot_recoveries_in_flight", "Recovery executions running", registry=r
-        )
+        # The healer's executions; the exported name and help predate the rename (dashboards).
+        self.healing = Gauge("bot_recoveries_in_flight", "Recovery executions running", registry=r)
         self.health = Gauge(
             "bot_health_status", "Overall health: 0 healthy, 1 degraded, 2 unhealthy", registry=r
         )
@@ -139,9 +138,9 @@ class Metrics:
         stuck = report.get(HealthComponent.STUCK)
         if stuck.value is not None:
             self.stuck.set(stuck.value)
-        recovery = report.get(HealthComponent.RECOVERY)
-        if recovery.value is not None:
-            self.recoveries.set(recovery.value)
+        healing = report.get(HealthComponent.RECOVERY)
+        if healing.value is not None:
+            self.healing.set(healing.value)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -8,13 +8,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
 from core.enums import HealthComponent, HealthStatus, Role
 from core.settings import HealthSettings
 from database.models import SystemHealthSnapshot
+from database.repositories.health import HealthRepository
 from database.repositories.users import UserRepository
 from outbox.payloads import HealthChanged, HealthRecovered
 from outbox.repository import ALERT, enqueue
@@ -56,7 +56,7 @@ class HealthService:
         telegram_latency: LatencyTracker | None = None,
         jobs: JobMonitor | None = None,
         in_flight: Callable[[], int] | None = None,
-        recovery_capacity: int = 0,
+        healing_capacity: int = 0,
         open_findings: Callable[[], Awaitable[int]] | None = None,
         tx: TransactionalStateManager,
         timer: Callable[[], float] = time.perf_counter,
@@ -69,7 +69,7 @@ class HealthService:
         self.telegram_latency = telegram_latency
         self.jobs = jobs
         self.in_flight = in_flight
-        self.recovery_capacity = recovery_capacity
+        self.healing_capacity = healing_capacity
         self.open_findings = open_findings  # reconciliation's count of findings left for a person
         self.tx = tx  # snapshots are written through it
         self.timer = timer
@@ -117,7 +117,7 @@ class HealthService:
                 errors,
                 stuck,
                 inventory,
-                checks.check_recovery(in_flight, self.recovery_capacity, s),
+                checks.check_healing(in_flight, self.healing_capacity, s),
             ),
         )
 
@@ -129,11 +129,7 @@ class HealthService:
 
         async def work(change: Change) -> SnapshotResult:
             session = change.session
-            previous_row = await session.scalar(
-                select(SystemHealthSnapshot)
-                .order_by(SystemHealthSnapshot.taken_at.desc(), SystemHealthSnapshot.id.desc())
-                .limit(1)
-            )
+            previous_row = await HealthRepository(session).latest()
             previous = HealthStatus(previous_row.status) if previous_row else None
             row = SystemHealthSnapshot(
                 taken_at=report.taken_at, status=status.value, components=report.as_json()
@@ -177,11 +173,7 @@ class HealthService:
     async def trend(self, window: timedelta = TREND_WINDOW) -> list[TrendPoint]:
         since = self.clock.now() - window
         async with self.sessionmaker() as session:
-            rows = await session.scalars(
-                select(SystemHealthSnapshot)
-                .where(SystemHealthSnapshot.taken_at >= since)
-                .order_by(SystemHealthSnapshot.taken_at)
-            )
+            rows = await HealthRepository(session).since(since)
             return [
                 TrendPoint(
                     taken_at=row.taken_at,

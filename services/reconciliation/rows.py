@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.enums import FindingStatus, TransactionKind, TransactionStatus
-from database.models import InventoryItem, InventoryTransaction, ReconciliationLog
+from database.models import InventoryTransaction, ReconciliationLog
+from database.repositories.inventory import InventoryRepository
 from services.reconciliation.findings import Finding
 
 
@@ -47,9 +47,4 @@ def log_row(f: Finding, run_id: int, actor_id: int | None, now: datetime) -> Rec
 
 
 async def sku_names(session: AsyncSession, item_ids: set[int]) -> dict[int, str]:
-    if not item_ids:
-        return {}
-    rows = await session.execute(
-        select(InventoryItem.id, InventoryItem.sku).where(InventoryItem.id.in_(item_ids))
-    )
-    return {int(i): str(s) for i, s in rows}
+    return await InventoryRepository(session).skus(item_ids)

@@ -1,7 +1,9 @@
-"""Recovery manager: picks a strategy per error category and runs it, tracked and capped.
+"""Self-healing: the healer picks a strategy per error category and runs it, tracked and
+capped, right after a failure is recorded (no person involved; an admin's repairs of requests
+are workflow recovery, services/recovery/).
 
 Knows nothing about the bot: categories are plain strings (a StrEnum value works as one),
-strategies are anything matching ``RecoveryStrategy``.
+strategies are anything matching ``HealingStrategy``.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ class ExecutionStatus(StrEnum):
 
 
 @dataclass(frozen=True)
-class RecoveryContext:
+class HealingContext:
     category: str
     fingerprint: str
     reference: str | None = None
@@ -44,7 +46,7 @@ class RecoveryContext:
     details: Mapping[str, object] = field(default_factory=dict)
 
 
-class RecoveryStrategy(Protocol):
+class HealingStrategy(Protocol):
     # Read-only members so frozen dataclasses and plain classes both satisfy the protocol.
     @property
     def name(self) -> str: ...
@@ -55,16 +57,16 @@ class RecoveryStrategy(Protocol):
     @property
     def timeout(self) -> float: ...  # seconds
 
-    def can_handle(self, context: RecoveryContext) -> bool: ...
+    def can_handle(self, context: HealingContext) -> bool: ...
 
-    async def recover(self, context: RecoveryContext) -> str | None: ...
+    async def heal(self, context: HealingContext) -> str | None: ...
 
 
 @dataclass
 class Execution:
     id: int
     strategy: str
-    context: RecoveryContext
+    context: HealingContext
     status: ExecutionStatus
     created_at: float
     started_at: float | None = None
@@ -85,33 +87,33 @@ class LeaveForAdmin:
     priority: int = 0
     timeout: float = 1.0
 
-    def can_handle(self, context: RecoveryContext) -> bool:
+    def can_handle(self, context: HealingContext) -> bool:
         return True
 
-    async def recover(self, context: RecoveryContext) -> str | None:
+    async def heal(self, context: HealingContext) -> str | None:
         return LEAVE_FOR_ADMIN_NOTE
 
 
 @dataclass(frozen=True)
 class FunctionStrategy:
-    """Adapts a coroutine function (and an optional predicate) into a RecoveryStrategy."""
+    """Adapts a coroutine function (and an optional predicate) into a HealingStrategy."""
 
     name: str
-    action: Callable[[RecoveryContext], Awaitable[str | None]]
+    action: Callable[[HealingContext], Awaitable[str | None]]
     priority: int = 0
     timeout: float = 30.0
-    predicate: Callable[[RecoveryContext], bool] | None = None
+    predicate: Callable[[HealingContext], bool] | None = None
 
-    def can_handle(self, context: RecoveryContext) -> bool:
+    def can_handle(self, context: HealingContext) -> bool:
         return self.predicate is None or self.predicate(context)
 
-    async def recover(self, context: RecoveryContext) -> str | None:
+    async def heal(self, context: HealingContext) -> str | None:
         return await self.action(context)
 
 
 @dataclass(frozen=True)
 class _Registration:
-    strategy: RecoveryStrategy
+    strategy: HealingStrategy
     categories: frozenset[str] | None  # None: any category
 
 
@@ -124,7 +126,7 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _validate_strategy(strategy: RecoveryStrategy) -> None:
+def _validate_strategy(strategy: HealingStrategy) -> None:
     if not isinstance(strategy.name, str) or not strategy.name:
         raise ValueError("strategy.name must be a non-empty string")
     if not _is_int(strategy.priority):
@@ -139,7 +141,7 @@ def _validate_strategy(strategy: RecoveryStrategy) -> None:
         raise ValueError(f"strategy.timeout must be positive finite seconds, got {timeout!r}")
 
 
-class RecoveryManager:
+class Healer:
     """Registry of strategies per category plus bounded, tracked, concurrency-capped runs.
 
     ``submit`` must be called from inside a running event loop.
@@ -161,7 +163,7 @@ class RecoveryManager:
         self._history = history
         self._clock = clock
         self._registry: dict[str, _Registration] = {}
-        self._fallback: RecoveryStrategy = LeaveForAdmin()
+        self._fallback: HealingStrategy = LeaveForAdmin()
         # Freed slots go to the oldest waiter: asyncio.Semaphore is FIFO in CPython 3.11+
         # (gh-90155), and this project requires 3.11.
         self._slots = asyncio.Semaphore(max_concurrent)
@@ -173,9 +175,7 @@ class RecoveryManager:
 
     # --- registry -----------------------------------------------------------------------
 
-    def register(
-        self, strategy: RecoveryStrategy, categories: Iterable[str] | None = None
-    ) -> None:
+    def register(self, strategy: HealingStrategy, categories: Iterable[str] | None = None) -> None:
         """Register for the given categories (None: any); a known name is replaced in place.
 
         A bare string (or StrEnum member) is taken as one category, not as its characters.
@@ -192,7 +192,7 @@ class RecoveryManager:
                 raise ValueError("categories must not be empty; pass None for any category")
         self._registry[strategy.name] = _Registration(strategy, scope)
 
-    def _choose(self, context: RecoveryContext) -> RecoveryStrategy:
+    def _choose(self, context: HealingContext) -> HealingStrategy:
         candidates = [
             registration.strategy
             for registration in self._registry.values()
@@ -205,7 +205,7 @@ class RecoveryManager:
         return self._fallback
 
     @staticmethod
-    def _accepts(strategy: RecoveryStrategy, context: RecoveryContext) -> bool:
+    def _accepts(strategy: HealingStrategy, context: HealingContext) -> bool:
         try:
             return bool(strategy.can_handle(context))
         except Exception:
@@ -219,9 +219,9 @@ class RecoveryManager:
 
     # --- running ------------------------------------------------------------------------
 
-    def submit(self, context: RecoveryContext) -> Execution:
+    def submit(self, context: HealingContext) -> Execution:
         if self._closed:
-            raise RuntimeError("the recovery manager has been shut down")
+            raise RuntimeError("the healer has been shut down")
         loop = asyncio.get_running_loop()  # fail before recording anything if there is no loop
         strategy = self._choose(context)
         execution = Execution(
@@ -233,7 +233,7 @@ class RecoveryManager:
         )
         self._executions[execution.id] = execution
         task = loop.create_task(
-            self._drive(execution, strategy), name=f"recovery-{execution.id}-{strategy.name}"
+            self._drive(execution, strategy), name=f"healing-{execution.id}-{strategy.name}"
         )
         self._tasks[execution.id] = (execution, task)
         task.add_done_callback(lambda done: self._on_task_done(execution, done))
@@ -267,7 +267,7 @@ class RecoveryManager:
         if tasks:
             await asyncio.wait(tasks)
 
-    async def _drive(self, execution: Execution, strategy: RecoveryStrategy) -> None:
+    async def _drive(self, execution: Execution, strategy: HealingStrategy) -> None:
         try:
             await self._slots.acquire()
         except asyncio.CancelledError:
@@ -280,13 +280,13 @@ class RecoveryManager:
         finally:
             self._slots.release()
 
-    async def _attempt(self, execution: Execution, strategy: RecoveryStrategy) -> None:
+    async def _attempt(self, execution: Execution, strategy: HealingStrategy) -> None:
         context = execution.context
         deadline = asyncio.timeout(strategy.timeout)
         timed_out = f"timed out after {strategy.timeout:g}s"
         try:
             async with deadline:
-                note = await strategy.recover(context)
+                note = await strategy.heal(context)
         except asyncio.CancelledError:
             self._finish(execution, ExecutionStatus.CANCELLED, error="cancelled")
             raise
