@@ -146,7 +146,7 @@ class World:
         app, bot, dp = self.app, self.bot, self.dp
         if app is None or bot is None or dp is None:
             return
-        await app.recovery.shutdown()
+        await app.healer.shutdown()
         await app.bulk.shutdown()
         await dp.storage.close()
         await bot.session.close()
@@ -187,7 +187,7 @@ class World:
         take milliseconds; waiting for them keeps a seeded run the same run)."""
         app = self.app
         for _ in range(SETTLE_TURNS):
-            if app is None or not app.recovery.in_flight():
+            if app is None or not app.healer.in_flight():
                 return
             await asyncio.sleep(0.001)
 
