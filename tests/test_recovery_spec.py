@@ -68,8 +68,19 @@ def test_every_action_has_one_complete_row() -> None:
         row = SPECS[action]
         assert row.told in TOLD_LINES, action  # the screens can say who is told
         assert row.move in MOVE_LINES and row.move in MOVES, action
-        assert (row.transition is None) == (row.move is Move.STAY), action
     assert set(MOVES) == set(Move) == set(MOVE_LINES)
+
+
+def test_a_row_that_could_only_half_work_is_refused() -> None:
+    nudge = SPECS[RecoveryAction.NUDGE]
+    with pytest.raises(ValueError, match="history row"):
+        replace(nudge, move=Move.FORWARD)  # would move nothing: no transition to write
+    with pytest.raises(ValueError, match="history row"):
+        replace(nudge, transition=TransitionAction.RESET)
+    with pytest.raises(ValueError, match="bulk"):
+        replace(SPECS[RecoveryAction.REASSIGN], bulk=True)  # nobody to pick in bulk
+    with pytest.raises(ValueError, match="bulk"):
+        replace(nudge, offered=False)
 
 
 def test_availability_and_the_risk_gate_read_the_rows() -> None:

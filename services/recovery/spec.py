@@ -172,6 +172,8 @@ def never(situation: Situation) -> bool:
 
 @dataclass(frozen=True)
 class ActionSpec:
+    """One recovery action: everything the services, the screens and the command line ask."""
+
     label: str  # N_() msgid: the button, the confirmation and the log
     risk: Risk  # support may run only low-risk actions
     move: Move
@@ -181,6 +183,13 @@ class ActionSpec:
     bulk: bool = False  # may run over many stuck requests at once
     offered: bool = True  # False: logged by the system, never a button
     command: Command | None = None
+
+    def __post_init__(self) -> None:
+        # A row that could only half work is refused at import, not met in production.
+        if (self.transition is None) != (self.move is Move.STAY):
+            raise ValueError("a move writes a history row; staying writes none")
+        if self.bulk and (self.needs_target or not self.offered):
+            raise ValueError("a bulk action is offered and picks nobody by hand")
 
     @property
     def needs_target(self) -> bool:
@@ -241,7 +250,7 @@ SPECS: dict[RecoveryAction, ActionSpec] = {
     ),
     RecoveryAction.ESCALATE: ActionSpec(
         label=N_("Escalated to admins"),
-        risk=Risk.LOW,
+        risk=Risk.LOW,  # as the stuck detector logs it
         move=Move.STAY,
         told=Told.ADMINS,
         transition=None,
