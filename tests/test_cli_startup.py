@@ -44,6 +44,8 @@ def probe(args: list[str], **env: str) -> tuple[int, list[str], str]:
     ("args", "env", "code", "says"),
     [
         (["--help"], {}, 0, "Workflow recovery bot and its operator tools."),
+        # The recovery sub-commands come from services/recovery/spec.py's table.
+        (["stuck", "--help"], {}, 0, "give the request to another holder of the stage's role"),
         (["stuck", "show", "abc"], {}, 2, "'abc' is not a whole number"),
         (["users", "grant", "7", "boss"], {}, 2, "unknown role 'boss'"),
         (["migrate"], {"DATABASE_URL": "mysql://x"}, 2, "DATABASE_URL: Value error, must start"),

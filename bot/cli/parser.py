@@ -9,6 +9,7 @@ from typing import Any
 from bot.cli.paging import add_paging, positive
 from core.enums import ACTIONABLE_STATUSES as LISTED
 from core.enums import NotificationStatus, Role
+from services.recovery.spec import SPECS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -170,14 +171,11 @@ def add_stuck_commands(sub: Any) -> None:
     stuck_sub.add_parser("detect", help="run the stuck check now (nudges and escalations)")
     stuck_show = stuck_sub.add_parser("show", help="one request with its history")
     stuck_show.add_argument("request_id", type=positive)
-    for name, text in (
-        ("transition", "force the request to the next stage"),
-        ("reset", "send the request back to its previous stage"),
-        ("complete", "force the request to completed"),
-        ("reassign", "give the request to another holder of the stage's role"),
-        ("nudge", "remind the assignee"),
-    ):
-        cmd = stuck_sub.add_parser(name, help=text)
+    # One sub-command per recovery action that has one (services/recovery/spec.py).
+    for action, row in SPECS.items():
+        if row.command is None:
+            continue
+        cmd = stuck_sub.add_parser(row.command.name, help=row.command.help)
         cmd.add_argument("request_id", type=positive)
         cmd.add_argument("--reason", required=True, help="why (kept in the recovery log)")
         cmd.add_argument(
@@ -186,10 +184,11 @@ def add_stuck_commands(sub: Any) -> None:
             type=telegram_id,
             help="the admin's Telegram id recorded as the actor (default: the first ADMIN_IDS)",
         )
-        if name == "reassign":
+        if row.needs_target:
             cmd.add_argument(
                 "--to", type=telegram_id, required=True, help="Telegram id of the new assignee"
             )
+        cmd.set_defaults(recovery_action=action)
 
 
 def telegram_id(text: str) -> int:

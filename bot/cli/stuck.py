@@ -11,15 +11,8 @@ from bot.cli.paging import footer
 from bot.factory import App
 from core.enums import RecoveryAction, RecoveryOutcome, Role
 from core.exceptions import DomainError
+from services.recovery.spec import spec
 from services.stuck import StuckFilter
-
-STUCK_ACTIONS = {
-    "transition": RecoveryAction.FORCE_TRANSITION,
-    "reset": RecoveryAction.RESET,
-    "complete": RecoveryAction.FORCE_COMPLETE,
-    "reassign": RecoveryAction.REASSIGN,
-    "nudge": RecoveryAction.NUDGE,
-}
 
 
 async def stuck_command(args: argparse.Namespace, app: App) -> int:
@@ -82,8 +75,9 @@ async def stuck_request_command(args: argparse.Namespace, app: App) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    action: RecoveryAction = args.recovery_action  # set by its sub-command (bot/cli/parser.py)
     target = None
-    if args.action == "reassign":
+    if spec(action).needs_target:
         found = next((u for u in await users.list_users() if u.telegram_id == args.to), None)
         if found is None:
             print(f"error: no user with Telegram id {args.to}", file=sys.stderr)
@@ -91,7 +85,7 @@ async def stuck_request_command(args: argparse.Namespace, app: App) -> int:
         target = found.id
     try:
         result = await actions.apply(
-            request.id, STUCK_ACTIONS[args.action], actor.id, request.version, args.reason, target
+            request.id, action, actor.id, request.version, args.reason, target
         )
     except DomainError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -118,3 +118,16 @@ class RequestRepository:
             .order_by(RequestTransition.id)
         )
         return rows.scalars().all()
+
+    async def came_from(self, request_id: int, stage: str) -> str | None:
+        """The stage the request last entered `stage` from, per its history."""
+        return await self.session.scalar(
+            select(RequestTransition.from_stage)
+            .where(
+                RequestTransition.request_id == request_id,
+                RequestTransition.to_stage == stage,
+                RequestTransition.from_stage.is_not(None),
+            )
+            .order_by(RequestTransition.id.desc())
+            .limit(1)
+        )

@@ -28,12 +28,13 @@ from handlers.admin.confirmations import Confirmed, Result, ask, confirms, outco
 from handlers.admin.recovery import back_row, edit_menu
 from handlers.admin.recovery_bulk import bulk_confirmation
 from handlers.admin.recovery_stuck import detail_screen
-from handlers.admin.recovery_texts import ACTION_NAMES, REASON_PRESETS, plan_text
+from handlers.admin.recovery_texts import REASON_PRESETS, action_name, plan_text
 from handlers.admin.states import Recovery
 from handlers.edits import safe_edit_text
 from handlers.routes import RouteTable
 from services.confirmations import ConfirmationService
 from services.recovery.actions import RecoveryActions
+from services.recovery.spec import spec
 from services.requests import RequestService
 
 routes = RouteTable(__name__)
@@ -73,7 +74,7 @@ async def action_chosen(
     action = callback_data.action
     # Validates the role, the request, its version and that the action applies — now.
     await actions.plan(callback_data.request_id, action, user, callback_data.version)
-    if action is RecoveryAction.REASSIGN:
+    if spec(action).needs_target:
         candidates = await actions.candidates(callback_data.request_id)
         builder = InlineKeyboardBuilder()
         for candidate in candidates:
@@ -104,7 +105,7 @@ async def action_chosen(
         "target": None,
     }
     await ask_reason(
-        query, state, pending, _(ACTION_NAMES[action]) + f" · #{callback_data.request_id}"
+        query, state, pending, action_name(action) + f" · #{callback_data.request_id}"
     )
 
 
@@ -116,6 +117,8 @@ async def reassign_target(
     actions: RecoveryActions,
     state: FSMContext,
 ) -> None:
+    # The buttons carry no action (people may still hold them): reassign is the one that
+    # picks a person; a second such action would need its own callback.
     plan = await actions.plan(
         callback_data.request_id,
         RecoveryAction.REASSIGN,
@@ -130,7 +133,7 @@ async def reassign_target(
         "target": callback_data.user_id,
     }
     await ask_reason(
-        query, state, pending, _(ACTION_NAMES[RecoveryAction.REASSIGN]) + f" · #{plan.request_id}"
+        query, state, pending, action_name(RecoveryAction.REASSIGN) + f" · #{plan.request_id}"
     )
 
 

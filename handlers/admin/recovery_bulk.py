@@ -20,13 +20,13 @@ from handlers.admin.callbacks import BulkAction, JobView, ReasonPreset, Recovery
 from handlers.admin.confirmations import Confirmed, Result, confirms, outcome
 from handlers.admin.recovery import back_row
 from handlers.admin.recovery_stuck import decode_filter, filter_title
-from handlers.admin.recovery_texts import ACTION_NAMES, REASON_PRESETS
+from handlers.admin.recovery_texts import REASON_PRESETS, TOLD_LINES, action_name
 from handlers.admin.states import Recovery
 from handlers.edits import safe_edit_text
 from handlers.routes import RouteTable
 from services.recovery.actions import RecoveryActions
 from services.recovery.bulk import BulkRecovery
-from services.recovery.plans import BULK_ACTIONS, may_run
+from services.recovery.spec import bulk_actions, may_run, spec
 from services.stuck import StuckService
 
 routes = RouteTable(__name__)
@@ -35,30 +35,17 @@ STARTED = N_("Bulk job #{job_id} was started for {count} requests.")
 # -- bulk --------------------------------------------------------------------------------------
 
 
-# Who each bulk action's notifications reach (services/recovery/actions.py:_notify).
-BULK_TOLD = {
-    RecoveryAction.NUDGE: N_("Each request's assignee gets a reminder; nobody else is told."),
-    RecoveryAction.RESET: N_(
-        "Each request's requester is told, and its new assignee if it has one."
-    ),
-    RecoveryAction.FORCE_TRANSITION: N_(
-        "Each request's requester is told, and its new assignee if it has one."
-    ),
-    RecoveryAction.FORCE_COMPLETE: N_("Only each request's requester is told."),
-}
-
-
 def bulk_confirmation(pending: dict[str, Any], locale: str) -> str:
     action = RecoveryAction(pending["action"])
     lines = [
         _("Please confirm: {action} for {count} stuck requests: {ids}.").format(
-            action=_(ACTION_NAMES[action]),
+            action=action_name(action),
             count=len(pending["bulk"]),
             ids=", ".join(f"#{r}" for r, _v in pending["bulk"][:30])
             + (" …" if len(pending["bulk"]) > 30 else ""),
         ),
         _("Only these requests are touched; any that changed since this preview are skipped."),
-        _(BULK_TOLD[action]),
+        _(TOLD_LINES[spec(action).told][1]),
         _("Reason: {reason}").format(reason=escape(pending["reason"])),
     ]
     return "\n".join(lines)
@@ -77,7 +64,7 @@ async def bulk_preview(
 ) -> None:
     selected = decode_filter(workflows, callback_data.wf, callback_data.st)
     action = callback_data.action
-    if action not in BULK_ACTIONS:
+    if action not in bulk_actions():
         raise ValidationFailed(N_("This action cannot run in bulk."))
     if not may_run(user.role_set, action):
         raise PermissionDenied(N_("Your role may not run this action."))
@@ -88,16 +75,16 @@ async def bulk_preview(
         if action in actions.available(e.request)
     ]
     builder = InlineKeyboardBuilder()
-    for other in BULK_ACTIONS:
+    for other in bulk_actions():
         if other is not action and may_run(user.role_set, other):
             builder.button(
-                text=_(ACTION_NAMES[other]),
+                text=action_name(other),
                 callback_data=BulkAction(action=other, wf=callback_data.wf, st=callback_data.st),
             )
     where = filter_title(workflows, callback_data.wf, callback_data.st, locale)
     text = _(
         "Bulk: {action} in {where}. {count} of the {total} stuck requests shown can take it."
-    ).format(action=_(ACTION_NAMES[action]), where=where, count=len(targets), total=len(entries))
+    ).format(action=action_name(action), where=where, count=len(targets), total=len(entries))
     if targets:
         nonce = secrets.randbelow(10**9)
         await state.update_data(

@@ -11,7 +11,6 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from core.enums import RecoveryAction
 from core.exceptions import ValidationFailed
 from core.i18n import N_
 from core.workflows import WorkflowRegistry
@@ -29,7 +28,7 @@ from handlers.edits import safe_edit_text
 from handlers.keyboards import add_pager
 from handlers.routes import RouteTable
 from services.recovery.actions import RecoveryActions
-from services.recovery.plans import may_run
+from services.recovery.spec import bulk_actions, may_run
 from services.requests import RequestService
 from services.stuck import StuckFilter as Filter
 from services.stuck import StuckService
@@ -102,7 +101,7 @@ async def stuck_list(
         builder.button(
             text=_("Bulk action…"),
             callback_data=BulkAction(
-                action=RecoveryAction.NUDGE, wf=callback_data.wf, st=callback_data.st
+                action=bulk_actions()[0], wf=callback_data.wf, st=callback_data.st
             ),
         )
     back_row(builder)

@@ -12,16 +12,32 @@ from core.i18n import N_
 from core.names import status_name
 from core.workflows import WorkflowRegistry
 from database.models import Request, RequestTransition, User, WorkflowRecoveryLog
-from services.recovery.plans import RISK, Plan
+from services.recovery.plans import Plan
+from services.recovery.spec import Move, Told, spec
 from services.stuck import StuckEntry
 
-ACTION_NAMES = {
-    RecoveryAction.NUDGE: N_("Nudge the assignee"),
-    RecoveryAction.REASSIGN: N_("Reassign"),
-    RecoveryAction.RESET: N_("Reset to the previous stage"),
-    RecoveryAction.FORCE_TRANSITION: N_("Force to the next stage"),
-    RecoveryAction.FORCE_COMPLETE: N_("Force complete"),
-    RecoveryAction.ESCALATE: N_("Escalated to admins"),
+# What each move does to the request, on the confirmation screen (None: nothing moves).
+MOVE_LINES = {
+    Move.STAY: None,
+    Move.CHOSEN_HOLDER: N_("Request #{request_id} will be given to {assignee}, at {stage}."),
+    Move.BACK: N_("Request #{request_id} will move from {old} to {new}, with {assignee}."),
+    Move.FORWARD: N_("Request #{request_id} will move from {old} to {new}, with {assignee}."),
+    Move.COMPLETE: N_("Request #{request_id} will be marked completed."),
+}
+# Who is told (services/recovery/actions.py:_notify): for one request, for a bulk job.
+TOLD_LINES = {
+    Told.ASSIGNEE_REMINDER: (
+        N_("{assignee} gets a reminder with the Approve and Reject buttons."),
+        N_("Each request's assignee gets a reminder; nobody else is told."),
+    ),
+    Told.REQUESTER_AND_ASSIGNEE: (
+        N_("The requester and {assignee} are told."),
+        N_("Each request's requester is told, and its new assignee if it has one."),
+    ),
+    Told.REQUESTER: (
+        N_("Only the requester is told."),
+        N_("Only each request's requester is told."),
+    ),
 }
 RISK_NAMES = {Risk.LOW: N_("low risk"), Risk.MEDIUM: N_("medium risk"), Risk.HIGH: N_("high risk")}
 OUTCOME_NAMES = {
@@ -114,8 +130,12 @@ def history_lines(transitions: list[RequestTransition], names: dict[int, str]) -
     return lines
 
 
+def action_name(action: RecoveryAction) -> str:
+    return _(spec(action).label)
+
+
 def action_button(action: RecoveryAction) -> str:
-    return f"{_(ACTION_NAMES[action])} · {_(RISK_NAMES[RISK[action]])}"
+    return f"{action_name(action)} · {_(RISK_NAMES[spec(action).risk])}"
 
 
 def plan_text(plan: Plan, workflows: WorkflowRegistry, locale: str, reason: str) -> str:
@@ -125,45 +145,25 @@ def plan_text(plan: Plan, workflows: WorkflowRegistry, locale: str, reason: str)
         stage = workflow.stage(key) if workflow and key else None
         return escape(stage.display(locale)) if stage else escape(key or "—")
 
-    action = plan.action
-    if action is RecoveryAction.NUDGE:
-        what = _("{assignee} gets a reminder with the Approve and Reject buttons.").format(
-            assignee=who(plan.to_assignee)
-        )
-    elif action is RecoveryAction.FORCE_COMPLETE:
-        what = _("Request #{request_id} will be marked completed.").format(
-            request_id=plan.request_id
-        )
-    elif action is RecoveryAction.REASSIGN:
-        what = _("Request #{request_id} will be given to {assignee}, at {stage}.").format(
-            request_id=plan.request_id,
-            assignee=who(plan.to_assignee),
-            stage=title(plan.to_stage),
-        )
-    else:
-        what = _("Request #{request_id} will move from {old} to {new}, with {assignee}.").format(
-            request_id=plan.request_id,
-            old=title(plan.from_stage),
-            new=title(plan.to_stage),
-            assignee=who(plan.to_assignee),
-        )
     lines = [
         _("Please confirm: {action} ({risk}).").format(
-            action=_(ACTION_NAMES[action]), risk=_(RISK_NAMES[plan.risk])
+            action=action_name(plan.action), risk=_(RISK_NAMES[plan.risk])
         ),
-        what,
     ]
+    moved = MOVE_LINES[spec(plan.action).move]
+    if moved is not None:
+        lines.append(
+            _(moved).format(
+                request_id=plan.request_id,
+                assignee=who(plan.to_assignee),
+                stage=title(plan.to_stage),
+                old=title(plan.from_stage),
+                new=title(plan.to_stage),
+            )
+        )
     if plan.skips_stock_issue:
         lines.append(_("The items will NOT be issued from stock."))
-    # Exactly who the action's notifications reach (services/recovery/actions.py:_notify).
-    if action is RecoveryAction.NUDGE:
-        pass  # the reminder above is the only message
-    elif plan.to_assignee is not None and plan.to_status is RequestStatus.ACTIVE:
-        lines.append(
-            _("The requester and {assignee} are told.").format(assignee=who(plan.to_assignee))
-        )
-    else:
-        lines.append(_("Only the requester is told."))
+    lines.append(_(TOLD_LINES[plan.told][0]).format(assignee=who(plan.to_assignee)))
     lines.append(_("Reason: {reason}").format(reason=escape(reason)))
     return "\n".join(lines)
 
@@ -172,7 +172,7 @@ def log_line(row: WorkflowRecoveryLog) -> str:
     return _("{at} · #{request_id} · {action} by {actor}: {outcome}\n   {reason}").format(
         at=row.created_at.strftime("%Y-%m-%d %H:%M"),
         request_id=row.request_id,
-        action=_(ACTION_NAMES[row.action]),
+        action=action_name(row.action),
         actor=escape(row.actor.display_name) if row.actor else _("system"),
         outcome=_(OUTCOME_NAMES[row.outcome]),
         reason=escape(row.reason),

@@ -1,10 +1,10 @@
 """Admin recovery actions on one request.
 
-Each action: a permission check by risk and a plan the admin confirms (services/recovery/
-plans.py), then one transaction through the state manager that changes the request only if it
-is still the version the admin saw, writes its transition and a `workflow_recovery_log` row, and
-notifies the people affected. A lost race is logged too, as "stale": the log says what really
-happened.
+Each action is a row of services/recovery/spec.py: a permission check by its risk and a plan
+the admin confirms (services/recovery/plans.py), then one transaction through the state manager
+that changes the request only if it is still the version the admin saw, writes its transition
+and a `workflow_recovery_log` row, and notifies the people its row says are told. A lost race
+is logged too, as "stale": the log says what really happened.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
-from core.enums import RecoveryAction, RecoveryOutcome, RequestStatus, TransitionAction
+from core.enums import RecoveryAction, RecoveryOutcome
 from core.exceptions import NotFound, PermissionDenied, StaleVersion, ValidationFailed
 from core.i18n import N_
 from core.workflows import WorkflowRegistry
@@ -24,17 +24,12 @@ from database.repositories.requests import RequestRepository
 from database.repositories.users import UserRepository
 from outbox.payloads import ApprovalNeeded, RecoveryApplied
 from outbox.repository import enqueue
-from services.recovery.plans import RISK, Plan, Planner
+from services.recovery.plans import Plan, Planner
+from services.recovery.spec import Told, spec
 from services.request_notices import request_lines
 from services.requests import snapshot
 from services.transactions import Change, TransactionalStateManager
 
-TRANSITIONS = {
-    RecoveryAction.REASSIGN: TransitionAction.REASSIGN,
-    RecoveryAction.RESET: TransitionAction.RESET,
-    RecoveryAction.FORCE_TRANSITION: TransitionAction.FORCE_TRANSITION,
-    RecoveryAction.FORCE_COMPLETE: TransitionAction.FORCE_COMPLETE,
-}
 MAX_REASON = 500
 
 
@@ -146,7 +141,8 @@ class RecoveryActions:
     ) -> None:
         now = self.clock.now()
         before = (request.stage, request.status, request.assignee_id)
-        if plan.action is not RecoveryAction.NUDGE:
+        transition = spec(plan.action).transition
+        if transition is not None:  # None: the request stays as it is (a reminder)
             request.stage, request.status = plan.to_stage, plan.to_status
             request.assignee_id = plan.to_assignee.id if plan.to_assignee else None
             # A new stage, or a new person: the wait (and the stuck clock) starts again.
@@ -159,7 +155,7 @@ class RecoveryActions:
                     from_status=before[1],
                     to_status=request.status,
                     actor_id=actor.id,
-                    action=TRANSITIONS[plan.action],
+                    action=transition,
                     reason=reason,
                     created_at=now,
                 )
@@ -205,7 +201,8 @@ class RecoveryActions:
             requester=request.requester.display_name,
             items=request_lines(request),
         )
-        if plan.action is RecoveryAction.NUDGE:
+        # Who is told is the action's row, narrowed to this plan (services/recovery/spec.py).
+        if plan.told is Told.ASSIGNEE_REMINDER:
             assert request.assignee_id is not None
             await enqueue(
                 session,
@@ -215,7 +212,9 @@ class RecoveryActions:
                 now=now,
             )
             return
-        if plan.to_assignee is not None and request.status is RequestStatus.ACTIVE:
+        assert plan.told is not Told.ADMINS  # the stuck detector's alerts; never planned here
+        if plan.told is Told.REQUESTER_AND_ASSIGNEE:
+            assert plan.to_assignee is not None
             await enqueue(
                 session,
                 recipient_id=plan.to_assignee.id,
@@ -255,7 +254,7 @@ class RecoveryActions:
                     request_id=request_id,
                     actor_id=actor_id,
                     action=action,
-                    risk=RISK[action],
+                    risk=spec(action).risk,
                     reason=reason,
                     outcome=outcome,
                     from_stage=request.stage if request else None,

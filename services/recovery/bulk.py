@@ -23,7 +23,7 @@ from core.exceptions import (
 from core.i18n import N_
 from database.models import RecoveryJob, User
 from services.recovery.actions import RecoveryActions
-from services.recovery.plans import BULK_ACTIONS, may_run
+from services.recovery.spec import bulk_actions, may_run
 from services.transactions import Change, TransactionalStateManager
 
 logger = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class BulkRecovery:
         targets: Sequence[tuple[int, int]],
     ) -> RecoveryJob:
         """Record the job for exactly the previewed (request, version) pairs and run it."""
-        if action not in BULK_ACTIONS:
+        if action not in bulk_actions():
             raise InvalidTransition(N_("This action cannot run in bulk."))
         if not may_run(actor.role_set, action):
             raise PermissionDenied(N_("Your role may not run this action."))
