@@ -7,40 +7,34 @@ from html import escape
 
 from aiogram.utils.i18n import gettext as _
 
-from core.enums import RecoveryAction, RecoveryOutcome, RequestStatus, Risk
+from core.enums import RecoveryAction, RequestStatus, Risk
 from core.i18n import N_
 from core.names import status_name
 from core.workflows import WorkflowRegistry
-from database.models import Request, RequestTransition, User, WorkflowRecoveryLog
+from database.models import Request, RequestTransition, User
+from handlers.admin.recovery.pending import PendingBulk
+from handlers.admin.screens import ACTION_NAMES
 from services.recovery.plans import RISK, Plan
 from services.stuck import StuckEntry
 
-ACTION_NAMES = {
-    RecoveryAction.NUDGE: N_("Nudge the assignee"),
-    RecoveryAction.REASSIGN: N_("Reassign"),
-    RecoveryAction.RESET: N_("Reset to the previous stage"),
-    RecoveryAction.FORCE_TRANSITION: N_("Force to the next stage"),
-    RecoveryAction.FORCE_COMPLETE: N_("Force complete"),
-    RecoveryAction.ESCALATE: N_("Escalated to admins"),
-}
 RISK_NAMES = {Risk.LOW: N_("low risk"), Risk.MEDIUM: N_("medium risk"), Risk.HIGH: N_("high risk")}
-OUTCOME_NAMES = {
-    RecoveryOutcome.APPLIED: N_("applied"),
-    RecoveryOutcome.STALE: N_("not applied: changed meanwhile"),
-    RecoveryOutcome.REFUSED: N_("refused"),
-    RecoveryOutcome.FAILED: N_("failed"),
-}
 REASON_PRESETS = (
     N_("Assignee is away"),
     N_("Decided outside the bot"),
     N_("Duplicate or mistaken request"),
     N_("Wrong stage"),
 )
-NOTE_PRESETS = (
-    N_("Fixed"),
-    N_("Expected behaviour"),
-    N_("Could not reproduce"),
-)
+# Who each bulk action's notifications reach (services/recovery/actions.py:_notify).
+BULK_TOLD = {
+    RecoveryAction.NUDGE: N_("Each request's assignee gets a reminder; nobody else is told."),
+    RecoveryAction.RESET: N_(
+        "Each request's requester is told, and its new assignee if it has one."
+    ),
+    RecoveryAction.FORCE_TRANSITION: N_(
+        "Each request's requester is told, and its new assignee if it has one."
+    ),
+    RecoveryAction.FORCE_COMPLETE: N_("Only each request's requester is told."),
+}
 
 
 def duration(delta: timedelta) -> str:
@@ -168,12 +162,17 @@ def plan_text(plan: Plan, workflows: WorkflowRegistry, locale: str, reason: str)
     return "\n".join(lines)
 
 
-def log_line(row: WorkflowRecoveryLog) -> str:
-    return _("{at} · #{request_id} · {action} by {actor}: {outcome}\n   {reason}").format(
-        at=row.created_at.strftime("%Y-%m-%d %H:%M"),
-        request_id=row.request_id,
-        action=_(ACTION_NAMES[row.action]),
-        actor=escape(row.actor.display_name) if row.actor else _("system"),
-        outcome=_(OUTCOME_NAMES[row.outcome]),
-        reason=escape(row.reason),
-    )
+def bulk_confirmation(pending: PendingBulk, locale: str) -> str:
+    action = pending.action
+    lines = [
+        _("Please confirm: {action} for {count} stuck requests: {ids}.").format(
+            action=_(ACTION_NAMES[action]),
+            count=len(pending.bulk),
+            ids=", ".join(f"#{r}" for r, _v in pending.bulk[:30])
+            + (" …" if len(pending.bulk) > 30 else ""),
+        ),
+        _("Only these requests are touched; any that changed since this preview are skipped."),
+        _(BULK_TOLD[action]),
+        _("Reason: {reason}").format(reason=escape(pending.reason or "")),
+    ]
+    return "\n".join(lines)
