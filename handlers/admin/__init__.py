@@ -16,12 +16,12 @@ def appliers() -> Appliers:
     from handlers.admin.confirm import table
 
     return table(
-        *health.appliers(),
-        *recovery.appliers(),
-        *errors.appliers(),
-        *log.appliers(),
-        *inventory.appliers(),
-        *notifications.appliers(),
+        *health.APPLIERS,
+        *recovery.APPLIERS,
+        *errors.APPLIERS,
+        *log.APPLIERS,
+        *inventory.APPLIERS,
+        *notifications.APPLIERS,
     )
 
 
@@ -44,12 +44,12 @@ def get_routers() -> list[Router]:
     # In this order: a typed step (a reason, a note, a count) takes any text, also a command
     # of a section after it.
     tables = [
-        *health.tables(),
-        *recovery.tables(),
-        *errors.tables(),
-        *log.tables(),
-        *inventory.tables(),
-        *notifications.tables(),
+        *health.TABLES,
+        *recovery.TABLES,
+        *errors.TABLES,
+        *log.TABLES,
+        *inventory.TABLES,
+        *notifications.TABLES,
     ]
     staff.include_routers(
         *(table.create_router() for table in tables), confirmations.create_router(appliers())

@@ -31,7 +31,7 @@ from handlers.admin.access import (
     DISCARD_NOTIFICATIONS,
     is_admin,
 )
-from handlers.admin.screens import SEND_TEXT
+from handlers.admin.texts import SEND_TEXT
 from handlers.routes import RouteTable
 from services.users import is_staff
 

@@ -1,6 +1,5 @@
-"""What several staff sections show, once: the back row, the menu message edited in place (also
-after a typed step), the names of recovery actions (the recovery screens and the recovery log),
-and the answers to a typed step that is no longer open or wants text."""
+"""What several staff sections show, once: the back row to the main menu, and the menu message
+edited in place, also after a typed step (texts.py holds the words they share)."""
 
 from __future__ import annotations
 
@@ -11,21 +10,8 @@ from aiogram.types import InlineKeyboardMarkup, MaybeInaccessibleMessageUnion, M
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from core.enums import RecoveryAction
-from core.i18n import N_
 from handlers.admin.callbacks import main_menu_data
 from handlers.edits import safe_edit_text
-
-ACTION_NAMES = {
-    RecoveryAction.NUDGE: N_("Nudge the assignee"),
-    RecoveryAction.REASSIGN: N_("Reassign"),
-    RecoveryAction.RESET: N_("Reset to the previous stage"),
-    RecoveryAction.FORCE_TRANSITION: N_("Force to the next stage"),
-    RecoveryAction.FORCE_COMPLETE: N_("Force complete"),
-    RecoveryAction.ESCALATE: N_("Escalated to admins"),
-}
-STEP_CLOSED = N_("This step is no longer open. Start again from the menu.")
-SEND_TEXT = N_("Please send text, or /cancel.")
 
 
 def back_row(builder: InlineKeyboardBuilder, data: str | None = None) -> None:

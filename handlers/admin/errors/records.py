@@ -21,8 +21,9 @@ from handlers.admin.access import RESOLVE_ERRORS, is_admin, require_admin
 from handlers.admin.callbacks import ErrorDetailView, ErrorResolve, ErrorStatsView
 from handlers.admin.confirm import Applier, Confirmed, Result, apply_typed, ask, outcome, yes
 from handlers.admin.errors.texts import NOTE_PRESETS, describe
-from handlers.admin.screens import STEP_CLOSED, back_row, edit_menu, menu_ref
+from handlers.admin.screens import back_row, edit_menu, menu_ref
 from handlers.admin.states import Recovery
+from handlers.admin.texts import STEP_CLOSED
 from handlers.edits import safe_edit_text
 from handlers.routes import RouteTable
 from services.confirmation_scopes import ResolveErrorScope

@@ -22,8 +22,8 @@ from handlers.admin.callbacks import ReconcileAction as RA
 from handlers.admin.callbacks import ReconcileCallback
 from handlers.admin.confirm import Applier, Confirmed, Result, ask, outcome, yes
 from handlers.admin.inventory.screens import back_markup, button_data
-from handlers.admin.screens import SEND_TEXT
 from handlers.admin.states import Counting
+from handlers.admin.texts import SEND_TEXT
 from handlers.edits import safe_edit_text
 from handlers.routes import RouteTable
 from services.confirmation_scopes import SetCountedScope

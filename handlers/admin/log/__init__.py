@@ -1,17 +1,8 @@
 """The recovery log, by person or by request (view.py), reached from the /workflow_recovery
 menu."""
 
-from __future__ import annotations
+from handlers.admin.log import view
 
-from handlers.admin.confirm import Applies
-from handlers.routes import RouteTable
-
-
-def tables() -> tuple[RouteTable, ...]:
-    from handlers.admin.log import view
-
-    return (view.routes,)
-
-
-def appliers() -> tuple[Applies, ...]:
-    return ()
+# Its route tables, in the order the staff router tries them, and its confirmations' appliers.
+TABLES = (view.routes,)
+APPLIERS = ()

@@ -9,7 +9,7 @@ from aiogram.utils.i18n import gettext as _
 from core.enums import RecoveryOutcome
 from core.i18n import N_
 from database.models import WorkflowRecoveryLog
-from handlers.admin.screens import ACTION_NAMES
+from handlers.admin.texts import ACTION_NAMES
 
 OUTCOME_NAMES = {
     RecoveryOutcome.APPLIED: N_("applied"),

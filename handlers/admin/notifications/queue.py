@@ -43,8 +43,8 @@ from handlers.admin.notifications.screens import (
     row_screen,
     status_name,
 )
-from handlers.admin.screens import STEP_CLOSED
 from handlers.admin.states import DiscardingNotifications
+from handlers.admin.texts import STEP_CLOSED
 from handlers.edits import safe_edit_text
 from handlers.routes import RouteTable
 from services.confirmation_scopes import NotificationDiscardScope, NotificationRetryScope

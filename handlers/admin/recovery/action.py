@@ -27,8 +27,9 @@ from handlers.admin.confirm import Applier, Confirmed, Result, ask, outcome, yes
 from handlers.admin.recovery.pending import PendingAction, PendingBulk, PendingOne, pending_of
 from handlers.admin.recovery.screens import detail_screen
 from handlers.admin.recovery.texts import REASON_PRESETS, bulk_confirmation, plan_text
-from handlers.admin.screens import ACTION_NAMES, STEP_CLOSED, back_row, edit_menu, menu_ref
+from handlers.admin.screens import back_row, edit_menu, menu_ref
 from handlers.admin.states import Recovery
+from handlers.admin.texts import ACTION_NAMES, STEP_CLOSED
 from handlers.edits import safe_edit_text
 from handlers.routes import RouteTable
 from services.confirmation_scopes import RecoveryActionScope, RecoveryBulkScope
@@ -158,8 +159,8 @@ async def show_confirmation(
     builder = InlineKeyboardBuilder()
     scope: Scope
     if isinstance(pending, PendingBulk):
-        text = bulk_confirmation(pending, locale)
         scope = RecoveryBulkScope(pending.action, pending.bulk, reason)
+        text = bulk_confirmation(scope, locale)
     else:
         plan = await actions.plan(
             pending.request_id, pending.action, user, pending.version, pending.target

@@ -18,8 +18,9 @@ from handlers.admin.confirm import Applier, Confirmed, Result, outcome
 from handlers.admin.recovery.pending import PendingBulk
 from handlers.admin.recovery.screens import decode_filter, filter_title
 from handlers.admin.recovery.texts import REASON_PRESETS
-from handlers.admin.screens import ACTION_NAMES, back_row, menu_ref
+from handlers.admin.screens import back_row, menu_ref
 from handlers.admin.states import Recovery
+from handlers.admin.texts import ACTION_NAMES
 from handlers.edits import safe_edit_text
 from handlers.routes import RouteTable
 from services.confirmation_scopes import RecoveryBulkScope

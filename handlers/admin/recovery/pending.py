@@ -16,7 +16,7 @@ from aiogram.fsm.context import FSMContext
 
 from core.enums import RecoveryAction
 from core.exceptions import ValidationFailed
-from handlers.admin.screens import STEP_CLOSED
+from handlers.admin.texts import STEP_CLOSED
 
 FSMData = dict[str, object]
 

@@ -12,8 +12,8 @@ from core.i18n import N_
 from core.names import status_name
 from core.workflows import WorkflowRegistry
 from database.models import Request, RequestTransition, User
-from handlers.admin.recovery.pending import PendingBulk
-from handlers.admin.screens import ACTION_NAMES
+from handlers.admin.texts import ACTION_NAMES
+from services.confirmation_scopes import RecoveryBulkScope
 from services.recovery.plans import RISK, Plan
 from services.stuck import StuckEntry
 
@@ -162,17 +162,17 @@ def plan_text(plan: Plan, workflows: WorkflowRegistry, locale: str, reason: str)
     return "\n".join(lines)
 
 
-def bulk_confirmation(pending: PendingBulk, locale: str) -> str:
-    action = pending.action
+def bulk_confirmation(scope: RecoveryBulkScope, locale: str) -> str:
+    action = scope.action
     lines = [
         _("Please confirm: {action} for {count} stuck requests: {ids}.").format(
             action=_(ACTION_NAMES[action]),
-            count=len(pending.bulk),
-            ids=", ".join(f"#{r}" for r, _v in pending.bulk[:30])
-            + (" …" if len(pending.bulk) > 30 else ""),
+            count=len(scope.targets),
+            ids=", ".join(f"#{r}" for r, _v in scope.targets[:30])
+            + (" …" if len(scope.targets) > 30 else ""),
         ),
         _("Only these requests are touched; any that changed since this preview are skipped."),
         _(BULK_TOLD[action]),
-        _("Reason: {reason}").format(reason=escape(pending.reason or "")),
+        _("Reason: {reason}").format(reason=escape(scope.reason)),
     ]
     return "\n".join(lines)
