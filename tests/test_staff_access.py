@@ -216,7 +216,9 @@ def test_every_staff_state_group_has_its_refusal() -> None:
 
 
 @pytest.mark.parametrize(
-    "state", [state for group in STATE_GROUPS for state in group.__all_states__]
+    "state",
+    [state for group in STATE_GROUPS for state in group.__all_states__],
+    ids=lambda state: str(state.state),
 )
 async def test_typed_steps_refuse_whoever_lost_the_role(world: World, state: State) -> None:
     expected = REFUSAL_OF_GROUP[str(state.group.__name__)]

@@ -104,11 +104,11 @@ def staff_buttons() -> dict[str, type[CallbackData]]:
 
 
 BUTTONS = staff_buttons()
-STATE_GROUPS = {group.__full_group_name__: group for group in STEPS}
+STEP_OF_GROUP = {group.__full_group_name__: step for group, step in STEPS.items()}
 
 
-def allowed(refusal: Refusal, user: User | None) -> bool:
-    return user is not None and refusal.allowed(user.role_set)
+def holds(user: User | None, allowed: Callable[[frozenset[Role]], bool]) -> bool:
+    return user is not None and allowed(user.role_set)
 
 
 class Refused(Filter):
@@ -141,14 +141,13 @@ class Refused(Filter):
         except (TypeError, ValueError):
             return False  # not a button we ever made: "no longer active"
         refusal = MENU_OF_PREFIX.get(prefix, RECOVERY)
-        return False if allowed(refusal, user) else {"refusal": refusal.of_button(data)}
+        return False if holds(user, refusal.allowed) else {"refusal": refusal.of_button(data)}
 
     @staticmethod
     def step(message: Message, user: User | None, raw_state: str | None) -> bool | dict[str, str]:
-        group = STATE_GROUPS.get((raw_state or "").split(":", 1)[0])
-        if group is None or allowed(RECOVERY, user):
+        refusal = STEP_OF_GROUP.get((raw_state or "").split(":", 1)[0])
+        if refusal is None or holds(user, is_staff):
             return False
-        refusal = STEPS[group]
         if message.text is not None:
             return {"refusal": refusal.text}
         return {"reply": SEND_TEXT} if refusal.wants_text else False
@@ -161,7 +160,7 @@ class Refused(Filter):
             return False
         command: CommandObject = found["command"]
         refusal = COMMANDS[command.command]
-        return False if allowed(refusal, user) else {"refusal": refusal.text}
+        return False if holds(user, refusal.allowed) else {"refusal": refusal.text}
 
 
 @routes.message(Refused())
