@@ -1,19 +1,22 @@
 """Confirmations: a stored, expiring record of exactly what a confirmation screen showed.
 
-`ask()` stores who asked, the action, its scope (the rows and their versions, the findings and
-their fingerprints, the reason offered) and the text shown, and returns a random token for the
-screen's buttons. `claim()` is the press of "Yes": it takes the record once, only for the admin
-who asked and only until it expires, and hands back the stored scope — the caller applies
-exactly that and checks that it still holds. `settle()` stores what came of it, so that a second
-press can say so. Everything writes through the state manager.
+`ask()` stores who asked, the scope (the rows and their versions, the findings and their
+fingerprints, the reason offered; services/confirmation_scopes.py, one type per kind) and the
+text shown, and returns a random token for the screen's buttons. `claim()` is the press of
+"Yes": it takes the record once, only for the admin who asked and only until it expires, and
+hands back the stored scope — the caller reads it as its kind's type, applies exactly that and
+checks that it still holds. `settle()` stores what came of it, so that a second press can say
+so. Everything writes through the state manager.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from enum import StrEnum
+from typing import ClassVar, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -23,8 +26,29 @@ from core.i18n import N_
 from database.models import Confirmation
 from services.transactions import Change, TransactionalStateManager
 
+JSON = dict[str, object]  # a JSON column as read: its values are checked where they are used
 TOKEN_BYTES = 16  # 22 characters of URL-safe base64: fits in callback data, cannot be guessed
 MAX_TOKEN = 32
+
+
+class ConfirmationKind(StrEnum):
+    """What a confirmation applies; the value is stored in `confirmations.action`."""
+
+    RECOVERY_ACTION = "recovery_action"
+    RECOVERY_BULK = "recovery_bulk"
+    RESOLVE_ERROR = "resolve_error"
+    RECONCILE_APPLY = "reconcile_apply"
+    SET_COUNTED = "set_counted"
+    NOTIFICATION_RETRY = "notification_retry"
+    NOTIFICATION_DISCARD = "notification_discard"
+
+
+class Scope(Protocol):
+    """Exactly what a confirmation screen showed; its type says its kind."""
+
+    KIND: ClassVar[ConfirmationKind]
+
+    def to_json(self) -> JSON: ...
 
 
 class ConfirmationMissing(ValidationFailed):
@@ -60,21 +84,25 @@ class Pending:
 
     token: str
     actor_id: int
-    action: str
-    scope: dict[str, Any]
+    kind: ConfirmationKind
+    scope: JSON  # as stored; the applier reads it with its kind's scope type
     summary: str
     created_at: datetime
     expires_at: datetime
     used_at: datetime | None
-    outcome: dict[str, Any] | None
+    outcome: JSON | None
 
 
 def _pending(row: Confirmation) -> Pending:
+    try:
+        kind = ConfirmationKind(row.action)
+    except ValueError:
+        raise ConfirmationMissing() from None  # a kind this code no longer applies
     return Pending(
         token=row.id,
         actor_id=row.actor_id,
-        action=row.action,
-        scope=dict(row.scope),
+        kind=kind,
+        scope=dict(row.scope) if isinstance(row.scope, dict) else {},
         summary=row.summary,
         created_at=row.created_at,
         expires_at=row.expires_at,
@@ -100,7 +128,7 @@ class ConfirmationService:
     def minutes(self) -> int:
         return int(self.valid_for.total_seconds() // 60)
 
-    async def ask(self, actor_id: int, action: str, scope: dict[str, Any], summary: str) -> str:
+    async def ask(self, actor_id: int, scope: Scope, summary: str) -> str:
         """Store what the screen shows; the token goes on its buttons."""
         token = secrets.token_urlsafe(TOKEN_BYTES)
         now = self.clock.now()
@@ -110,8 +138,8 @@ class ConfirmationService:
                 Confirmation(
                     id=token,
                     actor_id=actor_id,
-                    action=action,
-                    scope=scope,
+                    action=scope.KIND.value,
+                    scope=scope.to_json(),
                     summary=summary[:4000],
                     created_at=now,
                     expires_at=now + self.valid_for,
@@ -145,13 +173,13 @@ class ConfirmationService:
         # Serialised on the row (FOR UPDATE; BEGIN IMMEDIATE on SQLite): two presses, one use.
         return await self.tx.run("claim_confirmation", "confirmation", work, audited=False)
 
-    async def settle(self, token: str, outcome: dict[str, Any]) -> None:
+    async def settle(self, token: str, outcome: Mapping[str, object]) -> None:
         """Store what came of the confirmation, for a second press to report."""
 
         async def work(change: Change) -> None:
             row = await change.session.get(Confirmation, token)
             if row is not None:
-                row.outcome = outcome
+                row.outcome = dict(outcome)
 
         await self.tx.run("settle_confirmation", "confirmation", work, audited=False)
 

@@ -6,8 +6,7 @@ from sqlalchemy import select
 
 from core.enums import FindingStatus, Role, TransactionKind
 from database.models import InventoryTransaction, ReconciliationLog
-from handlers.admin.callbacks import ReconcileAction, ReconcileCallback
-from handlers.admin.inventory import home_button_data
+from handlers.admin.callbacks import ReconcileAction, ReconcileCallback, reconcile_home_data
 from tests.conftest import ADMIN_TG_ID, World
 from tests.factories import person
 from tests.reconciliation_world import build_discrepancies, stocks
@@ -201,7 +200,7 @@ async def test_outsiders_and_forged_buttons_are_turned_away(world: World) -> Non
     admin = world.client(ADMIN_TG_ID, "Ada")
     await admin.send("/reconcile")
     home = admin.find_button_message("Preview")
-    await outsider.press(home, home_button_data())
+    await outsider.press(home, reconcile_home_data())
     assert strip_reference(outsider.callback_answers()[0].text) == (
         "Only admins and support can use inventory reconciliation."
     )
@@ -221,7 +220,7 @@ async def test_outsiders_and_forged_buttons_are_turned_away(world: World) -> Non
 
 
 def test_home_button_data_fits_in_a_callback() -> None:
-    assert home_button_data() == "rc:h:0"
+    assert reconcile_home_data() == "rc:h:0"
     assert len(ReconcileCallback(action=ReconcileAction.COUNT, id=2**31).pack()) <= 64
 
 

@@ -8,8 +8,7 @@ from sqlalchemy import select
 
 from core.enums import DeadReason, NotificationStatus, Role
 from database.models import PendingNotification, TransactionLog, User
-from handlers.admin.callbacks import NotificationAction, NotificationsMenu
-from handlers.admin.notifications import home_button_data
+from handlers.admin.callbacks import NotificationAction, NotificationsMenu, notifications_home_data
 from outbox.payloads import RequestCompleted
 from outbox.repository import enqueue
 from tests.conftest import ADMIN_TG_ID, World
@@ -227,7 +226,7 @@ async def test_forged_buttons_do_nothing_and_say_why(world: World) -> None:
     [answer] = admin.callback_answers()
     assert answer.text is not None and answer.text.startswith("This button is no longer active")
     requester = world.client(77)
-    await requester.press(message, home_button_data())
+    await requester.press(message, notifications_home_data())
     [answer] = requester.callback_answers()
     assert answer.text is not None
     assert answer.text.startswith("Only admins and support can manage notifications.")
@@ -244,9 +243,9 @@ async def test_home_is_reachable_from_the_main_menu_data(world: World) -> None:
     await admin.click("« Notifications")
     assert admin.last_reply().startswith("<b>Notification retries</b>")
     message = admin.find_button_message("« Back")
-    await admin.press(message, home_button_data())
+    await admin.press(message, notifications_home_data())
     assert admin.last_reply().startswith("<b>Notification retries</b>")
-    assert home_button_data() == "nq:h::0:0:0:0:0"
+    assert notifications_home_data() == "nq:h::0:0:0:0:0"
 
 
 async def test_blocked_user_stays_active(world: World) -> None:

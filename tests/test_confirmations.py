@@ -28,9 +28,11 @@ from database.models import (
     Request,
     TransactionLog,
 )
+from handlers.admin import appliers
 from handlers.admin.callbacks import ConfirmYes
 from outbox.payloads import RequestCompleted
 from outbox.repository import enqueue
+from services.confirmations import ConfirmationKind
 from services.failures.classify import FailureContext
 from services.requests import Line
 from tests.conftest import ADMIN_TG_ID, World
@@ -566,3 +568,51 @@ async def test_expiry_is_told_in_spanish_and_the_record_keeps_what_was_shown(
 
 def test_a_confirmation_button_fits_in_callback_data() -> None:
     assert len(ConfirmYes(token="A" * 32, pick=-1).pack()) <= 64
+
+
+# -- the kinds, their appliers and what is stored ----------------------------------------------
+
+
+def test_every_confirmation_kind_has_an_applier() -> None:
+    table = appliers()
+    assert set(table) == set(ConfirmationKind)
+    assert all(applier.kind is kind for kind, applier in table.items())
+
+
+# What the confirmations table held before the scopes were typed: a record written by that code
+# must still apply.
+STORED_KEYS = {
+    "reconcile_apply": {"findings"},
+    "set_counted": {"item_id", "counted", "reason", "stock", "balance"},
+    "notification_retry": {"status", "rows", "one"},
+    "notification_discard": {"status", "rows", "one"},
+    "recovery_action": {"action", "request_id", "version", "target", "reason"},
+    "recovery_bulk": {"action", "targets", "reason"},
+    "resolve_error": {"record_id", "reference", "count"},
+}
+
+
+async def stored_confirmation(world: World) -> Confirmation:
+    async with world.app.sessionmaker() as session:
+        [record] = await session.scalars(select(Confirmation))
+        return record
+
+
+@kinds
+async def test_the_stored_scope_keeps_its_keys_and_a_malformed_one_applies_nothing(
+    world: World, kind: str
+) -> None:
+    case = CASES[kind]
+    admin, screen, _ctx = await confirmation_screen(world, case)
+    record = await stored_confirmation(world)
+    assert set(record.scope) == STORED_KEYS[record.action]
+    assert kind.startswith(record.action)
+    before = await case.state(world)
+    async with world.app.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(Confirmation).values(scope={key: {"x": 1} for key in record.scope})
+        )
+    await admin.click_on(screen, case.yes)
+    assert answer_of(admin) == MISSING
+    assert await case.state(world) == before
+    assert (await stored_confirmation(world)).used_at is None  # released: nothing was applied

@@ -582,7 +582,7 @@ def test_job_monitor_counts_misfires_from_scheduler_events(clock: FrozenClock) -
     )
 
     from core.i18n import create_i18n
-    from handlers.admin.health_texts import component_line
+    from handlers.admin.health.texts import component_line
 
     monitor = JobMonitor(clock)
     monitor.watch("cleanup", 3600)

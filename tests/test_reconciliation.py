@@ -382,7 +382,7 @@ async def test_a_failed_run_rolls_back_and_frees_the_lock(
 
 def test_a_long_report_stays_under_telegrams_limit() -> None:
     from core.i18n import create_i18n
-    from handlers.admin.inventory_texts import report_text
+    from handlers.admin.inventory.texts import report_text
     from services.reconciliation.findings import Finding, Report
 
     findings = [

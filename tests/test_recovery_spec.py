@@ -26,7 +26,7 @@ from core.enums import (
 from core.exceptions import InvalidTransition
 from database.models import Request, RequestTransition, WorkflowRecoveryLog
 from handlers.admin.callbacks import BulkAction, StuckAction
-from handlers.admin.recovery_texts import MOVE_LINES, TOLD_LINES
+from handlers.admin.recovery.texts import MOVE_LINES, TOLD_LINES
 from services.recovery.spec import (
     MOVES,
     SPECS,

@@ -3,13 +3,18 @@ someone without the role, is refused with its section's words and put on record.
 
 from __future__ import annotations
 
+import itertools
+from enum import Enum
+
 import pytest
-from aiogram.fsm.state import State
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.state import State, StatesGroup
 from sqlalchemy import select
 
 from core.enums import Role
 from database.models import ErrorRecord
-from handlers.admin.states import Counting, DiscardingNotifications, Recovery
+from handlers.admin import callbacks, states
+from handlers.admin.states import Counting
 from tests.conftest import ADMIN_TG_ID, World
 from tests.factories import person
 from tests.support.client import TelegramClient, reference_in, strip_reference
@@ -22,6 +27,7 @@ RECONCILE_CHANGE = "Only admins can change inventory. Support can only look."
 NOTIFICATIONS = "Only admins and support can manage notifications."
 DISCARD = "Only admins can discard notifications."
 STALE = "This button is no longer active. Start again from the menu: /help"
+REFUSER = "handlers.admin.refusals.refuse"  # the error record's "where" of a refusal
 
 RECOVERY_BUTTONS = [
     "wr:home",
@@ -140,33 +146,97 @@ async def in_state(world: World, user_id: int, state: State) -> None:
     await context.set_state(state)
 
 
+# -- every staff button and state, as callbacks.py and states.py define them --------------
+
+STAFF_BUTTONS = [
+    cls
+    for cls in vars(callbacks).values()
+    if isinstance(cls, type) and issubclass(cls, CallbackData) and cls is not CallbackData
+]
+STATE_GROUPS = [
+    group
+    for group in vars(states).values()
+    if isinstance(group, type) and issubclass(group, StatesGroup) and group is not StatesGroup
+]
+# A text in a staff conversation, by its group: the menu's words, or the admin-only ones.
+REFUSAL_OF_GROUP = {
+    "Recovery": RECOVERY,
+    "Counting": RECONCILE_CHANGE,
+    "DiscardingNotifications": DISCARD,
+}
+
+
+def sample_values(annotation: object) -> list[object]:
+    """Every value of an enum field, one plausible value of any other."""
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return list(annotation)
+    samples: dict[object, object] = {int: 1, str: "x", bool: True}
+    return [samples[annotation]]
+
+
+def every_staff_press() -> list[tuple[str, str]]:
+    """(packed callback data, the refusal an outsider reads) for every staff CallbackData
+    class, through every value of its enum fields."""
+    presses = []
+    for cls in STAFF_BUTTONS:
+        names = list(cls.model_fields)
+        fields = [sample_values(f.annotation) for f in cls.model_fields.values()]
+        for values in itertools.product(*fields):
+            data = cls(**dict(zip(names, values, strict=True)))
+            action = str(getattr(data, "action", ""))
+            if cls.__prefix__ == "rc":
+                expected = RECONCILE_CHANGE if action in {"a", "c", "s", "r"} else RECONCILE
+            elif cls.__prefix__ == "nq":
+                expected = DISCARD if action in {"da", "bda"} else NOTIFICATIONS
+            else:
+                expected = RECOVERY
+            presses.append((data.pack(), expected))
+    return presses
+
+
+async def test_a_press_of_every_staff_button_is_refused(world: World) -> None:
+    assert len(STAFF_BUTTONS) >= 18
+    presses = every_staff_press()
+    outsider = world.client(OUTSIDER)
+    for data, expected in presses:
+        text, alert = await pressed(outsider, data)  # the menu message stays as it was
+        assert (strip_reference(text), alert) == (expected, True), data
+        assert reference_in(text) is not None
+    async with world.app.sessionmaker() as session:
+        records = list(await session.scalars(select(ErrorRecord)))
+    # Only the refusal ran: no staff handler answered, or refused, any of them.
+    assert {(r.handler, r.message) for r in records} == {
+        (REFUSER, text) for _data, text in presses
+    }
+    assert sum(r.count for r in records) == len(presses)
+
+
+def test_every_staff_state_group_has_its_refusal() -> None:
+    assert {group.__name__ for group in STATE_GROUPS} == set(REFUSAL_OF_GROUP)
+
+
 @pytest.mark.parametrize(
-    ("state", "expected"),
-    [
-        (Recovery.reason, RECOVERY),
-        (Recovery.note, RECOVERY),
-        (Recovery.log_request, RECOVERY),
-        (Counting.entering_sku, RECONCILE_CHANGE),
-        (Counting.entering_quantity, RECONCILE_CHANGE),
-        (Counting.entering_reason, RECONCILE_CHANGE),
-        (DiscardingNotifications.entering_reason, DISCARD),
-    ],
+    "state",
+    [state for group in STATE_GROUPS for state in group.__all_states__],
+    ids=lambda state: str(state.state),
 )
-async def test_typed_steps_refuse_whoever_lost_the_role(
-    world: World, state: State, expected: str
-) -> None:
+async def test_typed_steps_refuse_whoever_lost_the_role(world: World, state: State) -> None:
+    expected = REFUSAL_OF_GROUP[str(state.group.__name__)]
     await person(world, OUTSIDER, Role.REQUESTER)  # say, support was taken away meanwhile
     outsider = world.client(OUTSIDER)
     await in_state(world, OUTSIDER, state)
     await outsider.send("42")
     assert strip_reference(outsider.last_reply()) == expected
+    async with world.app.sessionmaker() as session:
+        [record] = await session.scalars(select(ErrorRecord))
+    assert (record.handler, record.message) == (REFUSER, expected)
 
 
 @pytest.mark.parametrize(
     ("state", "expected"),
     [
         (Counting.entering_sku, "Please send text, or /cancel."),
-        (Recovery.reason, "I did not understand that. Send /help to see what I can do."),
+        (states.Recovery.reason, "I did not understand that. Send /help to see what I can do."),
     ],
 )
 async def test_a_step_that_wants_text_says_so_whoever_sends_something_else(

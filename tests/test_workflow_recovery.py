@@ -627,3 +627,22 @@ async def test_cli_stuck_commands_write_the_same_audit(
     assert code == 2 and "say which admin acts with --as" in err
     code, _out, err = await run("reassign", "1", "--reason", "x", "--to", "777")
     assert code == 1 and "no user with Telegram id 777" in err
+
+
+async def test_a_staff_command_answers_in_the_middle_of_a_typed_reason(
+    world: World, clock: FrozenClock
+) -> None:
+    await people(world)
+    await stuck_request(world, clock)
+    await world.app.recorder.record(RuntimeError("db glitch"), FailureContext(handler="h.one"))
+    [record] = await rows(world, ErrorRecord)
+    admin = world.client(ADMIN_TG_ID, NAMES[ADMIN_TG_ID])
+    await open_menu(admin)
+    await admin.click("Stuck workflows (1)")
+    await admin.click("#1")
+    await admin.click("Force complete · high risk")
+    # Asked for a reason, the admin looks a code up first: /error answers, it is no reason.
+    await admin.send(f"/error {record.reference}")
+    assert admin.last_reply().startswith(f"Error {record.reference}: system, severity high")
+    await admin.send("Paper handed over by hand")
+    assert admin.last_reply().endswith("Reason: Paper handed over by hand")

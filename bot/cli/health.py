@@ -12,7 +12,7 @@ HEALTH_EXIT_CODES = {"healthy": 0, "degraded": 1, "unhealthy": 2}
 async def health_command(args: argparse.Namespace, app: App) -> int:
     """The same roll-up as the bot's System health screen, from outside the bot: what only
     the running bot knows (Telegram latency, its jobs, recoveries in flight) reads "unknown"."""
-    from handlers.admin.health_texts import report_lines
+    from handlers.admin.health.texts import report_lines
 
     report = await app.health.check()
     locale = app.settings.default_locale

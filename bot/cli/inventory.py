@@ -27,7 +27,7 @@ async def items_command(args: argparse.Namespace, app: App) -> int:
 
 
 async def reconcile_command(args: argparse.Namespace, app: App) -> int:
-    from handlers.admin.inventory_texts import report_text
+    from handlers.admin.inventory.texts import report_text
 
     service = app.reconciliation
     try:

@@ -1,26 +1,39 @@
-"""The staff screens: /workflow_recovery and its sections, /reconcile, /notifications,
-/health and /error.
+"""The staff screens, one package per section: recovery (/workflow_recovery), health (its
+System health and /health), errors (statistics, resolve, /error), log (the recovery log),
+inventory (/reconcile) and notifications (/notifications).
 
-One router holds them all and carries the staff filter; whoever fails it goes on to the
-refusals router, registered right after it."""
+One router holds every section's routes and the one "Yes" handler, and carries the staff
+filter; whoever fails it goes on to the refusals router, registered right after it."""
 
 from aiogram import Router
+
+from handlers.admin.confirm import Appliers
+
+
+def appliers() -> Appliers:
+    """Kind → applier, from every section: what the one "Yes" handler applies."""
+    from handlers.admin import errors, health, inventory, log, notifications, recovery
+    from handlers.admin.confirm import table
+
+    return table(
+        *health.APPLIERS,
+        *recovery.APPLIERS,
+        *errors.APPLIERS,
+        *log.APPLIERS,
+        *inventory.APPLIERS,
+        *notifications.APPLIERS,
+    )
 
 
 def get_routers() -> list[Router]:
     from handlers.admin import (
         confirmations,
-        error_lookup,
+        errors,
         health,
         inventory,
-        inventory_count,
+        log,
         notifications,
         recovery,
-        recovery_actions,
-        recovery_bulk,
-        recovery_errors,
-        recovery_log,
-        recovery_stuck,
         refusals,
     )
     from handlers.admin.access import STAFF
@@ -28,19 +41,19 @@ def get_routers() -> list[Router]:
     staff = Router(name=__name__)
     staff.message.filter(STAFF)
     staff.callback_query.filter(STAFF)
+    # The order decides what a typed step (a reason, a note, a count) takes: a command of a
+    # router before it still works (/error, /health, /workflow_recovery: tried first), any other
+    # text is the answer.
     tables = [
-        error_lookup.routes,
-        health.routes,
-        recovery.routes,
-        recovery_stuck.routes,
-        recovery_actions.routes,
-        recovery_bulk.routes,
-        recovery_errors.routes,
-        recovery_log.routes,
-        inventory.routes,
-        inventory_count.routes,
-        notifications.routes,
-        confirmations.routes,
+        *errors.COMMANDS,
+        *health.TABLES,
+        *recovery.TABLES,
+        *errors.TABLES,
+        *log.TABLES,
+        *inventory.TABLES,
+        *notifications.TABLES,
     ]
-    staff.include_routers(*(table.create_router() for table in tables))
+    staff.include_routers(
+        *(table.create_router() for table in tables), confirmations.create_router(appliers())
+    )
     return [staff, refusals.routes.create_router()]

@@ -1,5 +1,7 @@
-"""Callback data of the staff screens. Fields are typed, but still re-checked on arrival:
-Telegram clients can send any bytes as callback data."""
+"""Callback data of every staff screen, in one module: refusals.py recognises a staff button
+by the prefix of a class defined here. Prefixes and fields stay as they are: old messages still
+carry them. Fields are typed, but still re-checked on arrival: Telegram clients can send any
+bytes as callback data."""
 
 from __future__ import annotations
 
@@ -16,15 +18,23 @@ class ConfirmYes(CallbackData, prefix="cy"):
     """The id of a stored confirmation (services/confirmations.py), nothing else to trust."""
 
     token: str
-    pick: int = 0  # a preset shown on the button (a reason, a note); -1: type one instead
+    pick: int = 0  # a preset shown on the button (a reason, a note); TYPE_OWN: type one instead
+
+
+TYPE_OWN = -1
 
 
 # -- /workflow_recovery -------------------------------------------------------------------
 # Filters travel as small integers (indexes into the workflow file), never as free text.
 
 
+class MenuSection(StrEnum):
+    HOME = "home"  # the /workflow_recovery main menu
+    HEALTH = "health"  # its System health entry (the health section answers it)
+
+
 class RecoveryMenu(CallbackData, prefix="wr"):
-    section: str  # one of handlers.admin.recovery.SECTIONS; checked on arrival
+    section: str  # a MenuSection; a plain str so that an unknown one is answered, not stale
 
 
 class StuckList(CallbackData, prefix="ws"):
@@ -107,6 +117,18 @@ class ReconcileAction(StrEnum):
     HISTORY = "hi"
 
 
+# The buttons only admins may press: support hears the section's refusal, and so does everyone
+# else (refusals.py).
+RECONCILE_ADMIN_ONLY = frozenset(
+    {
+        ReconcileAction.ASK_APPLY,
+        ReconcileAction.COUNT,
+        ReconcileAction.COUNT_SKU,
+        ReconcileAction.REASON,
+    }
+)
+
+
 class ReconcileCallback(CallbackData, prefix="rc"):
     action: ReconcileAction
     # An item id for COUNT, a preset index for REASON; 0 otherwise.
@@ -124,6 +146,11 @@ class NotificationAction(StrEnum):
     BULK_DISCARD_ASK = "bda"
 
 
+NOTIFICATIONS_ADMIN_ONLY = frozenset(
+    {NotificationAction.DISCARD_ASK, NotificationAction.BULK_DISCARD_ASK}
+)
+
+
 class NotificationsMenu(CallbackData, prefix="nq"):
     action: NotificationAction
     status: str = ""
@@ -132,3 +159,18 @@ class NotificationsMenu(CallbackData, prefix="nq"):
     arg: int = 0
     count: int = 0
     reason: int = 0
+
+
+# -- the home of each section, for the buttons of the others ------------------------------
+
+
+def main_menu_data() -> str:
+    return RecoveryMenu(section=MenuSection.HOME).pack()
+
+
+def reconcile_home_data() -> str:
+    return ReconcileCallback(action=ReconcileAction.HOME).pack()
+
+
+def notifications_home_data() -> str:
+    return NotificationsMenu(action=NotificationAction.HOME).pack()

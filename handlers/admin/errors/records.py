@@ -12,27 +12,21 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from core.clock import Clock
-from core.enums import ErrorCategory, ErrorSeverity, Role
-from core.exceptions import PermissionDenied, ValidationFailed
+from core.enums import ErrorCategory, ErrorSeverity
+from core.exceptions import ValidationFailed
 from core.i18n import N_
 from core.names import category_name, severity_name
 from database.models import User
+from handlers.admin.access import RESOLVE_ERRORS, is_admin, require_admin
 from handlers.admin.callbacks import ErrorDetailView, ErrorResolve, ErrorStatsView
-from handlers.admin.confirmations import (
-    Confirmed,
-    Result,
-    apply_typed,
-    ask,
-    confirms,
-    outcome,
-    yes,
-)
-from handlers.admin.error_lookup import describe
-from handlers.admin.recovery import back_row, edit_menu
-from handlers.admin.recovery_texts import NOTE_PRESETS
+from handlers.admin.confirm import Applier, Confirmed, Result, apply_typed, ask, outcome, yes
+from handlers.admin.errors.texts import NOTE_PRESETS, describe
+from handlers.admin.screens import back_row, edit_menu, menu_ref
 from handlers.admin.states import Recovery
+from handlers.admin.texts import STEP_CLOSED
 from handlers.edits import safe_edit_text
 from handlers.routes import RouteTable
+from services.confirmation_scopes import ResolveErrorScope
 from services.confirmations import ConfirmationService
 from services.error_records import ErrorChanged, ErrorService
 
@@ -120,7 +114,7 @@ async def error_detail(
     record = await errors.get(callback_data.record_id)
     if record is None:
         raise ValidationFailed(N_("That error record does not exist any more."))
-    resolvable = record.resolved_at is None and Role.ADMIN in user.role_set
+    resolvable = record.resolved_at is None and is_admin(user.role_set)
     await safe_edit_text(
         query.message, describe(record), reply_markup=error_screen(record.id, "", resolvable)
     )
@@ -135,8 +129,7 @@ async def error_resolve(
     confirmations: ConfirmationService,
     state: FSMContext,
 ) -> None:
-    if Role.ADMIN not in user.role_set:
-        raise PermissionDenied(N_("Only admins can resolve errors."))
+    require_admin(user, RESOLVE_ERRORS)
     record = await errors.get(callback_data.record_id)
     if record is None or record.resolved_at is not None:
         raise ValidationFailed(N_("That error record does not exist any more."))
@@ -144,13 +137,10 @@ async def error_resolve(
         reference=record.reference
     )
     # The record as shown: resolving it later refuses if it has recurred meanwhile.
-    scope = {"record_id": record.id, "reference": record.reference, "count": record.count}
-    token = await ask(confirmations, user, "resolve_error", scope, text)
+    scope = ResolveErrorScope(record.id, record.reference, record.count)
+    token = await ask(confirmations, user, scope, text)
     await state.set_state(Recovery.note)
-    await state.update_data(
-        resolving={"token": token},
-        menu=[query.message.chat.id, query.message.message_id] if query.message else None,
-    )
+    await state.update_data(resolving={"token": token}, menu=menu_ref(query.message))
     builder = InlineKeyboardBuilder()
     for index, preset in enumerate(NOTE_PRESETS):
         builder.button(text=_(preset), callback_data=yes(token, index))
@@ -159,18 +149,16 @@ async def error_resolve(
     await safe_edit_text(query.message, text, reply_markup=builder.as_markup())
 
 
-@confirms("resolve_error")
-async def resolve(done: Confirmed) -> Result:
-    if Role.ADMIN not in done.user.role_set:
-        raise PermissionDenied(N_("Only admins can resolve errors."))
-    errors: ErrorService = done.data["errors"]
+async def resolve(done: Confirmed[ResolveErrorScope]) -> Result:
+    require_admin(done.user, RESOLVE_ERRORS)
+    errors = done.service("errors", ErrorService)
     note = done.typed if done.typed is not None else _(done.choice(NOTE_PRESETS))
     scope = done.scope
     await done.state.set_state(None)
     await done.state.update_data(resolving=None)
     try:
         record = await errors.resolve(
-            str(scope["reference"]), done.user.id, note, expect_count=int(scope["count"])
+            scope.reference, done.user.id, note, expect_count=scope.count
         )
     except ErrorChanged as changed:
         fresh = await errors.get(changed.record_id)
@@ -184,6 +172,10 @@ async def resolve(done: Confirmed) -> Result:
     return Result(text, error_screen(record.id, text, False), stored)
 
 
+RESOLVE = Applier(ResolveErrorScope, resolve)
+APPLIERS = (RESOLVE,)
+
+
 @routes.message(Recovery.note, F.text)
 async def resolve_typed(
     message: Message, user: User, bot: Bot, state: FSMContext, **data: Any
@@ -191,8 +183,8 @@ async def resolve_typed(
     resolving = (await state.get_data()).get("resolving")
     if not isinstance(resolving, dict) or "token" not in resolving:
         await state.set_state(None)
-        raise ValidationFailed(N_("This step is no longer open. Start again from the menu."))
-    result = await apply_typed(message, user, state, str(resolving["token"]), data)
+        raise ValidationFailed(STEP_CLOSED)
+    result = await apply_typed(RESOLVE, message, user, state, str(resolving["token"]), data)
     if result is not None:
         assert result.markup is not None
         await edit_menu(bot, state, None, result.text, result.markup)

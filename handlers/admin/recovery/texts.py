@@ -7,11 +7,13 @@ from html import escape
 
 from aiogram.utils.i18n import gettext as _
 
-from core.enums import RecoveryAction, RecoveryOutcome, RequestStatus, Risk
+from core.enums import RecoveryAction, RequestStatus, Risk
 from core.i18n import N_
 from core.names import status_name
 from core.workflows import WorkflowRegistry
-from database.models import Request, RequestTransition, User, WorkflowRecoveryLog
+from database.models import Request, RequestTransition, User
+from handlers.admin.texts import action_name
+from services.confirmation_scopes import RecoveryBulkScope
 from services.recovery.plans import Plan
 from services.recovery.spec import Move, Told, spec
 from services.stuck import StuckEntry
@@ -40,22 +42,11 @@ TOLD_LINES = {
     ),
 }
 RISK_NAMES = {Risk.LOW: N_("low risk"), Risk.MEDIUM: N_("medium risk"), Risk.HIGH: N_("high risk")}
-OUTCOME_NAMES = {
-    RecoveryOutcome.APPLIED: N_("applied"),
-    RecoveryOutcome.STALE: N_("not applied: changed meanwhile"),
-    RecoveryOutcome.REFUSED: N_("refused"),
-    RecoveryOutcome.FAILED: N_("failed"),
-}
 REASON_PRESETS = (
     N_("Assignee is away"),
     N_("Decided outside the bot"),
     N_("Duplicate or mistaken request"),
     N_("Wrong stage"),
-)
-NOTE_PRESETS = (
-    N_("Fixed"),
-    N_("Expected behaviour"),
-    N_("Could not reproduce"),
 )
 
 
@@ -130,10 +121,6 @@ def history_lines(transitions: list[RequestTransition], names: dict[int, str]) -
     return lines
 
 
-def action_name(action: RecoveryAction) -> str:
-    return _(spec(action).label)
-
-
 def action_button(action: RecoveryAction) -> str:
     return f"{action_name(action)} · {_(RISK_NAMES[spec(action).risk])}"
 
@@ -168,12 +155,17 @@ def plan_text(plan: Plan, workflows: WorkflowRegistry, locale: str, reason: str)
     return "\n".join(lines)
 
 
-def log_line(row: WorkflowRecoveryLog) -> str:
-    return _("{at} · #{request_id} · {action} by {actor}: {outcome}\n   {reason}").format(
-        at=row.created_at.strftime("%Y-%m-%d %H:%M"),
-        request_id=row.request_id,
-        action=action_name(row.action),
-        actor=escape(row.actor.display_name) if row.actor else _("system"),
-        outcome=_(OUTCOME_NAMES[row.outcome]),
-        reason=escape(row.reason),
-    )
+def bulk_confirmation(scope: RecoveryBulkScope, locale: str) -> str:
+    action = scope.action
+    lines = [
+        _("Please confirm: {action} for {count} stuck requests: {ids}.").format(
+            action=action_name(action),
+            count=len(scope.targets),
+            ids=", ".join(f"#{r}" for r, _v in scope.targets[:30])
+            + (" …" if len(scope.targets) > 30 else ""),
+        ),
+        _("Only these requests are touched; any that changed since this preview are skipped."),
+        _(TOLD_LINES[spec(action).told][1]),
+        _("Reason: {reason}").format(reason=escape(scope.reason)),
+    ]
+    return "\n".join(lines)

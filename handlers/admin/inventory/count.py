@@ -17,13 +17,16 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from core.exceptions import ValidationFailed
 from core.i18n import N_
 from database.models import InventoryItem, User
+from handlers.admin.access import CHANGE_INVENTORY, require_admin
 from handlers.admin.callbacks import ReconcileAction as RA
 from handlers.admin.callbacks import ReconcileCallback
-from handlers.admin.confirmations import Confirmed, Result, ask, confirms, outcome, yes
-from handlers.admin.inventory import back_markup, button_data, require_admin
+from handlers.admin.confirm import Applier, Confirmed, Result, ask, outcome, yes
+from handlers.admin.inventory.screens import back_markup, button_data
 from handlers.admin.states import Counting
+from handlers.admin.texts import SEND_TEXT
 from handlers.edits import safe_edit_text
 from handlers.routes import RouteTable
+from services.confirmation_scopes import SetCountedScope
 from services.confirmations import ConfirmationService
 from services.reconciliation.service import MAX_REASON, CountChanged, ReconciliationService
 
@@ -47,7 +50,7 @@ async def ask_count(
     reconciliation: ReconciliationService,
     state: FSMContext,
 ) -> None:
-    require_admin(user)
+    require_admin(user, CHANGE_INVENTORY)
     found = await reconciliation.item(callback_data.id)
     if found is None:
         callback_answer.text = _("That item no longer exists.")
@@ -67,7 +70,7 @@ async def start_count(state: FSMContext, item: InventoryItem, balance: int) -> s
 
 @routes.callback_query(ReconcileCallback.filter(F.action == RA.COUNT_SKU))
 async def ask_sku(query: CallbackQuery, user: User, state: FSMContext) -> None:
-    require_admin(user)
+    require_admin(user, CHANGE_INVENTORY)
     await state.set_state(Counting.entering_sku)
     await safe_edit_text(
         query.message, _("Send the SKU of the item you counted, or /cancel."), back_markup()
@@ -78,7 +81,7 @@ async def ask_sku(query: CallbackQuery, user: User, state: FSMContext) -> None:
 async def counted_sku(
     message: Message, user: User, state: FSMContext, reconciliation: ReconciliationService
 ) -> None:
-    require_admin(user)
+    require_admin(user, CHANGE_INVENTORY)
     sku = (message.text or "").strip()[:64]
     found = await reconciliation.item_by_sku(sku)
     if found is None:
@@ -91,7 +94,7 @@ async def counted_sku(
 
 @routes.message(Counting.entering_quantity, F.text)
 async def counted_quantity(message: Message, user: User, state: FSMContext) -> None:
-    require_admin(user)
+    require_admin(user, CHANGE_INVENTORY)
     text = (message.text or "").strip()
     if not text.isdecimal() or int(text) > MAX_COUNTED:
         await message.answer(
@@ -134,7 +137,7 @@ async def preset_reason(
     reconciliation: ReconciliationService,
     confirmations: ConfirmationService,
 ) -> None:
-    require_admin(user)
+    require_admin(user, CHANGE_INVENTORY)
     if await state.get_state() != Counting.entering_reason.state:
         callback_answer.text = _("That question is no longer open.")
         callback_answer.show_alert = True
@@ -152,7 +155,7 @@ async def preset_reason(
 @routes.message(Counting.entering_quantity)
 @routes.message(Counting.entering_reason)
 async def not_text(message: Message) -> None:
-    await message.answer(_("Please send text, or /cancel."))
+    await message.answer(_(SEND_TEXT))
 
 
 async def ask_counted(
@@ -163,7 +166,8 @@ async def ask_counted(
     reason: str,
 ) -> tuple[str, InlineKeyboardMarkup]:
     """The confirmation of a counted quantity: the item as it is now, and the adjustment."""
-    require_admin(user)  # the role may have been taken away while they were typing
+    # The role may have been taken away while they were typing.
+    require_admin(user, CHANGE_INVENTORY)
     reason = reason.strip()
     if not reason or len(reason) > MAX_REASON:
         raise ValidationFailed(
@@ -189,14 +193,8 @@ async def ask_counted(
         adjustment=counted - balance,
         reason=escape(reason),
     )
-    scope = {
-        "item_id": item.id,
-        "counted": counted,
-        "reason": reason,
-        "stock": item.stock,
-        "balance": balance,
-    }
-    token = await ask(confirmations, user, "set_counted", scope, text)
+    scope = SetCountedScope(item.id, counted, reason, item.stock, balance)
+    token = await ask(confirmations, user, scope, text)
     kb = InlineKeyboardBuilder()
     kb.button(text=_("Yes, post it"), callback_data=yes(token))
     kb.button(text=_("Cancel"), callback_data=button_data(RA.HOME))
@@ -204,20 +202,19 @@ async def ask_counted(
     return text, kb.as_markup()
 
 
-@confirms("set_counted")
-async def post_adjustment(done: Confirmed) -> Result:
+async def post_adjustment(done: Confirmed[SetCountedScope]) -> Result:
     """Exactly the count shown, only while the item's figure and ledger are as shown."""
-    require_admin(done.user)
-    reconciliation: ReconciliationService = done.data["reconciliation"]
+    require_admin(done.user, CHANGE_INVENTORY)
+    reconciliation = done.service("reconciliation", ReconciliationService)
     scope = done.scope
-    item_id = int(scope["item_id"])
+    item_id = scope.item_id
     try:
         result = await reconciliation.set_counted(
             item_id,
-            int(scope["counted"]),
-            str(scope["reason"]),
+            scope.counted,
+            scope.reason,
             done.user.id,
-            expect=(int(scope["stock"]), int(scope["balance"])),
+            expect=(scope.stock, scope.balance),
         )
     except CountChanged as changed:
         kb = InlineKeyboardBuilder()
@@ -238,3 +235,6 @@ async def post_adjustment(done: Confirmed) -> Result:
     )
     stored = outcome(POSTED, sku=result.sku, adjustment=result.adjustment)
     return Result(text, back_markup(), stored, answer=_("Done."))
+
+
+APPLIERS = (Applier(SetCountedScope, post_adjustment),)

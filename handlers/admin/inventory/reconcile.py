@@ -14,14 +14,14 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from core.enums import Role
-from core.exceptions import PermissionDenied
 from core.i18n import N_
 from database.models import User
+from handlers.admin.access import CHANGE_INVENTORY, is_admin, require_admin
 from handlers.admin.callbacks import ReconcileAction as RA
-from handlers.admin.callbacks import ReconcileCallback, RecoveryMenu
-from handlers.admin.confirmations import Confirmed, Result, ask, confirms, outcome, yes
-from handlers.admin.inventory_texts import (
+from handlers.admin.callbacks import ReconcileCallback, main_menu_data
+from handlers.admin.confirm import Applier, Confirmed, Result, ask, outcome, yes
+from handlers.admin.inventory.screens import back_markup, button_data
+from handlers.admin.inventory.texts import (
     changed_text,
     last_run_text,
     open_finding_line,
@@ -31,12 +31,12 @@ from handlers.admin.inventory_texts import (
 )
 from handlers.edits import safe_edit_text
 from handlers.routes import RouteTable
+from services.confirmation_scopes import ReconcileApplyScope
 from services.confirmations import ConfirmationService
 from services.reconciliation.service import ReconciliationService
 
 routes = RouteTable(__name__)
 
-MAIN_MENU = RecoveryMenu(section="home").pack()  # the /workflow_recovery main menu
 MAX_FINDINGS = 15
 MAX_COUNT_BUTTONS = 8
 RUN_APPLIED = N_("Reconciliation run #{run_id} applied: {fixed} fixed.")
@@ -44,33 +44,6 @@ RUN_CHANGED = N_(
     "Reconciliation run #{run_id} applied what the preview showed: {fixed} fixed; "
     "{vanished} gone and skipped, {unseen} not shown left alone."
 )
-
-
-def home_button_data() -> str:
-    """Callback data of a button that opens this section (for the main menu)."""
-    return ReconcileCallback(action=RA.HOME).pack()
-
-
-def button_data(action: RA, id_: int = 0) -> str:
-    return ReconcileCallback(action=action, id=id_).pack()
-
-
-def require_admin(user: User) -> None:
-    if Role.ADMIN not in user.role_set:
-        raise PermissionDenied(N_("Only admins can change inventory. Support can only look."))
-
-
-# The buttons whose handlers call require_admin: refusals.py tells non-staff the same.
-ADMIN_ACTIONS = frozenset({RA.ASK_APPLY, RA.COUNT, RA.COUNT_SKU, RA.REASON})
-
-
-def back_markup(with_apply: bool = False) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    if with_apply:
-        kb.button(text=_("Apply"), callback_data=button_data(RA.ASK_APPLY))
-    kb.button(text=_("« Back"), callback_data=button_data(RA.HOME))
-    kb.adjust(1)
-    return kb.as_markup()
 
 
 async def home(user: User, service: ReconciliationService) -> tuple[str, InlineKeyboardMarkup]:
@@ -85,11 +58,11 @@ async def home(user: User, service: ReconciliationService) -> tuple[str, InlineK
     )
     kb = InlineKeyboardBuilder()
     kb.button(text=_("Preview"), callback_data=button_data(RA.PREVIEW))
-    if Role.ADMIN in user.role_set:
+    if is_admin(user.role_set):
         kb.button(text=_("Apply"), callback_data=button_data(RA.ASK_APPLY))
     kb.button(text=_("Open findings"), callback_data=button_data(RA.FINDINGS))
     kb.button(text=_("History"), callback_data=button_data(RA.HISTORY))
-    kb.button(text=_("« Back"), callback_data=MAIN_MENU)
+    kb.button(text=_("« Back"), callback_data=main_menu_data())
     kb.adjust(2)
     return text, kb.as_markup()
 
@@ -115,7 +88,7 @@ async def show_home(
 @routes.callback_query(ReconcileCallback.filter(F.action == RA.PREVIEW))
 async def preview(query: CallbackQuery, user: User, reconciliation: ReconciliationService) -> None:
     report = await reconciliation.run(actor_id=user.id)
-    can_apply = Role.ADMIN in user.role_set and bool(report.findings)
+    can_apply = is_admin(user.role_set) and bool(report.findings)
     await safe_edit_text(query.message, report_text(report), back_markup(with_apply=can_apply))
 
 
@@ -126,27 +99,26 @@ async def ask_apply(
     reconciliation: ReconciliationService,
     confirmations: ConfirmationService,
 ) -> None:
-    require_admin(user)
+    require_admin(user, CHANGE_INVENTORY)
     report = await reconciliation.run(actor_id=user.id)
     if not report.findings:
         await safe_edit_text(query.message, _("No discrepancies found."), back_markup())
         return
     text = plan_counts(report)
     # Exactly the findings counted here, each with the figures it had.
-    scope = {"findings": [f.signature for f in report.findings]}
-    token = await ask(confirmations, user, "reconcile_apply", scope, text)
+    scope = ReconcileApplyScope(tuple(f.signature for f in report.findings))
+    token = await ask(confirmations, user, scope, text)
     kb = InlineKeyboardBuilder()
     kb.button(text=_("Yes, apply"), callback_data=yes(token))
     kb.button(text=_("Cancel"), callback_data=button_data(RA.HOME))
     await safe_edit_text(query.message, text, kb.as_markup())
 
 
-@confirms("reconcile_apply")
-async def apply(done: Confirmed) -> Result:
-    require_admin(done.user)
-    reconciliation: ReconciliationService = done.data["reconciliation"]
+async def apply(done: Confirmed[ReconcileApplyScope]) -> Result:
+    require_admin(done.user, CHANGE_INVENTORY)
+    reconciliation = done.service("reconciliation", ReconciliationService)
     report = await reconciliation.run(
-        apply=True, actor_id=done.user.id, trigger="admin", only=done.scope["findings"]
+        apply=True, actor_id=done.user.id, trigger="admin", only=done.scope.findings
     )
     text = report_text(report)
     if report.changed:
@@ -163,6 +135,9 @@ async def apply(done: Confirmed) -> Result:
     return Result(text, back_markup(), stored, answer=_("Done."))
 
 
+APPLIERS = (Applier(ReconcileApplyScope, apply),)
+
+
 @routes.callback_query(ReconcileCallback.filter(F.action == RA.FINDINGS))
 async def findings(
     query: CallbackQuery, user: User, reconciliation: ReconciliationService
@@ -175,14 +150,14 @@ async def findings(
         text = "\n".join(
             [_("Open findings that need a person:"), *(open_finding_line(r, s) for r, s in rows)]
         )
-        if Role.ADMIN in user.role_set:
+        if is_admin(user.role_set):
             items = dict.fromkeys((r.item_id, sku) for r, sku in rows if r.item_id is not None)
             for item_id, sku in list(items)[:MAX_COUNT_BUTTONS]:
                 kb.button(
                     text=_("Set counted quantity: {sku}").format(sku=sku),
                     callback_data=button_data(RA.COUNT, item_id),
                 )
-    if Role.ADMIN in user.role_set:
+    if is_admin(user.role_set):
         # A disputed item need not have a finding: the admin names it by its SKU.
         kb.button(text=_("Count an item by SKU"), callback_data=button_data(RA.COUNT_SKU))
     kb.button(text=_("« Back"), callback_data=button_data(RA.HOME))

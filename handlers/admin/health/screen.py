@@ -4,20 +4,23 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from aiogram import F
 from aiogram.filters import Command
-from aiogram.types import InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from core.enums import HealthStatus
 from handlers.admin.access import ADMINS
-from handlers.admin.callbacks import RecoveryMenu
-from handlers.admin.health_texts import STATUS_ICONS, component_line, rollup_line
+from handlers.admin.callbacks import MenuSection, RecoveryMenu
+from handlers.admin.health.texts import STATUS_ICONS, component_line, rollup_line
+from handlers.admin.screens import back_row
+from handlers.edits import safe_edit_text
 from handlers.routes import RouteTable
 from services.health.model import worst
 from services.health.service import TREND_WINDOW, HealthService, TrendPoint
 
-routes = RouteTable(__name__, access=ADMINS)  # inside the staff router: admins only
+routes = RouteTable(__name__)  # inside the staff router; /health is for admins only
 
 TREND_BUCKET = timedelta(hours=1)
 
@@ -69,13 +72,20 @@ async def health_screen(health: HealthService) -> tuple[str, InlineKeyboardMarku
         *trend_lines(points, report.taken_at),
     ]
     builder = InlineKeyboardBuilder()
-    builder.button(text=_("Refresh"), callback_data=RecoveryMenu(section="health"))
-    builder.button(text="« " + _("Back"), callback_data=RecoveryMenu(section="home"))
+    builder.button(text=_("Refresh"), callback_data=RecoveryMenu(section=MenuSection.HEALTH))
+    back_row(builder)
     builder.adjust(2)
     return "\n".join(lines), builder.as_markup()
 
 
-@routes.message(Command("health"))
+@routes.callback_query(RecoveryMenu.filter(F.section == MenuSection.HEALTH))
+async def health_entry(query: CallbackQuery, health: HealthService) -> None:
+    """The main menu's System health (admins and support)."""
+    text, markup = await health_screen(health)
+    await safe_edit_text(query.message, text, reply_markup=markup)
+
+
+@routes.message(Command("health"), ADMINS)
 async def health_command(message: Message, health: HealthService) -> None:
     report = await health.check()
     await message.answer(rollup_line(report))

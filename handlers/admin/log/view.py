@@ -14,8 +14,8 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from core.exceptions import ValidationFailed
 from core.i18n import N_
 from handlers.admin.callbacks import RecoveryLogFilter, RecoveryLogView
-from handlers.admin.recovery import back_row, edit_menu
-from handlers.admin.recovery_texts import log_line
+from handlers.admin.log.texts import log_line
+from handlers.admin.screens import back_row, edit_menu, menu_ref
 from handlers.admin.states import Recovery
 from handlers.edits import safe_edit_text
 from handlers.keyboards import add_pager
@@ -98,9 +98,7 @@ async def recovery_log_filter(
         await safe_edit_text(query.message, _("Whose actions?"), reply_markup=builder.as_markup())
         return
     await state.set_state(Recovery.log_request)
-    await state.update_data(
-        menu=[query.message.chat.id, query.message.message_id] if query.message else None
-    )
+    await state.update_data(menu=menu_ref(query.message))
     back_row(builder, RecoveryLogView(page=0, actor=0, request=0).pack())
     await safe_edit_text(
         query.message,

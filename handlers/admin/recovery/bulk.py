@@ -3,52 +3,36 @@
 from __future__ import annotations
 
 import secrets
-from html import escape
-from typing import Any
 
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from core.enums import RecoveryAction
 from core.exceptions import PermissionDenied, ValidationFailed
 from core.i18n import N_
 from core.workflows import WorkflowRegistry
 from database.models import User
 from handlers.admin.callbacks import BulkAction, JobView, ReasonPreset, RecoveryLogView, StuckList
-from handlers.admin.confirmations import Confirmed, Result, confirms, outcome
-from handlers.admin.recovery import back_row
-from handlers.admin.recovery_stuck import decode_filter, filter_title
-from handlers.admin.recovery_texts import REASON_PRESETS, TOLD_LINES, action_name
+from handlers.admin.confirm import Applier, Confirmed, Result, outcome
+from handlers.admin.recovery.pending import PendingBulk
+from handlers.admin.recovery.screens import decode_filter, filter_title
+from handlers.admin.recovery.texts import REASON_PRESETS
+from handlers.admin.screens import back_row, menu_ref
 from handlers.admin.states import Recovery
+from handlers.admin.texts import action_name
 from handlers.edits import safe_edit_text
 from handlers.routes import RouteTable
+from services.confirmation_scopes import RecoveryBulkScope
 from services.recovery.actions import RecoveryActions
 from services.recovery.bulk import BulkRecovery
-from services.recovery.spec import bulk_actions, may_run, spec
+from services.recovery.spec import bulk_actions, may_run
 from services.stuck import StuckService
 
 routes = RouteTable(__name__)
 STARTED = N_("Bulk job #{job_id} was started for {count} requests.")
 
 # -- bulk --------------------------------------------------------------------------------------
-
-
-def bulk_confirmation(pending: dict[str, Any], locale: str) -> str:
-    action = RecoveryAction(pending["action"])
-    lines = [
-        _("Please confirm: {action} for {count} stuck requests: {ids}.").format(
-            action=action_name(action),
-            count=len(pending["bulk"]),
-            ids=", ".join(f"#{r}" for r, _v in pending["bulk"][:30])
-            + (" …" if len(pending["bulk"]) > 30 else ""),
-        ),
-        _("Only these requests are touched; any that changed since this preview are skipped."),
-        _(TOLD_LINES[spec(action).told][1]),
-        _("Reason: {reason}").format(reason=escape(pending["reason"])),
-    ]
-    return "\n".join(lines)
 
 
 @routes.callback_query(BulkAction.filter())
@@ -69,11 +53,11 @@ async def bulk_preview(
     if not may_run(user.role_set, action):
         raise PermissionDenied(N_("Your role may not run this action."))
     entries = await stuck.all(selected)
-    targets = [
-        [e.request.id, e.request.version]
+    targets = tuple(
+        (e.request.id, e.request.version)
         for e in entries
         if action in actions.available(e.request)
-    ]
+    )
     builder = InlineKeyboardBuilder()
     for other in bulk_actions():
         if other is not action and may_run(user.role_set, other):
@@ -88,8 +72,7 @@ async def bulk_preview(
     if targets:
         nonce = secrets.randbelow(10**9)
         await state.update_data(
-            pending={"action": action.value, "bulk": targets, "nonce": nonce},
-            menu=[query.message.chat.id, query.message.message_id] if query.message else None,
+            pending=PendingBulk(action, targets, nonce).to_data(), menu=menu_ref(query.message)
         )
         await state.set_state(Recovery.reason)
         for index, preset in enumerate(REASON_PRESETS):
@@ -100,17 +83,18 @@ async def bulk_preview(
     await safe_edit_text(query.message, text, reply_markup=builder.as_markup())
 
 
-@confirms("recovery_bulk")
-async def run_bulk(done: Confirmed) -> Result:
+async def run_bulk(done: Confirmed[RecoveryBulkScope]) -> Result:
     """A job over exactly the (request, version) pairs the confirmation listed."""
     scope = done.scope
-    bulk: BulkRecovery = done.data["bulk"]
+    bulk = done.service("bulk", BulkRecovery)
     await done.state.update_data(pending=None)
-    targets = [(int(r), int(v)) for r, v in scope["targets"]]
-    job = await bulk.start(done.user, RecoveryAction(scope["action"]), scope["reason"], targets)
+    job = await bulk.start(done.user, scope.action, scope.reason, scope.targets)
     text, markup = job_screen(job.id, job.status.value, job.total, 0, 0, 0)
     stored = outcome(STARTED, job_id=job.id, count=job.total)
     return Result(text, markup, stored, answer=_("Started."))
+
+
+APPLIERS = (Applier(RecoveryBulkScope, run_bulk),)
 
 
 def job_screen(

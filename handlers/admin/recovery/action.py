@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
 
 from aiogram import Bot, F
 from aiogram.fsm.context import FSMContext
@@ -24,15 +23,17 @@ from handlers.admin.callbacks import (
     StuckAction,
     StuckDetail,
 )
-from handlers.admin.confirmations import Confirmed, Result, ask, confirms, outcome, yes
-from handlers.admin.recovery import back_row, edit_menu
-from handlers.admin.recovery_bulk import bulk_confirmation
-from handlers.admin.recovery_stuck import detail_screen
-from handlers.admin.recovery_texts import REASON_PRESETS, action_name, plan_text
+from handlers.admin.confirm import Applier, Confirmed, Result, ask, outcome, yes
+from handlers.admin.recovery.pending import PendingAction, PendingBulk, PendingOne, pending_of
+from handlers.admin.recovery.screens import detail_screen
+from handlers.admin.recovery.texts import REASON_PRESETS, bulk_confirmation, plan_text
+from handlers.admin.screens import back_row, edit_menu, menu_ref
 from handlers.admin.states import Recovery
+from handlers.admin.texts import STEP_CLOSED, action_name
 from handlers.edits import safe_edit_text
 from handlers.routes import RouteTable
-from services.confirmations import ConfirmationService
+from services.confirmation_scopes import RecoveryActionScope, RecoveryBulkScope
+from services.confirmations import ConfirmationService, Scope
 from services.recovery.actions import RecoveryActions
 from services.recovery.spec import spec
 from services.requests import RequestService
@@ -45,15 +46,18 @@ STALE = N_("Request #{request_id} had changed meanwhile: nothing was applied.")
 
 
 async def ask_reason(
-    query: CallbackQuery, state: FSMContext, pending: dict[str, Any], title: str
+    query: CallbackQuery,
+    state: FSMContext,
+    action: RecoveryAction,
+    request_id: int,
+    version: int,
+    target: int | None,
+    title: str,
 ) -> None:
     nonce = secrets.randbelow(10**9)
-    menu = query.message
+    pending = PendingOne(action, request_id, version, target, nonce)
     await state.set_state(Recovery.reason)
-    await state.update_data(
-        pending={**pending, "nonce": nonce},
-        menu=[menu.chat.id, menu.message_id] if menu else None,
-    )
+    await state.update_data(pending=pending.to_data(), menu=menu_ref(query.message))
     builder = InlineKeyboardBuilder()
     for index, preset in enumerate(REASON_PRESETS):
         builder.button(text=_(preset), callback_data=ReasonPreset(nonce=nonce, preset=index))
@@ -98,14 +102,14 @@ async def action_chosen(
         )
         await safe_edit_text(query.message, text, reply_markup=builder.as_markup())
         return
-    pending = {
-        "action": action.value,
-        "request_id": callback_data.request_id,
-        "version": callback_data.version,
-        "target": None,
-    }
     await ask_reason(
-        query, state, pending, action_name(action) + f" · #{callback_data.request_id}"
+        query,
+        state,
+        action,
+        callback_data.request_id,
+        callback_data.version,
+        None,
+        action_name(action) + f" · #{callback_data.request_id}",
     )
 
 
@@ -126,23 +130,15 @@ async def reassign_target(
         callback_data.version,
         target_user_id=callback_data.user_id,
     )
-    pending = {
-        "action": RecoveryAction.REASSIGN.value,
-        "request_id": plan.request_id,
-        "version": plan.version,
-        "target": callback_data.user_id,
-    }
     await ask_reason(
-        query, state, pending, action_name(RecoveryAction.REASSIGN) + f" · #{plan.request_id}"
+        query,
+        state,
+        RecoveryAction.REASSIGN,
+        plan.request_id,
+        plan.version,
+        callback_data.user_id,
+        action_name(RecoveryAction.REASSIGN) + f" · #{plan.request_id}",
     )
-
-
-async def pending_of(state: FSMContext, nonce: int | None = None) -> dict[str, Any]:
-    data = await state.get_data()
-    pending = data.get("pending")
-    if not isinstance(pending, dict) or (nonce is not None and pending.get("nonce") != nonce):
-        raise ValidationFailed(N_("This step is no longer open. Start again from the menu."))
-    return pending
 
 
 async def show_confirmation(
@@ -157,40 +153,29 @@ async def show_confirmation(
     edit: Message | None,
 ) -> None:
     pending = await pending_of(state)
-    pending["reason"] = reason.strip()
-    if not pending["reason"]:
+    reason = reason.strip()
+    if not reason:
         raise ValidationFailed(N_("Please give a reason."))
-    await state.update_data(pending=pending)
+    pending = pending.with_reason(reason)
+    await state.update_data(pending=pending.to_data())
     await state.set_state(None)
     builder = InlineKeyboardBuilder()
-    reason = pending["reason"]
-    if "bulk" in pending:
-        text = bulk_confirmation(pending, locale)
-        scope = {"action": pending["action"], "targets": pending["bulk"], "reason": reason}
-        kind = "recovery_bulk"
+    scope: Scope
+    if isinstance(pending, PendingBulk):
+        scope = RecoveryBulkScope(pending.action, pending.bulk, reason)
+        text = bulk_confirmation(scope, locale)
     else:
         plan = await actions.plan(
-            int(pending["request_id"]),
-            RecoveryAction(pending["action"]),
-            user,
-            int(pending["version"]),
-            pending.get("target"),
+            pending.request_id, pending.action, user, pending.version, pending.target
         )
         text = plan_text(plan, workflows, locale, reason)
         # Exactly the request and the version the plan was made for.
-        scope = {
-            "action": plan.action.value,
-            "request_id": plan.request_id,
-            "version": plan.version,
-            "target": pending.get("target"),
-            "reason": reason,
-        }
-        kind = "recovery_action"
-    token = await ask(confirmations, user, kind, scope, text)
+        scope = RecoveryActionScope(
+            plan.action, plan.request_id, plan.version, pending.target, reason
+        )
+    token = await ask(confirmations, user, scope, text)
     builder.button(text=_("Confirm"), callback_data=yes(token))
-    builder.button(
-        text=_("Cancel"), callback_data=ConfirmPending(nonce=pending["nonce"], go=False)
-    )
+    builder.button(text=_("Cancel"), callback_data=ConfirmPending(nonce=pending.nonce, go=False))
     await edit_menu(bot, state, edit, text, builder.as_markup())
 
 
@@ -254,7 +239,7 @@ async def cancel(
     pending = await pending_of(state, callback_data.nonce)
     if callback_data.go:
         # "Yes" is a stored confirmation's button (handlers/admin/confirmations.py) now.
-        raise ValidationFailed(N_("This step is no longer open. Start again from the menu."))
+        raise ValidationFailed(STEP_CLOSED)
     await state.update_data(pending=None)
     await state.set_state(None)
     callback_answer.text = _("Cancelled. Nothing was changed.")
@@ -262,20 +247,14 @@ async def cancel(
     await safe_edit_text(query.message, text, reply_markup=markup)
 
 
-@confirms("recovery_action")
-async def apply_action(done: Confirmed) -> Result:
+async def apply_action(done: Confirmed[RecoveryActionScope]) -> Result:
     """Exactly the request, version, action, target and reason the confirmation showed."""
     scope = done.scope
-    actions: RecoveryActions = done.data["actions"]
-    request_id = int(scope["request_id"])
+    actions = done.service("actions", RecoveryActions)
+    request_id = scope.request_id
     await done.state.update_data(pending=None)
     result = await actions.apply(
-        request_id,
-        RecoveryAction(scope["action"]),
-        done.user.id,
-        int(scope["version"]),
-        str(scope["reason"]),
-        scope.get("target"),
+        request_id, scope.action, done.user.id, scope.version, scope.reason, scope.target
     )
     if result.outcome is RecoveryOutcome.APPLIED:
         note = "✅ " + _("Done.")
@@ -286,27 +265,28 @@ async def apply_action(done: Confirmed) -> Result:
     text, markup = await detail_screen(
         request_id,
         done.user,
-        done.data["requests"],
+        done.service("requests", RequestService),
         actions,
-        done.data["workflows"],
-        done.data["locale"],
+        done.service("workflows", WorkflowRegistry),
+        done.service("locale", str),
         note=note,
     )
     return Result(text, markup, stored)
 
 
+APPLIERS = (Applier(RecoveryActionScope, apply_action),)
+
+
 async def main_menu_or_detail(
-    pending: dict[str, Any],
+    pending: PendingAction,
     user: User,
     requests: RequestService,
     actions: RecoveryActions,
     workflows: WorkflowRegistry,
     locale: str,
 ) -> tuple[str, InlineKeyboardMarkup]:
-    if "request_id" in pending:
-        return await detail_screen(
-            int(pending["request_id"]), user, requests, actions, workflows, locale
-        )
+    if isinstance(pending, PendingOne):
+        return await detail_screen(pending.request_id, user, requests, actions, workflows, locale)
     builder = InlineKeyboardBuilder()
     back_row(builder)
     return _("Cancelled. Nothing was changed."), builder.as_markup()

@@ -1,19 +1,20 @@
-"""/error CODE: admins and support look up what a person's reference code points at."""
+"""Text pieces of the error screens: one record described, the resolution notes offered."""
 
 from __future__ import annotations
 
 from html import escape
 
-from aiogram.filters import Command, CommandObject
-from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
+from core.i18n import N_
 from core.names import category_name, severity_name
 from database.models import ErrorRecord
-from handlers.routes import RouteTable
-from services.error_records import ErrorService
 
-routes = RouteTable(__name__)
+NOTE_PRESETS = (
+    N_("Fixed"),
+    N_("Expected behaviour"),
+    N_("Could not reproduce"),
+)
 
 
 def describe(record: ErrorRecord) -> str:
@@ -44,19 +45,3 @@ def describe(record: ErrorRecord) -> str:
     else:
         lines.append(_("Open."))
     return "\n".join(lines)
-
-
-@routes.message(Command("error"))
-async def error_lookup(message: Message, command: CommandObject, errors: ErrorService) -> None:
-    if not command.args:
-        await message.answer(_("Send the reference code after the command: /error E-ABC234"))
-        return
-    record = await errors.find(command.args.split()[0])
-    if record is None:
-        await message.answer(
-            _("No error with reference {reference}.").format(
-                reference=escape(command.args.split()[0][:20])
-            )
-        )
-        return
-    await message.answer(describe(record))

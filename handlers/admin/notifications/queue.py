@@ -14,22 +14,23 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
-from core.enums import NotificationStatus, Role
-from core.exceptions import PermissionDenied, ValidationFailed
+from core.enums import NotificationStatus
+from core.exceptions import ValidationFailed
 from core.i18n import N_
 from database.models import PendingNotification, User
+from handlers.admin.access import DISCARD_NOTIFICATIONS, require_admin
 from handlers.admin.callbacks import NotificationAction as A
 from handlers.admin.callbacks import NotificationsMenu as Menu
-from handlers.admin.confirmations import (
+from handlers.admin.confirm import (
+    Applier,
     Confirmed,
     Result,
     apply_typed,
     ask,
-    confirms,
     outcome,
     yes,
 )
-from handlers.admin.notifications_screens import (
+from handlers.admin.notifications.screens import (
     PRESET_REASONS,
     Markup,
     button,
@@ -43,26 +44,14 @@ from handlers.admin.notifications_screens import (
     status_name,
 )
 from handlers.admin.states import DiscardingNotifications
+from handlers.admin.texts import STEP_CLOSED
 from handlers.edits import safe_edit_text
 from handlers.routes import RouteTable
+from services.confirmation_scopes import NotificationDiscardScope, NotificationRetryScope
 from services.confirmations import ConfirmationService, Pending
 from services.notification_admin import NotificationAdminService, SelectionChanged, Shown
 
 routes = RouteTable(__name__)
-
-
-def home_button_data() -> str:
-    """Callback data of this section's home screen, for a button in the main menu."""
-    return Menu(action=A.HOME).pack()
-
-
-def require_admin(user: User) -> None:
-    if Role.ADMIN not in user.role_set:
-        raise PermissionDenied(N_("Only admins can discard notifications."))
-
-
-# The buttons whose handlers call require_admin: refusals.py tells non-staff the same.
-ADMIN_ACTIONS = frozenset({A.DISCARD_ASK, A.BULK_DISCARD_ASK})
 RETRIED = N_("{count} notification(s) retried.")
 DISCARDED = N_("{count} notification(s) discarded.")
 
@@ -114,16 +103,15 @@ def back_to_row(status: NotificationStatus, page: int, row_id: int) -> Menu:
 async def confirmation(
     confirmations: ConfirmationService,
     user: User,
-    kind: str,
+    kind: type[NotificationRetryScope | NotificationDiscardScope],
     status: NotificationStatus,
     shown: Shown,
     text: str,
     *,
     one: bool = False,
 ) -> str:
-    rows = [[i, s, a] for i, (s, a) in shown.items()]
-    scope = {"status": status.value, "rows": rows, "one": one}
-    return await ask(confirmations, user, kind, scope, text)
+    rows = tuple((i, s, a) for i, (s, a) in shown.items())
+    return await ask(confirmations, user, kind(status, rows, one), text)
 
 
 @routes.callback_query(Menu.filter(F.action == A.RETRY))
@@ -139,7 +127,7 @@ async def retry_ask(
     shown = await notifications.shown(row.status, [row.id])
     text = _("Retry notification #{id} now?").format(id=row.id) + "\n\n" + describe_row(row)
     token = await confirmation(
-        confirmations, user, "notification_retry", status, shown, text, one=True
+        confirmations, user, NotificationRetryScope, status, shown, text, one=True
     )
     back = back_to_row(status, callback_data.page, row.id)
     rows = [[button(_("Yes, retry"), yes(token))], [button(_("« Back"), back)]]
@@ -154,13 +142,13 @@ async def discard_ask(
     notifications: NotificationAdminService,
     confirmations: ConfirmationService,
 ) -> None:
-    require_admin(user)
+    require_admin(user, DISCARD_NOTIFICATIONS)
     status = parse_status(callback_data.status)
     row = await existing_row(notifications, callback_data.row_id)
     shown = await notifications.shown(row.status, [row.id])
     text = _("Discard notification #{id}? Choose a reason.").format(id=row.id)
     token = await confirmation(
-        confirmations, user, "notification_discard", status, shown, text, one=True
+        confirmations, user, NotificationDiscardScope, status, shown, text, one=True
     )
     back = back_to_row(status, callback_data.page, row.id)
     await safe_edit_text(query.message, text, reasons_keyboard(token, back))
@@ -181,7 +169,9 @@ async def bulk_retry_ask(
     text = _("Retry all {count} in “{name}” now?").format(count=count, name=status_name(status))
     rows = [[button(_("« Back"), back)]]
     if shown:
-        token = await confirmation(confirmations, user, "notification_retry", status, shown, text)
+        token = await confirmation(
+            confirmations, user, NotificationRetryScope, status, shown, text
+        )
         rows.insert(0, [button(_("Yes, retry {count}").format(count=count), yes(token))])
     await safe_edit_text(query.message, text, Markup(inline_keyboard=rows))
 
@@ -194,7 +184,7 @@ async def bulk_discard_ask(
     notifications: NotificationAdminService,
     confirmations: ConfirmationService,
 ) -> None:
-    require_admin(user)
+    require_admin(user, DISCARD_NOTIFICATIONS)
     status = parse_status(callback_data.status)
     shown = await notifications.shown(status)
     back = Menu(action=A.LIST, status=status.value)
@@ -205,28 +195,29 @@ async def bulk_discard_ask(
     text = _("Discard all {count} in “{name}”? Choose a reason.").format(
         count=len(shown), name=status_name(status)
     )
-    token = await confirmation(confirmations, user, "notification_discard", status, shown, text)
+    token = await confirmation(confirmations, user, NotificationDiscardScope, status, shown, text)
     await safe_edit_text(query.message, text, reasons_keyboard(token, back))
 
 
-def listed(done: Confirmed) -> tuple[NotificationStatus, Shown]:
-    status = parse_status(str(done.scope["status"]))
-    return status, {int(i): (str(s), int(a)) for i, s, a in done.scope["rows"]}
+Listed = Confirmed[NotificationRetryScope] | Confirmed[NotificationDiscardScope]
 
 
-async def changed(done: Confirmed, status: NotificationStatus, shown: Shown, count: int) -> Result:
+def listed(done: Listed) -> tuple[NotificationStatus, Shown]:
+    return parse_status(done.scope.status), done.scope.shown
+
+
+async def changed(done: Listed, status: NotificationStatus, shown: Shown, count: int) -> Result:
     """Nothing was done: say so, and show the list as it is now."""
-    notifications: NotificationAdminService = done.data["notifications"]
+    notifications = done.service("notifications", NotificationAdminService)
     note = _(SelectionChanged.message).format(count=count)
     text, markup = await list_screen(notifications, done.user, status, 0)
     stored = outcome(SelectionChanged.message, "changed", count=count)
     return Result(f"⚠️ {note}\n\n{text}", markup, stored, answer=note)
 
 
-@confirms("notification_retry")
-async def retry_rows(done: Confirmed) -> Result:
+async def retry_rows(done: Confirmed[NotificationRetryScope]) -> Result:
     """Exactly the rows listed, each only while it is as it was shown."""
-    notifications: NotificationAdminService = done.data["notifications"]
+    notifications = done.service("notifications", NotificationAdminService)
     status, shown = listed(done)
     try:
         outcomes = await notifications.retry(list(shown), done.user.id, expect=shown)
@@ -234,7 +225,7 @@ async def retry_rows(done: Confirmed) -> Result:
         return await changed(done, status, shown, int(exc.params["count"]))
     said = outcome_text(outcomes)
     stored = outcome(RETRIED, count=len(outcomes))
-    if done.scope.get("one"):
+    if done.scope.one:
         row = await existing_row(notifications, next(iter(shown)))
         text, markup = row_screen(row, done.user, status, 0)
         return Result(f"{said}\n\n{text}", markup, stored)
@@ -248,10 +239,9 @@ async def type_reason(pending: Pending, state: FSMContext, query: CallbackQuery)
     await safe_edit_text(query.message, _("Send the reason for discarding, or /cancel."))
 
 
-@confirms("notification_discard", type_step=type_reason)
-async def discard_rows(done: Confirmed) -> Result:
-    require_admin(done.user)
-    notifications: NotificationAdminService = done.data["notifications"]
+async def discard_rows(done: Confirmed[NotificationDiscardScope]) -> Result:
+    require_admin(done.user, DISCARD_NOTIFICATIONS)
+    notifications = done.service("notifications", NotificationAdminService)
     status, shown = listed(done)
     reason = done.choice(PRESET_REASONS)
     try:
@@ -261,7 +251,7 @@ async def discard_rows(done: Confirmed) -> Result:
         return await changed(done, status, shown, int(exc.params["count"]))
     await done.state.clear()
     text, markup = await list_screen(notifications, done.user, status, 0)
-    if done.scope.get("one") and done.typed is None:
+    if done.scope.one and done.typed is None:
         done_text = _("Notification #{id} discarded.").format(id=next(iter(shown)))
     else:
         done_text = _("{count} notifications discarded.").format(count=count)
@@ -269,16 +259,20 @@ async def discard_rows(done: Confirmed) -> Result:
     return Result(f"{done_text}\n\n{text}", markup, stored, answer=_("Discarded."))
 
 
+DISCARD = Applier(NotificationDiscardScope, discard_rows, type_step=type_reason)
+APPLIERS = (Applier(NotificationRetryScope, retry_rows), DISCARD)
+
+
 @routes.message(DiscardingNotifications.entering_reason, F.text)
 async def discard_reason_typed(
     message: Message, user: User, state: FSMContext, **data: Any
 ) -> None:
-    require_admin(user)
+    require_admin(user, DISCARD_NOTIFICATIONS)
     token = (await state.get_data()).get("nq_confirm")
     if not isinstance(token, str):
         await state.clear()
-        raise ValidationFailed(N_("This step is no longer open. Start again from the menu."))
+        raise ValidationFailed(STEP_CLOSED)
     # A reason that is refused (empty, too long) leaves the step open for a better one.
-    result = await apply_typed(message, user, state, token, data)
+    result = await apply_typed(DISCARD, message, user, state, token, data)
     if result is not None:
         await message.answer(result.text, reply_markup=result.markup)

@@ -7,18 +7,18 @@ from html import escape
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
-from core.enums import NotificationStatus, Role
+from core.enums import NotificationStatus
 from core.exceptions import ValidationFailed
 from core.i18n import N_
 from database.models import PendingNotification, User
-from handlers.admin.callbacks import ConfirmYes, RecoveryMenu
+from handlers.admin.access import is_admin
+from handlers.admin.callbacks import TYPE_OWN, ConfirmYes, main_menu_data
 from handlers.admin.callbacks import NotificationAction as A
 from handlers.admin.callbacks import NotificationsMenu as Menu
 from outbox.sender import Outcome
 from services.notification_admin import LISTED, NotificationAdminService
 
 PAGE_SIZE = 5
-BACK_TO_MAIN_MENU = RecoveryMenu(section="home").pack()  # the /workflow_recovery main menu
 PRESET_REASONS = (
     N_("The person no longer needs it"),
     N_("Outdated: the request has moved on"),
@@ -66,7 +66,7 @@ async def home_screen(service: NotificationAdminService) -> tuple[str, Markup]:
         [button(f"{status_name(s)} ({counts[s]})", Menu(action=A.LIST, status=s.value))]
         for s in LISTED
     ]
-    rows.append([button(_("« Back"), BACK_TO_MAIN_MENU)])
+    rows.append([button(_("« Back"), main_menu_data())])
     return text, Markup(inline_keyboard=rows)
 
 
@@ -122,7 +122,7 @@ async def list_screen(
         keyboard.append(
             [button(_("Retry all"), Menu(action=A.BULK_RETRY_ASK, status=status.value))]
         )
-        if Role.ADMIN in user.role_set:
+        if is_admin(user.role_set):
             keyboard.append(
                 [button(_("Discard all"), Menu(action=A.BULK_DISCARD_ASK, status=status.value))]
             )
@@ -138,7 +138,7 @@ def row_screen(
     if row.status in LISTED:
         here = {"status": status.value, "page": page, "row_id": row.id}
         keyboard.append([button(_("Retry now"), Menu(action=A.RETRY, **here))])
-        if Role.ADMIN in user.role_set:
+        if is_admin(user.role_set):
             keyboard.append([button(_("Discard"), Menu(action=A.DISCARD_ASK, **here))])
     keyboard.append([button(_("« List"), back)])
     return describe_row(row), Markup(inline_keyboard=keyboard)
@@ -164,6 +164,6 @@ def reasons_keyboard(token: str, back: Menu) -> Markup:
         [button(_(reason), ConfirmYes(token=token, pick=index).pack())]
         for index, reason in enumerate(PRESET_REASONS)
     ]
-    rows.append([button(_("Type a reason"), ConfirmYes(token=token, pick=-1).pack())])
+    rows.append([button(_("Type a reason"), ConfirmYes(token=token, pick=TYPE_OWN).pack())])
     rows.append([button(_("« Back"), back)])
     return Markup(inline_keyboard=rows)
