@@ -16,13 +16,14 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
-from core.enums import RecoveryAction, RecoveryOutcome, Risk, Role
+from core.enums import RecoveryAction, RecoveryOutcome, Role
 from core.workflows import Stage, WorkflowRegistry
 from database.models import Request, StuckMark, User, WorkflowRecoveryLog
 from database.repositories.stuck import StuckQueries, StuckStatements, active_holders, marks_for
 from database.repositories.users import UserRepository
 from outbox.payloads import StuckEscalation, StuckNudge
 from outbox.repository import enqueue
+from services.recovery.spec import spec
 from services.transactions import Change, TransactionalStateManager
 
 SYSTEM_REASON = "stuck detector"
@@ -201,7 +202,7 @@ class StuckService:
                 request_id=request.id,
                 actor_id=None,
                 action=action,
-                risk=Risk.LOW,
+                risk=spec(action).risk,
                 reason=SYSTEM_REASON,
                 outcome=RecoveryOutcome.APPLIED,
                 from_stage=request.stage,

@@ -28,6 +28,8 @@ LINT = Path(sys.executable).with_name("lint-imports")
 LAYERS = "Layers: a folder imports only the folders below it"
 NO_SIMULATORS = "The product never imports a simulator"
 NO_CIRCLES = "No import circle, at any depth"
+SCREENS = "Handlers: screen modules above the pieces they share, none importing another"
+SECTIONS = "Staff sections: each section one room, none importing another"
 
 
 def lint(where: Path) -> subprocess.CompletedProcess[str]:
@@ -77,6 +79,20 @@ def test_the_contract_holds() -> None:
             "import simulators.local_api",
             NO_SIMULATORS,
             "bot.runner -> simulators.local_api",
+        ),
+        # One screen module, or one staff section, reaching into another.
+        ("handlers/requests.py", "import handlers.approvals", SCREENS, "handlers.requests ->"),
+        (
+            "handlers/admin/log/view.py",
+            "import handlers.admin.recovery.menu",
+            SECTIONS,
+            "handlers.admin.log.view -> handlers.admin.recovery.menu",
+        ),
+        (
+            "handlers/admin/screens.py",
+            "import handlers.admin.inventory.texts",
+            SECTIONS,
+            "handlers.admin.screens -> handlers.admin.inventory.texts",
         ),
         # A circle, even one inside a layer (and even behind TYPE_CHECKING).
         (

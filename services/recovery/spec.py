@@ -250,7 +250,7 @@ SPECS: dict[RecoveryAction, ActionSpec] = {
     ),
     RecoveryAction.ESCALATE: ActionSpec(
         label=N_("Escalated to admins"),
-        risk=Risk.LOW,  # as the stuck detector logs it
+        risk=Risk.LOW,  # the stuck detector logs its nudges and escalations with their rows' risk
         move=Move.STAY,
         told=Told.ADMINS,
         transition=None,
