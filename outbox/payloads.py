@@ -2,16 +2,15 @@
 `pending_notifications.payload`.
 
 The stored JSON is a contract with rows already queued (and with whoever reads the table):
-`to_json` writes exactly the keys and value types the services always wrote, and `from_json`
-reads every row written so far, including older ones that lack an optional key. A row that does
-not fit its kind raises `MalformedPayload` (fields.py); the sender records it like any rendering
-failure.
+`to_json` writes exactly the keys and value types the services always wrote — a type's fields,
+in their order (utils/records.py) — and `from_json` reads every row written so far, including
+older ones that lack an optional key. A row that does not fit its kind raises
+`MalformedPayload`; the sender records it like any rendering failure.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import ClassVar, Self
 
@@ -24,7 +23,7 @@ from core.enums import (
     RecoveryAction,
     RequestStatus,
 )
-from outbox.fields import Fields, Json
+from utils.records import WRITTEN_WHEN_SET, Json, Unreadable, dump, load
 
 
 class NotificationKind(StrEnum):
@@ -43,18 +42,25 @@ class NotificationKind(StrEnum):
     RECONCILIATION_ALERT = "reconciliation_alert"
 
 
+class MalformedPayload(Unreadable):
+    """A stored payload that does not fit its kind: a key missing, or a value of the wrong type."""
+
+
 @dataclass(frozen=True)
-class Payload(ABC):
+class Payload:
     """One notification's parameters; the kind is the type's, so a row cannot mismatch it."""
 
     kind: ClassVar[NotificationKind]
 
-    @abstractmethod
-    def to_json(self) -> dict[str, Json]: ...
+    def to_json(self) -> dict[str, Json]:
+        return dump(self)
 
     @classmethod
-    @abstractmethod
-    def from_json(cls, data: object) -> Self: ...
+    def from_json(cls, data: object) -> Self:
+        try:
+            return load(cls, data, cls.kind)
+        except Unreadable as exc:
+            raise MalformedPayload(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -64,13 +70,6 @@ class ItemLine:
     name: str
     quantity: int
     unit: str
-
-    def to_json(self) -> dict[str, Json]:
-        return {"name": self.name, "quantity": self.quantity, "unit": self.unit}
-
-    @classmethod
-    def read(cls, f: Fields) -> ItemLine:
-        return cls(name=f.text("name"), quantity=f.integer("quantity"), unit=f.text("unit"))
 
 
 @dataclass(frozen=True)
@@ -84,33 +83,7 @@ class ApprovalNeeded(Payload):
     stage: str | None
     requester: str
     items: tuple[ItemLine, ...]
-    reminder: bool = False  # an admin's nudge; the key is written only then
-
-    def to_json(self) -> dict[str, Json]:
-        data: dict[str, Json] = {
-            "request_id": self.request_id,
-            "version": self.version,
-            "workflow": self.workflow,
-            "stage": self.stage,
-            "requester": self.requester,
-            "items": [line.to_json() for line in self.items],
-        }
-        if self.reminder:
-            data["reminder"] = True
-        return data
-
-    @classmethod
-    def from_json(cls, data: object) -> Self:
-        f = Fields(cls.kind, data)
-        return cls(
-            request_id=f.integer("request_id"),
-            version=f.integer("version"),
-            workflow=f.text("workflow"),
-            stage=f.maybe_text("stage"),
-            requester=f.text("requester"),
-            items=tuple(ItemLine.read(line) for line in f.objects("items")),
-            reminder=f.flag("reminder"),
-        )
+    reminder: bool = field(default=False, metadata=WRITTEN_WHEN_SET)  # an admin's nudge
 
 
 @dataclass(frozen=True)
@@ -123,24 +96,6 @@ class RequestAdvanced(Payload):
     stage: str
     assignee: str | None
 
-    def to_json(self) -> dict[str, Json]:
-        return {
-            "request_id": self.request_id,
-            "workflow": self.workflow,
-            "stage": self.stage,
-            "assignee": self.assignee,
-        }
-
-    @classmethod
-    def from_json(cls, data: object) -> Self:
-        f = Fields(cls.kind, data)
-        return cls(
-            request_id=f.integer("request_id"),
-            workflow=f.text("workflow"),
-            stage=f.text("stage"),
-            assignee=f.maybe_text("assignee"),
-        )
-
 
 @dataclass(frozen=True)
 class RequestCompleted(Payload):
@@ -150,18 +105,6 @@ class RequestCompleted(Payload):
     request_id: int
     workflow: str
     issued: bool = False
-
-    def to_json(self) -> dict[str, Json]:
-        return {"request_id": self.request_id, "workflow": self.workflow, "issued": self.issued}
-
-    @classmethod
-    def from_json(cls, data: object) -> Self:
-        f = Fields(cls.kind, data)
-        return cls(
-            request_id=f.integer("request_id"),
-            workflow=f.text("workflow"),
-            issued=f.flag("issued"),
-        )
 
 
 @dataclass(frozen=True)
@@ -175,26 +118,6 @@ class RequestRejected(Payload):
     reason: str
     by: str
 
-    def to_json(self) -> dict[str, Json]:
-        return {
-            "request_id": self.request_id,
-            "workflow": self.workflow,
-            "stage": self.stage,
-            "reason": self.reason,
-            "by": self.by,
-        }
-
-    @classmethod
-    def from_json(cls, data: object) -> Self:
-        f = Fields(cls.kind, data)
-        return cls(
-            request_id=f.integer("request_id"),
-            workflow=f.text("workflow"),
-            stage=f.maybe_text("stage"),
-            reason=f.text("reason"),
-            by=f.text("by"),
-        )
-
 
 @dataclass(frozen=True)
 class _Stuck(Payload):
@@ -207,30 +130,6 @@ class _Stuck(Payload):
     hours: int
     assignee: str | None
     assignee_gone: bool
-
-    def to_json(self) -> dict[str, Json]:
-        return {
-            "request_id": self.request_id,
-            "version": self.version,
-            "workflow": self.workflow,
-            "stage": self.stage,
-            "hours": self.hours,
-            "assignee": self.assignee,
-            "assignee_gone": self.assignee_gone,
-        }
-
-    @classmethod
-    def from_json(cls, data: object) -> Self:
-        f = Fields(cls.kind, data)
-        return cls(
-            request_id=f.integer("request_id"),
-            version=f.integer("version"),
-            workflow=f.text("workflow"),
-            stage=f.maybe_text("stage"),
-            hours=f.integer("hours"),
-            assignee=f.maybe_text("assignee"),
-            assignee_gone=f.flag("assignee_gone"),
-        )
 
 
 @dataclass(frozen=True)
@@ -256,30 +155,6 @@ class RecoveryApplied(Payload):
     reason: str
     by: str
 
-    def to_json(self) -> dict[str, Json]:
-        return {
-            "request_id": self.request_id,
-            "action": self.action.value,
-            "workflow": self.workflow,
-            "stage": self.stage,
-            "status": self.status.value,
-            "reason": self.reason,
-            "by": self.by,
-        }
-
-    @classmethod
-    def from_json(cls, data: object) -> Self:
-        f = Fields(cls.kind, data)
-        return cls(
-            request_id=f.integer("request_id"),
-            action=f.member("action", RecoveryAction),
-            workflow=f.text("workflow"),
-            stage=f.maybe_text("stage"),
-            status=f.member("status", RequestStatus),
-            reason=f.text("reason"),
-            by=f.text("by"),
-        )
-
 
 @dataclass(frozen=True)
 class _Health(Payload):
@@ -287,23 +162,7 @@ class _Health(Payload):
 
     status: HealthStatus
     previous: HealthStatus
-    components: tuple[HealthComponent, ...]
-
-    def to_json(self) -> dict[str, Json]:
-        return {
-            "status": self.status.value,
-            "previous": self.previous.value,
-            "components": [c.value for c in self.components],
-        }
-
-    @classmethod
-    def from_json(cls, data: object) -> Self:
-        f = Fields(cls.kind, data)
-        return cls(
-            status=f.member("status", HealthStatus),
-            previous=f.member("previous", HealthStatus),
-            components=f.members("components", HealthComponent),
-        )
+    components: tuple[HealthComponent, ...] = ()  # older rows may lack the key
 
 
 @dataclass(frozen=True)
@@ -328,28 +187,6 @@ class ErrorAlert(Payload):
     where: str | None
     exception: str
 
-    def to_json(self) -> dict[str, Json]:
-        return {
-            "reference": self.reference,
-            "category": self.category.value,
-            "severity": self.severity.value,
-            "count": self.count,
-            "where": self.where,
-            "exception": self.exception,
-        }
-
-    @classmethod
-    def from_json(cls, data: object) -> Self:
-        f = Fields(cls.kind, data)
-        return cls(
-            reference=f.text("reference"),
-            category=f.member("category", ErrorCategory),
-            severity=f.member("severity", ErrorSeverity),
-            count=f.integer("count"),
-            where=f.maybe_text("where"),
-            exception=f.text("exception"),
-        )
-
 
 @dataclass(frozen=True)
 class ReconciliationAlert(Payload):
@@ -359,30 +196,8 @@ class ReconciliationAlert(Payload):
 
     kind: ClassVar[NotificationKind] = NotificationKind.RECONCILIATION_ALERT
     finding_id: int
-    discrepancy: DiscrepancyKind
+    discrepancy: DiscrepancyKind = field(metadata={"key": "kind"})
     sku: str
     expected: int | None
     actual: int | None
     transaction_id: int | None
-
-    def to_json(self) -> dict[str, Json]:
-        return {
-            "finding_id": self.finding_id,
-            "kind": self.discrepancy.value,
-            "sku": self.sku,
-            "expected": self.expected,
-            "actual": self.actual,
-            "transaction_id": self.transaction_id,
-        }
-
-    @classmethod
-    def from_json(cls, data: object) -> Self:
-        f = Fields(cls.kind, data)
-        return cls(
-            finding_id=f.integer("finding_id"),
-            discrepancy=f.member("kind", DiscrepancyKind),
-            sku=f.text("sku"),
-            expected=f.maybe_integer("expected"),
-            actual=f.maybe_integer("actual"),
-            transaction_id=f.maybe_integer("transaction_id"),
-        )

@@ -36,6 +36,7 @@ from outbox.payloads import (
     StuckEscalation,
     StuckNudge,
 )
+from utils.records import dump
 
 # (request id, version) -> the Approve / Reject keyboard of a decision
 DecisionButtons = Callable[[int, int], InlineKeyboardMarkup]
@@ -61,7 +62,7 @@ def approval_needed(p: ApprovalNeeded, c: Context) -> Rendered:
     )
     if p.reminder:
         text = _("Reminder from an admin.") + " " + text
-    lines = item_lines(line.to_json() for line in p.items)
+    lines = item_lines(dump(line) for line in p.items)
     return f"{text}\n{lines}", c.decision_buttons(p.request_id, p.version)
 
 

@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.enums import DeadReason, NotificationStatus
 from database.models import PendingNotification, User
-from outbox.fields import Json
 from outbox.outcomes import Change
 from outbox.payloads import NotificationKind, Payload
+from utils.records import Json
 
 CLAIM_PAGES = 4  # pages of candidates a PostgreSQL claim looks through past others' locks
 ROUTINE = 0

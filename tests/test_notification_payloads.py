@@ -17,8 +17,7 @@ from core.i18n import create_i18n
 from core.settings import DEFAULT_WORKFLOWS_FILE
 from core.workflows import load_workflows
 from database.models import PendingNotification, User
-from outbox.fields import MalformedPayload
-from outbox.payloads import NotificationKind, Payload
+from outbox.payloads import MalformedPayload, NotificationKind, Payload
 from outbox.render import Renderer, UnknownNotification
 from outbox.renderers import RENDERERS
 from tests.conftest import World
