@@ -1,7 +1,8 @@
 """Frozen dataclasses as the JSON a table stores, written and read by their fields' types.
 
 `dump()` writes a record's fields in their order under their names (a field's metadata
-`{"key": …}` stores it under another key; `WRITTEN_WHEN_SET` leaves a false flag out), enum
+`{"key": …}` stores it under another key; `WRITTEN_WHEN_SET` leaves a false flag or an unset
+value out), enum
 members as their values, tuples as lists. `load()` reads one back strictly — an integer is
 not a bool or a numeric string, an enum value must be a member — and says what does not fit:
 the record, the path to the key, and what was found. What older rows may lack is read as
@@ -22,7 +23,7 @@ from typing import Any, TypeAlias, TypeVar
 Json: TypeAlias = str | int | float | bool | list["Json"] | dict[str, "Json"] | None
 
 T = TypeVar("T")
-WRITTEN_WHEN_SET = {"when_set": True}  # a flag whose key is written only when true
+WRITTEN_WHEN_SET = {"when_set": True}  # a key written only when its value is set (true, given)
 
 
 SCALARS = {bool: "true or false", int: "an integer", str: "a string"}

@@ -8,8 +8,7 @@ The stored keys are the ones the FSM storage (Redis) already holds: "action", "r
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Self
 
 from aiogram.fsm.context import FSMContext
@@ -17,12 +16,19 @@ from aiogram.fsm.context import FSMContext
 from core.enums import RecoveryAction
 from core.exceptions import ValidationFailed
 from handlers.admin.texts import STEP_CLOSED
-
-FSMData = dict[str, object]
+from utils.records import WRITTEN_WHEN_SET, Json, Unreadable, dump, load
 
 
 @dataclass(frozen=True)
-class PendingOne:
+class _Step:
+    """Stored by its fields, in their order (utils/records.py); "reason" only once given."""
+
+    def to_data(self) -> dict[str, Json]:
+        return dump(self)
+
+
+@dataclass(frozen=True)
+class PendingOne(_Step):
     """One request's action, exactly at the version shown."""
 
     action: RecoveryAction
@@ -30,38 +36,20 @@ class PendingOne:
     version: int
     target: int | None  # the new assignee of a reassignment
     nonce: int
-    reason: str | None = None
-
-    def to_data(self) -> FSMData:
-        data: FSMData = {
-            "action": self.action.value,
-            "request_id": self.request_id,
-            "version": self.version,
-            "target": self.target,
-            "nonce": self.nonce,
-        }
-        return data if self.reason is None else {**data, "reason": self.reason}
+    reason: str | None = field(default=None, metadata=WRITTEN_WHEN_SET)
 
     def with_reason(self, reason: str) -> Self:
         return replace(self, reason=reason)
 
 
 @dataclass(frozen=True)
-class PendingBulk:
+class PendingBulk(_Step):
     """A bulk action over exactly the (request, version) pairs the preview listed."""
 
     action: RecoveryAction
     bulk: tuple[tuple[int, int], ...]
     nonce: int
-    reason: str | None = None
-
-    def to_data(self) -> FSMData:
-        data: FSMData = {
-            "action": self.action.value,
-            "bulk": [[r, v] for r, v in self.bulk],
-            "nonce": self.nonce,
-        }
-        return data if self.reason is None else {**data, "reason": self.reason}
+    reason: str | None = field(default=None, metadata=WRITTEN_WHEN_SET)
 
     def with_reason(self, reason: str) -> Self:
         return replace(self, reason=reason)
@@ -70,41 +58,15 @@ class PendingBulk:
 PendingAction = PendingOne | PendingBulk
 
 
-def _int(value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ValidationFailed(STEP_CLOSED)
-    return value
-
-
 def from_data(value: object) -> PendingAction:
     """The stored step, or ValidationFailed: it is gone, or not what this code wrote."""
-    if not isinstance(value, Mapping):
-        raise ValidationFailed(STEP_CLOSED)
-    try:
-        action = RecoveryAction(str(value.get("action")))
-    except ValueError:
-        raise ValidationFailed(STEP_CLOSED) from None
-    reason = value.get("reason")
-    if reason is not None and not isinstance(reason, str):
-        raise ValidationFailed(STEP_CLOSED)
-    nonce = _int(value.get("nonce"))
-    if "bulk" in value:
-        pairs = value["bulk"]
-        if not isinstance(pairs, list) or not all(
-            isinstance(p, list | tuple) and len(p) == 2 for p in pairs
-        ):
-            raise ValidationFailed(STEP_CLOSED)
-        bulk = tuple((_int(r), _int(v)) for r, v in pairs)
-        return PendingBulk(action, bulk, nonce, reason)
-    target = value.get("target")
-    return PendingOne(
-        action,
-        _int(value.get("request_id")),
-        _int(value.get("version")),
-        None if target is None else _int(target),
-        nonce,
-        reason,
+    kind: type[PendingAction] = (
+        PendingBulk if isinstance(value, dict) and "bulk" in value else PendingOne
     )
+    try:
+        return load(kind, value, "pending")
+    except Unreadable:
+        raise ValidationFailed(STEP_CLOSED) from None
 
 
 async def pending_of(state: FSMContext, nonce: int | None = None) -> PendingAction:
