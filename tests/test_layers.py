@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.imports import ROOT, imports, module_name
+
 PACKAGES = (
     "simulators",
     "bot",
@@ -120,29 +121,12 @@ def test_a_wrong_import_breaks_it(
     assert shown in done.stdout
 
 
-def _imports(tree: ast.Module, module: str) -> set[str]:
-    """Every module a file imports, at any depth of the file (function-local ones too)."""
-    names: set[str] = set()
-    package = module.rsplit(".", 1)[0]
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join([*parts, base] if base else parts)
-            names.add(base)
-            names.update(f"{base}.{alias.name}" for alias in node.names)
-    return names
-
-
 def _handler_modules() -> dict[str, ast.Module]:
     """Modules that register routes: a module-level `routes = RouteTable(...)`."""
     found = {}
     for path in sorted((ROOT / "handlers").rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        module = module_name(path)
         for node in tree.body:
             if (
                 isinstance(node, ast.Assign)
@@ -158,7 +142,10 @@ def test_no_handler_module_imports_another() -> None:
     handlers = _handler_modules()
     assert len(handlers) >= 10, sorted(handlers)  # the rule must see the screens at all
     crossings = {
-        module: sorted(_imports(tree, module) & (handlers.keys() - {module}))
+        module: sorted(
+            {name for _, name in imports(tree, module, members=True)}
+            & (handlers.keys() - {module})
+        )
         for module, tree in handlers.items()
     }
     assert {m: c for m, c in crossings.items() if c} == {}

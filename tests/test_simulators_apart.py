@@ -7,16 +7,27 @@ from __future__ import annotations
 
 import ast
 import re
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.imports import ROOT, imports, module_name
+
 PRODUCT = ("bot", "core", "database", "handlers", "middlewares", "outbox", "services", "utils")
-# `python -m bot sandbox` and `python -m bot chaos` (SPEC §4) load their simulator when they run.
-ALLOWED = {
-    ("bot/cli/__init__.py", "dispatch", "simulators.sandbox.main"),
-    ("bot/cli/__init__.py", "dispatch", "simulators.chaos.command"),
-}
+
+
+def allowed() -> set[tuple[str, str, str]]:
+    """The contract's listed exception (pyproject.toml): `python -m bot sandbox` and `python -m
+    bot chaos` (SPEC §4) load their simulator in `dispatch`, when they run."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    [contract] = (
+        c for c in config["tool"]["importlinter"]["contracts"] if c["id"] == "no-simulators"
+    )
+    listed = {tuple(line.split(" -> ")) for line in contract["ignore_imports"]}
+    assert {importer for importer, _ in listed} == {"bot.cli"}
+    return {("bot/cli/__init__.py", "dispatch", imported) for _, imported in listed}
+
+
 SIMULATOR_MODULE = re.compile(r"simulators(\.\w+)*")
 
 
@@ -26,34 +37,13 @@ def sources(package: str) -> Iterator[Path]:
             yield path
 
 
-def imports(tree: ast.Module, *, members: bool = False) -> Iterator[tuple[str, str]]:
-    """(the function an import sits in, or "" at module level; the module it imports). With
-    `members`, `from a import b` also yields "a.b" (b may be a module)."""
-
-    def visit(node: ast.AST, function: str) -> Iterator[tuple[str, str]]:
-        for child in ast.iter_child_nodes(node):
-            inside = function
-            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef) and not function:
-                inside = child.name
-            if isinstance(child, ast.Import):
-                for alias in child.names:
-                    yield function, alias.name
-            elif isinstance(child, ast.ImportFrom) and child.module and not child.level:
-                yield function, child.module
-                for alias in child.names if members else ():
-                    yield function, f"{child.module}.{alias.name}"
-            yield from visit(child, inside)
-
-    return visit(tree, "")
-
-
 def test_the_product_imports_no_simulator_but_its_two_commands() -> None:
     found = set()
     for package in PRODUCT:
         for path in sources(package):
             tree = ast.parse(path.read_text(encoding="utf-8"))
             where = path.relative_to(ROOT).as_posix()
-            for function, module in imports(tree):
+            for function, module in imports(tree, module_name(path)):
                 if module == "simulators" or module.startswith("simulators."):
                     found.add((where, function, module))
             # importlib.import_module("simulators...") would hide an import from the walk above.
@@ -65,21 +55,18 @@ def test_the_product_imports_no_simulator_but_its_two_commands() -> None:
                 and SIMULATOR_MODULE.fullmatch(node.value)
             ]
             assert not names, f"{where} names a simulator module: {names}"
-    assert found == ALLOWED
+    assert found == allowed()
+    assert len(found) == 2
 
 
 def simulator_graph() -> dict[str, set[str]]:
-    paths = {
-        ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): path
-        for path in sources("simulators")
-    }
+    paths = {module_name(path): path for path in sources("simulators")}
     graph: dict[str, set[str]] = {}
     for name, path in paths.items():
         tree = ast.parse(path.read_text(encoding="utf-8"))
         # "from simulators.chaos import audit" imports the module audit, not the package.
-        graph[name] = {module for _, module in imports(tree, members=True) if module in paths} - {
-            name
-        }
+        found = imports(tree, name, members=True)
+        graph[name] = {module for _, module in found if module in paths} - {name}
     return graph
 
 
