@@ -50,7 +50,9 @@ def commits(engine: AsyncEngine) -> Iterator[list[int]]:
 
 async def count(world: World, model: Any, *where: Any) -> int:
     async with world.app.sessionmaker() as session:
-        return int(await session.scalar(select(func.count()).select_from(model).where(*where)))
+        return int(
+            await session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+        )
 
 
 # -- the stuck check ----------------------------------------------------------------------
