@@ -5,6 +5,15 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
+from core.clock import FrozenClock
+from core.enums import RecoveryAction, Role
+from core.exceptions import ValidationFailed
+from services.recovery.bulk import BulkRecovery
+from services.requests import Line
+from tests.conftest import ADMIN_TG_ID, World
+from tests.factories import person, stock
 from utils.healing import (
     DROPPED_NOTE,
     ExecutionStatus,
@@ -53,7 +62,43 @@ async def test_the_healer_keeps_at_most_max_pending_waiting_and_the_most_importa
 
 
 def test_the_healer_refuses_a_queue_of_nothing() -> None:
-    import pytest
-
     with pytest.raises(ValueError, match="max_pending"):
         Healer(max_pending=0)
+
+
+# -- bulk recovery jobs ---------------------------------------------------------------------
+
+
+async def test_bulk_jobs_run_at_most_max_running_and_finished_ones_are_let_go(
+    world: World, clock: FrozenClock
+) -> None:
+    await stock(world, ("P-1", "Paper", 10))
+    await person(world, 101, Role.REQUESTER)
+    await person(world, 201, Role.MANAGER)
+    await world.app.users.ensure_admins()
+    users = {u.telegram_id: u for u in await world.app.users.list_users()}
+    request = await world.app.requests.create(users[101].id, [Line(1, 1)])
+    gate = asyncio.Event()
+
+    async def held(_seconds: float) -> None:
+        await gate.wait()  # between a job's requests: the job stays running
+
+    app = world.app
+    bulk = BulkRecovery(app.sessionmaker, app.tx, app.actions, clock, sleep=held, max_running=2)
+    admin, targets = users[ADMIN_TG_ID], [(request.id, request.version)] * 2
+    try:
+        running = [await bulk.start(admin, RecoveryAction.NUDGE, "ping", targets) for _ in "ab"]
+        with pytest.raises(ValidationFailed, match="Too many bulk actions"):
+            await bulk.start(admin, RecoveryAction.NUDGE, "ping", targets)
+        assert bulk.running() == 2
+        gate.set()
+        for job in running:
+            assert (await bulk.wait(job.id)).finished_at is not None
+        assert bulk.running() == 0  # finished jobs are read from their rows, not held
+        for _ in range(5):  # more jobs than the cap, one after another: none is refused
+            job = await bulk.start(admin, RecoveryAction.NUDGE, "ping", targets)
+            await bulk.wait(job.id)
+        assert bulk.running() == 0
+    finally:
+        gate.set()
+        await bulk.shutdown()
