@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import aiohttp
 import pytest
 
 from core.clock import FrozenClock
@@ -12,6 +13,9 @@ from core.enums import RecoveryAction, Role
 from core.exceptions import ValidationFailed
 from services.recovery.bulk import BulkRecovery
 from services.requests import Line
+from simulators.local_api import LocalBotAPI
+from simulators.local_api.calllog import CallLog, CallsDropped
+from simulators.local_api.wire import ApiCall
 from tests.conftest import ADMIN_TG_ID, World
 from tests.factories import person, stock
 from utils.healing import (
@@ -102,3 +106,43 @@ async def test_bulk_jobs_run_at_most_max_running_and_finished_ones_are_let_go(
     finally:
         gate.set()
         await bulk.shutdown()
+
+
+# -- the local Bot API's call list ----------------------------------------------------------
+
+
+def test_the_call_log_holds_the_newest_and_counts_them_all() -> None:
+    log = CallLog(keep=5)
+    mark = len(log)
+    for index in range(12):
+        log.append(ApiCall(len(log), "sendMessage", {"chat_id": 1, "text": str(index)}, 0.0))
+    assert (len(log), log.dropped) == (12, 7)
+    assert [c.index for c in log.recent()] == [7, 8, 9, 10, 11]
+    assert [c.index for c in log[10:]] == [10, 11]
+    assert [c.index for c in log[7:9]] == [7, 8]
+    assert log[-1].index == 11 and log[8].index == 8
+    assert log[12:] == []
+    for dropped in (lambda: log[mark:], lambda: list(log), lambda: log[2]):
+        with pytest.raises(CallsDropped):  # told, never half an answer
+            dropped()
+    with pytest.raises(IndexError):
+        log[12]
+
+
+async def test_the_local_api_keeps_a_bounded_call_list_and_its_marks_work() -> None:
+    token = "42:CAPS"
+    async with LocalBotAPI(token) as api, aiohttp.ClientSession() as http:
+        api.calls = CallLog(keep=5)
+        url = f"{api.base_url}/bot{token}/getMe"
+        for _ in range(8):
+            async with http.post(url, json={}) as answer:
+                assert answer.status == 200
+        mark = api.mark()
+        for _ in range(3):
+            async with http.post(url, json={}) as answer:
+                assert answer.status == 200
+        assert len(api.calls) == api.mark() == 11  # every call counted
+        assert len(api.calls.recent()) == 5  # the newest held
+        assert [c.index for c in api.calls_of("getMe", since=mark)] == [8, 9, 10]
+        found = await api.wait_for(lambda c: c.method == "getMe", since=mark, timeout=1)
+        assert found.index == 8
