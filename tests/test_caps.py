@@ -11,6 +11,9 @@ import pytest
 from core.clock import FrozenClock
 from core.enums import RecoveryAction, Role
 from core.exceptions import ValidationFailed
+from outbox.payloads import RequestCompleted
+from outbox.repository import enqueue
+from outbox.sender import _Pass
 from services.recovery.bulk import BulkRecovery
 from services.requests import Line
 from simulators.local_api import LocalBotAPI
@@ -146,3 +149,24 @@ async def test_the_local_api_keeps_a_bounded_call_list_and_its_marks_work() -> N
         assert [c.index for c in api.calls_of("getMe", since=mark)] == [8, 9, 10]
         found = await api.wait_for(lambda c: c.method == "getMe", since=mark, timeout=1)
         assert found.index == 8
+
+
+# -- the outbox sender's pass ---------------------------------------------------------------
+
+
+async def test_a_drain_counts_what_it_sent_without_keeping_each_outcome(world: World) -> None:
+    user = await world.app.users.grant(77, Role.REQUESTER)
+    async with world.app.sessionmaker() as session, session.begin():
+        for index in range(30):
+            await enqueue(
+                session,
+                recipient_id=user.id,
+                payload=RequestCompleted(request_id=index, workflow="inventory_request"),
+                idempotency_key=f"k{index}",
+                now=world.app.clock.now(),
+            )
+    assert world.app.outbox is not None
+    drain = _Pass(world.app.outbox, ())
+    assert await drain.run() == []  # a queue of any length: nothing kept per row
+    assert drain.sent == 30
+    assert len(world.session.calls) >= 30  # they did go out
