@@ -21,6 +21,7 @@ from simulators.local_api.calllog import CallLog, CallsDropped
 from simulators.local_api.wire import ApiCall
 from tests.conftest import ADMIN_TG_ID, World
 from tests.factories import person, stock
+from tests.test_reconciliation_watch import insert_move, sql, started
 from utils.healing import (
     DROPPED_NOTE,
     ExecutionStatus,
@@ -170,3 +171,29 @@ async def test_a_drain_counts_what_it_sent_without_keeping_each_outcome(world: W
     assert await drain.run() == []  # a queue of any length: nothing kept per row
     assert drain.sent == 30
     assert len(world.session.calls) >= 30  # they did go out
+
+
+# -- the reconciliation watch ---------------------------------------------------------------
+
+
+async def test_the_watch_reads_at_most_a_batch_of_ledger_rows_and_misses_none(
+    world: World,
+) -> None:
+    ids = await started(world)
+    watch = world.app.reconciliation._watch
+    watch.batch = 3
+    start = watch.watermark
+    assert start is not None
+    for _ in range(6):  # receipts the stock figure agrees with: nothing suspicious
+        await insert_move(world, ids["A"], 1, kind="receipt")
+    await sql(world, "UPDATE inventory_items SET stock = stock + 6 WHERE id = :i", i=ids["A"])
+    orphan = await insert_move(world, ids["B"], -1, request_id=990001)  # the 7th row
+    await sql(world, "UPDATE inventory_items SET stock = stock - 1 WHERE id = :i", i=ids["B"])
+    marks, news = [], []
+    for _ in range(3):
+        result = await world.app.reconciliation.watch()
+        marks.append(watch.watermark - start)
+        news.append(result.new)
+    assert marks[:2] == [3, 6]  # a batch a watch
+    assert news[:2] == [frozenset(), frozenset()]
+    assert news[2] == {f"orphan:tx:{orphan}"}  # the last batch: nothing was skipped
