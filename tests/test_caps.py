@@ -22,6 +22,8 @@ from simulators.local_api.wire import ApiCall
 from tests.conftest import ADMIN_TG_ID, World
 from tests.factories import person, stock
 from tests.test_reconciliation_watch import insert_move, sql, started
+from utils.circuit_breaker import CircuitBreaker, CircuitOpenError
+from utils.correlation import ErrorCorrelator
 from utils.healing import (
     DROPPED_NOTE,
     ExecutionStatus,
@@ -29,6 +31,8 @@ from utils.healing import (
     Healer,
     HealingContext,
 )
+from utils.rate_limit import _PRUNE_AT, RateLimiter
+from utils.ttl_cache import TtlCache
 
 # -- the healer: executions waiting for a slot ------------------------------------------------
 
@@ -197,3 +201,62 @@ async def test_the_watch_reads_at_most_a_batch_of_ledger_rows_and_misses_none(
     assert marks[:2] == [3, 6]  # a batch a watch
     assert news[:2] == [frozenset(), frozenset()]
     assert news[2] == {f"orphan:tx:{orphan}"}  # the last batch: nothing was skipped
+
+
+# -- the bounded-by-construction ones: fed past their bound, they hold it ---------------------
+
+
+class Ticks:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_rate_limiter_forgets_idle_chats_and_keeps_the_newest() -> None:
+    clock = Ticks()
+    limiter = RateLimiter(30.0, 1.0, clock=clock)  # the outbox's defaults
+    largest = 0
+    for chat in range(3 * _PRUNE_AT):
+        clock.now += 1 / 30
+        assert limiter.start(chat)
+        largest = max(largest, len(limiter._key_starts))
+    # Idle chats go once the map is full; only the last window's chats are ever added to it.
+    assert largest <= _PRUNE_AT + 31
+    assert 3 * _PRUNE_AT - 1 in limiter._key_starts
+    assert not limiter.start(3 * _PRUNE_AT - 1)  # the newest still limits its chat
+
+
+def test_the_ttl_cache_holds_max_items_and_the_newest() -> None:
+    cache: TtlCache[int, int] = TtlCache(ttl=30, max_items=100, clock=Ticks())
+    for key in range(1000):
+        cache.put(key, key)
+    assert len(cache) == 100
+    assert cache.get(999) == 999 and cache.get(900) == 900 and cache.get(899) is None
+
+
+def test_the_correlator_holds_max_events_and_the_newest() -> None:
+    clock = Ticks()
+    correlator = ErrorCorrelator(window_seconds=1e6, max_events=50, clock=clock)
+    for index in range(500):
+        clock.now += 1
+        correlator.record("system", f"fp{index % 7}" if index < 450 else "storm")
+    report = correlator.report()
+    assert len(correlator) == report.total == 50 and report.dropped == 450
+    assert (report.dominant_fingerprint, report.dominant_count) == ("storm", 50)
+
+
+async def test_the_circuit_breaker_holds_nothing_per_call_once_calls_end() -> None:
+    breaker = CircuitBreaker("db", failure_threshold=1_000_000)
+
+    async def call(fail: bool) -> None:
+        async with breaker:
+            await asyncio.sleep(0)
+            if fail:
+                raise RuntimeError("down")
+
+    results = await asyncio.gather(*(call(i % 2 == 0) for i in range(500)), return_exceptions=True)
+    assert sum(isinstance(r, RuntimeError) for r in results) == 250
+    assert not any(isinstance(r, CircuitOpenError) for r in results)
+    assert breaker._entered == {}  # per task while inside; nothing left behind
