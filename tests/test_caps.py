@@ -22,6 +22,7 @@ from simulators.local_api.wire import ApiCall
 from tests.conftest import ADMIN_TG_ID, World
 from tests.factories import person, stock
 from tests.test_reconciliation_watch import insert_move, sql, started
+from tests.unit.test_ttl_cache import Clock
 from utils.circuit_breaker import CircuitBreaker, CircuitOpenError
 from utils.correlation import ErrorCorrelator
 from utils.healing import (
@@ -206,16 +207,8 @@ async def test_the_watch_reads_at_most_a_batch_of_ledger_rows_and_misses_none(
 # -- the bounded-by-construction ones: fed past their bound, they hold it ---------------------
 
 
-class Ticks:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_the_rate_limiter_forgets_idle_chats_and_keeps_the_newest() -> None:
-    clock = Ticks()
+    clock = Clock()
     limiter = RateLimiter(30.0, 1.0, clock=clock)  # the outbox's defaults
     largest = 0
     for chat in range(3 * _PRUNE_AT):
@@ -229,7 +222,7 @@ def test_the_rate_limiter_forgets_idle_chats_and_keeps_the_newest() -> None:
 
 
 def test_the_ttl_cache_holds_max_items_and_the_newest() -> None:
-    cache: TtlCache[int, int] = TtlCache(ttl=30, max_items=100, clock=Ticks())
+    cache: TtlCache[int, int] = TtlCache(ttl=30, max_items=100, clock=Clock())
     for key in range(1000):
         cache.put(key, key)
     assert len(cache) == 100
@@ -237,7 +230,7 @@ def test_the_ttl_cache_holds_max_items_and_the_newest() -> None:
 
 
 def test_the_correlator_holds_max_events_and_the_newest() -> None:
-    clock = Ticks()
+    clock = Clock()
     correlator = ErrorCorrelator(window_seconds=1e6, max_events=50, clock=clock)
     for index in range(500):
         clock.now += 1
