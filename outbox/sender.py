@@ -92,8 +92,9 @@ class OutboxSender:
         """Deliver every due row once (until a 429 or the open breaker stops the pass);
         returns how many were sent."""
         async with self._lock:
-            done = await _Pass(self, ()).run()
-            return sum(o.status is NotificationStatus.SENT for o in done)
+            drain = _Pass(self, ())
+            await drain.run()
+            return drain.sent
 
     async def send_now(self, ids: Sequence[int]) -> list[Outcome]:
         """Try these rows at once if they are due and unclaimed (the admin's "retry now").
@@ -165,7 +166,10 @@ class _Pass:
         self.tasks: set[asyncio.Task[None]] = set()
         self.changes: list[Change] = []  # outcomes not yet written
         self.oldest_change = 0.0
+        # The outcomes, for "retry now" (a few rows); a drain only counts what it sent, since
+        # one pass may go on through a queue of any length.
         self.reported: list[Outcome] = []
+        self.sent = 0
         self.stopped = False  # a 429 or the open breaker: start nothing more
         self.more = True  # a claim may find rows
         self.changed = asyncio.Event()
@@ -302,7 +306,10 @@ class _Pass:
             self.hand = []
         for change in changes:
             sender.on_outcome(change.metric)
-            if change.outcome is not None:
+            if change.outcome is None:
+                continue
+            self.sent += change.outcome.status is NotificationStatus.SENT
+            if self.only:
                 self.reported.append(change.outcome)
         if claim:
             # Writing outcomes frees their chats' next rows; a short claim found all there was.

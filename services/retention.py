@@ -1,13 +1,29 @@
-"""Retention: resolved error records, old transaction-log rows, health snapshots and
-confirmations are deleted after a while."""
+"""Retention: old error occurrences (of open records too), resolved error records, old
+transaction-log rows, health snapshots and confirmations are deleted after a while.
+
+Each table is trimmed in chunks of `CHUNK` rows, each chunk its own short transaction: a backlog
+of a million rows (the first cleanup after a long outage, a flood of errors) never holds one
+transaction, nor SQLite's single writer lock, for longer than one chunk takes, so people's
+updates go on between chunks. A failure keeps the chunks already committed, and the next run
+goes on from there: every chunk deletes by the same condition, so there is no cursor to keep.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from database.repositories import retention
-from services.transactions import Change, TransactionalStateManager
+from services.transactions import TransactionalStateManager
+
+# Rows per transaction: a few milliseconds of deleting on either engine, so a person's write
+# waits at most that long for the lock; large enough that a commit per chunk costs little.
+CHUNK = 1000
+
+Delete = Callable[[AsyncSession, datetime, int], Awaitable[int]]
 
 
 @dataclass(frozen=True)
@@ -16,6 +32,7 @@ class CleanupResult:
     transaction_log: int
     health_snapshots: int = 0
     confirmations: int = 0
+    error_occurrences: int = 0
 
 
 async def cleanup(
@@ -24,27 +41,43 @@ async def cleanup(
     error_retention: timedelta,
     transaction_log_retention: timedelta,
     snapshot_retention: timedelta | None = None,
+    chunk: int = CHUNK,
 ) -> CleanupResult:
-    """Open error records are kept whatever their age: somebody still has to look at them."""
+    """Open error records are kept whatever their age: somebody still has to look at them.
+    Their occurrences older than `error_retention` go, as a resolved record's do: what one
+    person can make the bot store is bounded, what a record counts is not touched."""
+    if chunk < 1:
+        raise ValueError(f"chunk must be >= 1, got {chunk!r}")
     now = tx.clock.now()
 
-    async def work(change: Change) -> CleanupResult:
-        session = change.session
-        errors = await retention.delete_resolved_errors(session, now - error_retention)
-        logs = await retention.delete_transaction_log(session, now - transaction_log_retention)
-        # A confirmation is an account of what an admin was shown: kept as long as the log.
-        confirmations = await retention.delete_confirmations(
-            session, now - transaction_log_retention
-        )
-        snapshots = 0
-        if snapshot_retention is not None:
-            snapshots = await retention.delete_health_snapshots(session, now - snapshot_retention)
-        return CleanupResult(
-            error_records=errors,
-            transaction_log=logs,
-            health_snapshots=snapshots,
-            confirmations=confirmations,
-        )
+    async def trim(delete: Delete, before: datetime) -> int:
+        total = 0
+        while True:
+            # Housekeeping, not a state change: the log does not audit its own trimming.
+            gone = await tx.run(
+                "cleanup",
+                "retention",
+                lambda change: delete(change.session, before, chunk),
+                audited=False,
+            )
+            total += gone
+            if gone < chunk:
+                return total
 
-    # Housekeeping, not a state change: the log does not audit its own trimming.
-    return await tx.run("cleanup", "retention", work, audited=False)
+    # Occurrences first: a resolved record's rows then mostly went already, so deleting the
+    # record cascades over a few rows, not its whole history in one chunk.
+    occurrences = await trim(retention.delete_old_occurrences, now - error_retention)
+    errors = await trim(retention.delete_resolved_errors, now - error_retention)
+    logs = await trim(retention.delete_transaction_log, now - transaction_log_retention)
+    # A confirmation is an account of what an admin was shown: kept as long as the log.
+    confirmations = await trim(retention.delete_confirmations, now - transaction_log_retention)
+    snapshots = 0
+    if snapshot_retention is not None:
+        snapshots = await trim(retention.delete_health_snapshots, now - snapshot_retention)
+    return CleanupResult(
+        error_records=errors,
+        transaction_log=logs,
+        health_snapshots=snapshots,
+        confirmations=confirmations,
+        error_occurrences=occurrences,
+    )

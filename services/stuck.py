@@ -48,12 +48,26 @@ class StuckEntry:
         return self.waiting >= self.threshold
 
 
+# Stuck requests per transaction of the check: each marks, logs and queues alerts for a few
+# hundred requests (milliseconds of locks); a pile of thousands never becomes one long
+# transaction, and a commit per chunk is cheap beside the chunk's own writes.
+CHUNK = 200
+
+
 @dataclass(frozen=True)
 class DetectionResult:
     new: int
     nudged: int
     escalated: int
     assignee_gone: int
+
+    def __add__(self, other: DetectionResult) -> DetectionResult:
+        return DetectionResult(
+            self.new + other.new,
+            self.nudged + other.nudged,
+            self.escalated + other.escalated,
+            self.assignee_gone + other.assignee_gone,
+        )
 
 
 class StuckService:
@@ -63,7 +77,12 @@ class StuckService:
         tx: TransactionalStateManager,
         workflows: WorkflowRegistry,
         clock: Clock,
+        *,
+        chunk: int = CHUNK,
     ) -> None:
+        if chunk < 1:
+            raise ValueError(f"chunk must be >= 1, got {chunk!r}")
+        self.chunk = chunk
         self.sessionmaker = sessionmaker
         self.tx = tx
         self.workflows = workflows
@@ -118,64 +137,71 @@ class StuckService:
     async def detect(self) -> DetectionResult:
         """Mark newly stuck requests, nudge their assignee, escalate the long-stuck to admins.
 
-        Runs from the scheduler; one alert of each kind per stuck period, however often."""
-
-        async def work(change: Change) -> DetectionResult:
-            session = change.session
-            now = self.clock.now()
+        Runs from the scheduler; one alert of each kind per stuck period, however often. The
+        stuck requests are handled `chunk` at a time, each chunk its own transaction: a
+        failure keeps the chunks before it, and the next run goes on where it stopped, since
+        a request's mark says what it was already sent."""
+        now = self.clock.now()  # one moment for every chunk: they judge "stuck" alike
+        async with self.sessionmaker() as session:
             built = await self._statements(session, StuckFilter())
-            stuck = sorted(await self.queries.requests(session, built, now), key=lambda r: r.id)
-            entries = [self._entry(r, now) for r in stuck]
-            marks = await self._marks(session, entries)
-            admins = await UserRepository(session).active_holders(Role.ADMIN)
-            new = nudged = escalated = gone = 0
-            for entry in entries:
-                request = entry.request
-                key = (request.id, request.stage_entered_at)
-                mark = marks.get(key)
-                if mark is None:
-                    mark = StuckMark(
-                        request_id=request.id,
-                        stage=request.stage or "",
-                        stage_entered_at=request.stage_entered_at,
-                        detected_at=now,
-                        assignee_gone=entry.assignee_gone,
-                    )
-                    session.add(mark)
-                    await session.flush()
-                    new += 1
-                assignee = None if entry.assignee_gone else request.assignee
-                if mark.nudged_at is None and entry.overdue and assignee is not None:
-                    mark.nudged_at = now
-                    nudged += 1
-                    await self._alert(
-                        session,
-                        request,
-                        [assignee],
-                        StuckNudge,
-                        mark,
-                        entry,
-                        RecoveryAction.NUDGE,
-                    )
-                needs_admin = entry.assignee_gone or entry.stage is None
-                escalation = entry.stage.escalation if entry.stage else timedelta(0)
-                if mark.escalated_at is None and (needs_admin or entry.waiting >= escalation):
-                    mark.escalated_at = now
-                    escalated += 1
-                    gone += entry.assignee_gone
-                    await self._alert(
-                        session,
-                        request,
-                        admins,
-                        StuckEscalation,
-                        mark,
-                        entry,
-                        RecoveryAction.ESCALATE,
-                    )
-            change.after = {"new": new, "nudged": nudged, "escalated": escalated}
-            return DetectionResult(new, nudged, escalated, gone)
+            # Ids only (the stuck ones, read from the indexes): the rows are loaded per chunk.
+            ids = await self.queries.ids(session, built, now)
+        total = DetectionResult(0, 0, 0, 0)
+        # At least one transaction, as before: its audit row says the check ran, found or not.
+        for start in range(0, max(len(ids), 1), self.chunk):
+            part = ids[start : start + self.chunk]
 
-        return await self.tx.run("detect_stuck", "requests", work)
+            async def work(change: Change, part: list[int] = part) -> DetectionResult:
+                return await self._detect_chunk(change, part, now)
+
+            found = await self.tx.run("detect_stuck", "requests", work)
+            total += found
+        return total
+
+    async def _detect_chunk(
+        self, change: Change, ids: Sequence[int], now: datetime
+    ) -> DetectionResult:
+        session = change.session
+        # Read again inside the transaction: a request that moved meanwhile is not stuck now.
+        built = await self._statements(session, StuckFilter())
+        stuck = await self.queries.chunk(session, built, now, ids)
+        entries = [self._entry(r, now) for r in stuck]
+        marks = await self._marks(session, entries)
+        admins = await UserRepository(session).active_holders(Role.ADMIN) if entries else []
+        new = nudged = escalated = gone = 0
+        for entry in entries:
+            request = entry.request
+            key = (request.id, request.stage_entered_at)
+            mark = marks.get(key)
+            if mark is None:
+                mark = StuckMark(
+                    request_id=request.id,
+                    stage=request.stage or "",
+                    stage_entered_at=request.stage_entered_at,
+                    detected_at=now,
+                    assignee_gone=entry.assignee_gone,
+                )
+                session.add(mark)
+                await session.flush()
+                new += 1
+            assignee = None if entry.assignee_gone else request.assignee
+            if mark.nudged_at is None and entry.overdue and assignee is not None:
+                mark.nudged_at = now
+                nudged += 1
+                await self._alert(
+                    session, request, [assignee], StuckNudge, mark, entry, RecoveryAction.NUDGE
+                )
+            needs_admin = entry.assignee_gone or entry.stage is None
+            escalation = entry.stage.escalation if entry.stage else timedelta(0)
+            if mark.escalated_at is None and (needs_admin or entry.waiting >= escalation):
+                mark.escalated_at = now
+                escalated += 1
+                gone += entry.assignee_gone
+                await self._alert(
+                    session, request, admins, StuckEscalation, mark, entry, RecoveryAction.ESCALATE
+                )
+        change.after = {"new": new, "nudged": nudged, "escalated": escalated}
+        return DetectionResult(new, nudged, escalated, gone)
 
     @staticmethod
     async def _marks(

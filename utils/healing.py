@@ -22,6 +22,11 @@ from typing import Protocol
 logger = logging.getLogger(__name__)
 
 LEAVE_FOR_ADMIN_NOTE = "no automatic recovery; left for an admin"
+DROPPED_NOTE = "dropped: too many executions waiting"
+# Executions waiting for a slot, at most: a flood of failures must not become a task each.
+# Past it the least important waiting one gives way to a more important newcomer, else the
+# newcomer is dropped (counted). A thousand is minutes of work at any sensible concurrency.
+MAX_PENDING = 1000
 
 
 class ExecutionStatus(StrEnum):
@@ -31,6 +36,7 @@ class ExecutionStatus(StrEnum):
     FAILED = "failed"
     TIMED_OUT = "timed_out"
     CANCELLED = "cancelled"
+    DROPPED = "dropped"  # never ran: the queue was full (see MAX_PENDING)
 
     @property
     def finished(self) -> bool:
@@ -144,6 +150,9 @@ def _validate_strategy(strategy: HealingStrategy) -> None:
 class Healer:
     """Registry of strategies per category plus bounded, tracked, concurrency-capped runs.
 
+    Memory is bounded: at most `max_concurrent` running, `max_pending` waiting (see
+    MAX_PENDING) and `history` finished executions are remembered.
+
     ``submit`` must be called from inside a running event loop.
     """
 
@@ -152,15 +161,19 @@ class Healer:
         *,
         max_concurrent: int = 10,
         history: int = 500,
+        max_pending: int = MAX_PENDING,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not _is_int(max_concurrent) or max_concurrent < 1:
             raise ValueError(f"max_concurrent must be an int >= 1, got {max_concurrent!r}")
         if not _is_int(history) or history < 0:
             raise ValueError(f"history must be an int >= 0, got {history!r}")
+        if not _is_int(max_pending) or max_pending < 1:
+            raise ValueError(f"max_pending must be an int >= 1, got {max_pending!r}")
         if not callable(clock):
             raise ValueError(f"clock must be callable, got {clock!r}")
         self._history = history
+        self._max_pending = max_pending
         self._clock = clock
         self._registry: dict[str, _Registration] = {}
         self._fallback: HealingStrategy = LeaveForAdmin()
@@ -171,6 +184,8 @@ class Healer:
         self._executions: dict[int, Execution] = {}  # insertion order is id order
         self._finished: deque[int] = deque()  # finish order, for forgetting oldest first
         self._tasks: dict[int, tuple[Execution, asyncio.Task[None]]] = {}
+        self._waiting: dict[int, int] = {}  # pending execution id -> its strategy's priority
+        self.dropped = 0  # executions dropped because the queue was full, since start
         self._closed = False
 
     # --- registry -----------------------------------------------------------------------
@@ -232,12 +247,33 @@ class Healer:
             created_at=self._clock(),
         )
         self._executions[execution.id] = execution
+        if len(self._waiting) >= self._max_pending and not self._make_room(strategy.priority):
+            self._drop(execution)
+            return execution
+        self._waiting[execution.id] = strategy.priority
         task = loop.create_task(
             self._drive(execution, strategy), name=f"healing-{execution.id}-{strategy.name}"
         )
         self._tasks[execution.id] = (execution, task)
         task.add_done_callback(lambda done: self._on_task_done(execution, done))
         return execution
+
+    def _make_room(self, priority: int) -> bool:
+        """Drop the least important waiting execution (the newest of equals) if it matters
+        less than `priority`; False when every waiting one matters as much or more."""
+        victim, least = min(self._waiting.items(), key=lambda item: (item[1], -item[0]))
+        if least >= priority:
+            return False
+        execution, task = self._tasks[victim]
+        self._drop(execution)
+        task.cancel()  # it only waits for a slot: nothing of it ran
+        return True
+
+    def _drop(self, execution: Execution) -> None:
+        self.dropped += 1
+        if self.dropped == 1 or self.dropped % 100 == 0:  # a flood, not a line per drop
+            logger.warning("healing queue full: %d executions dropped so far", self.dropped)
+        self._finish(execution, ExecutionStatus.DROPPED, error=DROPPED_NOTE)
 
     async def wait(self, execution_id: int) -> Execution:
         """Await the end of an execution (its task included); KeyError if it is unknown."""
@@ -273,6 +309,7 @@ class Healer:
         except asyncio.CancelledError:
             self._finish(execution, ExecutionStatus.CANCELLED, error="cancelled")
             raise
+        self._waiting.pop(execution.id, None)
         try:
             execution.status = ExecutionStatus.IN_PROGRESS
             execution.started_at = self._clock()
@@ -339,6 +376,7 @@ class Healer:
     ) -> None:
         if execution.done:
             return  # first verdict wins, e.g. shutdown() before the task unwinds
+        self._waiting.pop(execution.id, None)
         execution.status = status
         execution.finished_at = self._clock()
         execution.result = result
@@ -352,6 +390,10 @@ class Healer:
     def executions(self) -> list[Execution]:
         """Remembered executions, newest first."""
         return list(reversed(self._executions.values()))
+
+    def waiting(self) -> int:
+        """Executions waiting for a slot (at most `max_pending`)."""
+        return len(self._waiting)
 
     def in_flight(self) -> int:
         return sum(not execution.done for execution in self._executions.values())

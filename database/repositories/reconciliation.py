@@ -168,9 +168,9 @@ class ReconciliationRepository:
     async def last_movement_id(self) -> int:
         return int(await self.session.scalar(select(func.max(Tx.id))) or 0)
 
-    async def movements_after(self, watermark: int) -> list[Watched]:
-        """Ledger rows above `watermark` (a primary-key range), each with its request's status
-        (None: no such request) and whether it is reversed already."""
+    async def movements_after(self, watermark: int, limit: int | None = None) -> list[Watched]:
+        """Ledger rows above `watermark` (a primary-key range), the first `limit` of them, each
+        with its request's status (None: no such request) and whether it is reversed already."""
         query = (
             select(
                 Tx.id,
@@ -186,6 +186,7 @@ class ReconciliationRepository:
             .outerjoin(Request, Request.id == Tx.request_id)
             .where(Tx.id > watermark)
             .order_by(Tx.id)
+            .limit(limit)
         )
         return [Watched(*row) for row in await self.session.execute(query)]
 

@@ -182,6 +182,21 @@ class StuckQueries:
         query = select(Request).where(built.where).order_by(Request.stage_entered_at, Request.id)
         return (await session.execute(query, built.params(now))).unique().scalars().all()
 
+    async def ids(self, session: AsyncSession, built: StuckStatements, now: datetime) -> list[int]:
+        """Every stuck request's id, in id order: the stuck check's work list (its rows are
+        loaded a chunk at a time, `chunk`)."""
+        query = select(Request.id).where(built.where).order_by(Request.id)
+        return list(await session.scalars(query, built.params(now)))
+
+    async def chunk(
+        self, session: AsyncSession, built: StuckStatements, now: datetime, ids: Sequence[int]
+    ) -> Sequence[Request]:
+        """Those of `ids` that are still stuck, in id order."""
+        if not ids:
+            return []
+        query = select(Request).where(Request.id.in_(ids), built.where).order_by(Request.id)
+        return (await session.execute(query, built.params(now))).unique().scalars().all()
+
     def _build(self, workflow: str | None, stage: str | None, holders: Holders) -> StuckStatements:
         c = REQUESTS  # the table's columns: cheaper to build with than the ORM's attributes
         active = c.status == RequestStatus.ACTIVE

@@ -9,9 +9,10 @@ It reads two things, neither an aggregate over the ledger:
   request missing, rejected or cancelled, its request line issued twice.
 
 A key not seen at the previous watch calls `run(apply=True, trigger="watch")`; a key that stays
-(negative stock left for an admin) calls nothing again. The watermark lives in memory: the
-first watch after start-up makes one full run instead of reading the whole ledger, and starts
-from the ledger's last id. What it cannot see (a request closed after its movement, a pending
+(negative stock left for an admin) calls nothing again; `seen` holds only the last watch's
+keys, and a watch reads at most `BATCH` ledger rows. The watermark lives in memory: the first
+watch after start-up makes one full run instead of reading the whole ledger, and starts from
+the ledger's last id. What it cannot see (a request closed after its movement, a pending
 row gone stale) is the hourly run's, which stays as the safety net.
 """
 
@@ -32,6 +33,9 @@ from services.reconciliation.findings import Report
 logger = logging.getLogger(__name__)
 
 CLOSED = (RequestStatus.REJECTED, RequestStatus.CANCELLED)
+# Ledger rows read per watch, at most: a bulk import between two watches is read over the next
+# few watches (the watermark moves on by what was read) instead of all at once into memory.
+BATCH = 5000
 
 
 class Busy(Exception):
@@ -56,11 +60,14 @@ class LedgerWatch:
         clock: Clock,
         pending_max_age: timedelta,
         run: Callable[[], Awaitable[Report]],
+        *,
+        batch: int = BATCH,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.clock = clock
         self.pending_max_age = pending_max_age
         self._run = run
+        self.batch = batch
         self.watermark: int | None = None  # None: not started, the first watch runs in full
         self.seen: frozenset[str] = frozenset()
 
@@ -70,7 +77,7 @@ class LedgerWatch:
         async with self.sessionmaker() as session:
             repo = ReconciliationRepository(session)
             items = _item_keys(await repo.drifted_items())
-            rows = await repo.movements_after(self.watermark)
+            rows = await repo.movements_after(self.watermark, self.batch)
             twice = await repo.lines_issued_twice(
                 {r.request_item_id for r in rows if _issue(r) and r.request_item_id is not None}
             )

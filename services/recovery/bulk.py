@@ -6,6 +6,7 @@ is then applied on its own, paced, and a request that moved since the preview is
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -28,6 +29,10 @@ from services.transactions import Change, TransactionalStateManager
 
 logger = logging.getLogger(__name__)
 
+# Jobs running at once in this process. Each is paced at `per_second` against the same Telegram
+# limits, so more at once would not finish sooner; and a job's task is held until it ends.
+MAX_RUNNING = 5
+
 
 class BulkRecovery:
     def __init__(
@@ -39,6 +44,7 @@ class BulkRecovery:
         *,
         per_second: float = 5.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        max_running: int = MAX_RUNNING,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.tx = tx
@@ -46,7 +52,8 @@ class BulkRecovery:
         self.clock = clock
         self.per_second = per_second
         self.sleep = sleep
-        self._jobs: dict[int, asyncio.Task[RecoveryJob]] = {}
+        self.max_running = max_running
+        self._jobs: dict[int, asyncio.Task[RecoveryJob]] = {}  # running only: bounded
 
     async def start(
         self,
@@ -64,6 +71,10 @@ class BulkRecovery:
             raise ValidationFailed(N_("Please give a reason."))
         if not targets:
             raise ValidationFailed(N_("Nothing matches this filter any more."))
+        if len(self._jobs) >= self.max_running:
+            raise ValidationFailed(
+                N_("Too many bulk actions are running. Try again when one of them has finished.")
+            )
 
         async def work(change: Change) -> RecoveryJob:
             job = RecoveryJob(
@@ -85,8 +96,18 @@ class BulkRecovery:
             return job
 
         job = await self.tx.run("start_bulk_recovery", "recovery_job", work, actor_id=actor.id)
-        self._jobs[job.id] = asyncio.create_task(self._run(job.id, actor.id))
+        task = asyncio.create_task(self._run(job.id, actor.id))
+        self._jobs[job.id] = task
+        # A finished job is read from its row: the task is let go, so the map stays small.
+        task.add_done_callback(functools.partial(self._forget, job.id))
         return job
+
+    def _forget(self, job_id: int, _task: asyncio.Task[RecoveryJob]) -> None:
+        self._jobs.pop(job_id, None)
+
+    def running(self) -> int:
+        """Jobs of this process still running (at most `max_running`)."""
+        return len(self._jobs)
 
     async def wait(self, job_id: int) -> RecoveryJob:
         task = self._jobs.get(job_id)
@@ -101,9 +122,10 @@ class BulkRecovery:
             return await session.get(RecoveryJob, job_id)
 
     async def shutdown(self) -> None:
-        for task in self._jobs.values():
+        tasks = list(self._jobs.values())  # each leaves the map as it ends
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._jobs.values(), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _run(self, job_id: int, actor_id: int) -> RecoveryJob:
         job = await self.job(job_id)

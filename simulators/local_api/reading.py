@@ -6,13 +6,14 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 
+from simulators.local_api.calllog import CallLog
 from simulators.local_api.wire import ApiCall, JsonDict, Params, button_labels
 
 
 class CallReading:
     """A mixin of `LocalBotAPI`: queries over `calls` and `messages`, and `wait_for`."""
 
-    calls: list[ApiCall]
+    calls: CallLog
     messages: dict[tuple[int, int], JsonDict]
     callback_answers: dict[str, list[Params]]
     _calls_changed: asyncio.Event

@@ -28,6 +28,7 @@ from typing import Any
 
 from aiohttp import web
 
+from simulators.local_api.calllog import KEEP, CallLog
 from simulators.local_api.commands import CommandMenus
 from simulators.local_api.limits import FloodLimits
 from simulators.local_api.methods import BotMethods
@@ -74,9 +75,10 @@ class LocalBotAPI(BotMethods, CommandMenus, CallReading):
         self.latency = 0.0
         # Telegram's flood limits, enforced with 429s when set: (overall per second, per chat).
         self.limits: tuple[float, float] | None = None
-        self.limited: list[ApiCall] = []  # sendMessage calls answered 429 by the limits
+        # sendMessage calls answered 429 by the limits, the newest KEEP of them
+        self.limited: list[ApiCall] = []
         self.flood = FloodLimits()  # replace with FloodLimits(clock=...) to drive it in tests
-        self.calls: list[ApiCall] = []
+        self.calls = CallLog()  # the newest calls, and how many there were (calllog.py)
         self.updates: list[JsonDict] = []  # pushed and not yet confirmed by an offset
         self.messages: dict[tuple[int, int], JsonDict] = {}  # current state, edits applied
         self.callback_answers: dict[str, list[Params]] = {}  # query id -> answers received
@@ -275,6 +277,8 @@ class LocalBotAPI(BotMethods, CommandMenus, CallReading):
         fault = self._take_fault(call.method, call.params)
         if fault is None and (retry_after := self._over_limit(call, arrived)) is not None:
             self.limited.append(call)
+            if len(self.limited) > KEEP + KEEP // 10:  # trimmed in steps, not on every call
+                del self.limited[:-KEEP]
             return 429, {
                 "ok": False,
                 "error_code": 429,
