@@ -99,12 +99,7 @@ def job_specs(app: App) -> list[JobSpec]:
             transaction_log_retention=timedelta(days=settings.transaction_log_retention_days),
             snapshot_retention=timedelta(days=settings.health.snapshot_retention_days),
         )
-        logger.info(
-            "cleanup removed %s error records, %s transaction log rows, %s health snapshots",
-            result.error_records,
-            result.transaction_log,
-            result.health_snapshots,
-        )
+        logger.info("cleanup removed %s", result.summary())
 
     async def health_snapshot() -> None:
         result = await app.health.snapshot()

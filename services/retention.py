@@ -34,6 +34,16 @@ class CleanupResult:
     confirmations: int = 0
     error_occurrences: int = 0
 
+    def summary(self) -> str:
+        # For the log and the command line; an operator's words, not a person's: not translated.
+        return (
+            f"{self.error_records} resolved error records, "
+            f"{self.error_occurrences} old error occurrences, "
+            f"{self.transaction_log} transaction log rows, "
+            f"{self.health_snapshots} health snapshots and "
+            f"{self.confirmations} settled confirmations"
+        )
+
 
 async def cleanup(
     tx: TransactionalStateManager,

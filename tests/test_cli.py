@@ -154,3 +154,12 @@ def test_bad_setting_stops_with_the_variable_named(
     code, _, err = run(capsys, "migrate")
     assert code == 2
     assert "ADMIN_IDS" in err
+
+
+def test_cleanup_says_what_it_deleted(env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "cleanup")
+    assert code == 0
+    assert out.strip() == (
+        "deleted 0 resolved error records, 0 old error occurrences, 0 transaction log rows, "
+        "0 health snapshots and 0 settled confirmations"
+    )

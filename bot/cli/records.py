@@ -70,9 +70,5 @@ async def cleanup_command(args: argparse.Namespace, app: App) -> int:
         transaction_log_retention=timedelta(days=settings.transaction_log_retention_days),
         snapshot_retention=timedelta(days=settings.health.snapshot_retention_days),
     )
-    print(
-        f"deleted {result.error_records} resolved error records, "
-        f"{result.transaction_log} transaction log rows and "
-        f"{result.health_snapshots} health snapshots"
-    )
+    print(f"deleted {result.summary()}")
     return EXIT_OK
