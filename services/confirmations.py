@@ -7,13 +7,20 @@ text shown, and returns a random token for the screen's buttons. `claim()` is th
 hands back the stored scope — the caller reads it as its kind's type, applies exactly that and
 checks that it still holds. `settle()` stores what came of it, so that a second press can say
 so. Everything writes through the state manager.
+
+Claim, apply and settle are three transactions, and a process can die between them. So the
+apply marks the record applied in its own transaction (`applying()`: the state manager's
+rider), and the record always tells the truth: no outcome means nothing was applied. A claim
+left without an outcome for longer than CLAIM_GRACE was interrupted and may be claimed again;
+an applied one never is, and the mark refuses a second apply even from a press still running.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import ClassVar, Protocol
@@ -24,11 +31,15 @@ from core.clock import Clock
 from core.exceptions import DomainError, PermissionDenied, ValidationFailed
 from core.i18n import N_
 from database.models import Confirmation
-from services.transactions import Change, TransactionalStateManager
+from services.transactions import RIDER, Change, TransactionalStateManager
 
 JSON = dict[str, object]  # a JSON column as read: its values are checked where they are used
 TOKEN_BYTES = 16  # 22 characters of URL-safe base64: fits in callback data, cannot be guessed
 MAX_TOKEN = 32
+# A claim without an outcome is a press still applying or one that died: after this long it is
+# taken for dead and may be claimed again (the applied mark still stops a late second apply).
+CLAIM_GRACE = timedelta(seconds=60)
+APPLIED_MARK: JSON = {"status": "applied"}  # the outcome until settle() writes the full one
 
 
 class ConfirmationKind(StrEnum):
@@ -68,8 +79,16 @@ class ConfirmationForeign(PermissionDenied):
     message = N_("Only the admin who asked for this confirmation can confirm it.")
 
 
+class ConfirmationInterrupted(ValidationFailed):
+    message = N_(
+        "This was confirmed at {time} UTC but interrupted before anything was applied, and it "
+        "has expired since. Nothing was changed. Look again and confirm anew."
+    )
+
+
 class ConfirmationUsed(DomainError):
-    """A second press: the record says when it was confirmed and what came of it."""
+    """A second press: the record says when it was confirmed and what came of it (no outcome:
+    nothing applied yet, the first press still running or interrupted a moment ago)."""
 
     message = N_("This was already confirmed.")
 
@@ -91,6 +110,7 @@ class Pending:
     expires_at: datetime
     used_at: datetime | None
     outcome: JSON | None
+    interrupted_at: datetime | None = None  # an earlier claim that died without applying
 
 
 def _pending(row: Confirmation) -> Pending:
@@ -168,7 +188,7 @@ class ConfirmationService:
             pending = self._usable(row, actor_id)
             assert row is not None
             row.used_at = self.clock.now()
-            return pending
+            return replace(pending, used_at=row.used_at)
 
         # Serialised on the row (FOR UPDATE; BEGIN IMMEDIATE on SQLite): two presses, one use.
         return await self.tx.run("claim_confirmation", "confirmation", work, audited=False)
@@ -183,15 +203,38 @@ class ConfirmationService:
 
         await self.tx.run("settle_confirmation", "confirmation", work, audited=False)
 
-    async def release(self, token: str) -> None:
-        """Nothing was applied (the action refused): the admin may press again."""
+    async def release(self, claimed: Pending) -> None:
+        """Nothing was applied (the action refused): the admin may press again. Only this
+        claim is released, not a later press's."""
 
         async def work(change: Change) -> None:
-            row = await change.session.get(Confirmation, token)
-            if row is not None and row.outcome is None:
+            row = await change.session.get(Confirmation, claimed.token)
+            if row is not None and row.outcome is None and row.used_at == claimed.used_at:
                 row.used_at = None
 
         await self.tx.run("release_confirmation", "confirmation", work, audited=False)
+
+    @contextmanager
+    def applying(self, claimed: Pending) -> Iterator[None]:
+        """The change made inside this block marks the confirmation applied in its own
+        transaction; a confirmation already applied refuses it (ConfirmationUsed), and it
+        rolls back."""
+
+        async def mark(session: AsyncSession) -> None:
+            row = await session.get(
+                Confirmation, claimed.token, with_for_update=True, populate_existing=True
+            )
+            if row is None:
+                raise ConfirmationMissing()
+            if row.outcome is not None:
+                raise ConfirmationUsed(_pending(row))
+            row.outcome = dict(APPLIED_MARK)
+
+        token = RIDER.set(mark)
+        try:
+            yield
+        finally:
+            RIDER.reset(token)
 
     def _usable(self, row: Confirmation | None, actor_id: int) -> Pending:
         if row is None:
@@ -199,9 +242,16 @@ class ConfirmationService:
         if row.actor_id != actor_id:
             raise ConfirmationForeign()  # before anything else: it tells nothing of the record
         pending = _pending(row)
-        if row.used_at is not None:
+        now = self.clock.now()
+        if row.outcome is not None:  # applied, or settled as what came of it
             raise ConfirmationUsed(pending)
-        if self.clock.now() >= row.expires_at:
+        if row.used_at is not None:  # claimed, nothing applied
+            if now - row.used_at < CLAIM_GRACE:
+                raise ConfirmationUsed(pending)  # still running, or died a moment ago
+            if now >= row.expires_at:
+                raise ConfirmationInterrupted(time=f"{row.used_at:%Y-%m-%d %H:%M}")
+            return replace(pending, interrupted_at=row.used_at)
+        if now >= row.expires_at:
             raise ConfirmationExpired(minutes=self.minutes)
         return pending
 

@@ -15,8 +15,12 @@ from core.i18n import N_
 from database.models import ErrorRecord
 from database.repositories.errors import ErrorRepository
 from services.transactions import Change, TransactionalStateManager
+from services.users import acting, is_admin
 
 MAX_NOTE = 1000
+# Checked again in the resolving transaction (a role revoked by another process counts at once);
+# the staff screens say the same words earlier.
+RESOLVE_ERRORS = N_("Only admins can resolve errors.")
 
 
 def normalize_reference(text: str) -> str:
@@ -88,6 +92,8 @@ class ErrorService:
         code = normalize_reference(reference)
 
         async def work(change: Change) -> ErrorRecord:
+            if actor_id is not None:  # a person's press; the command line has none
+                await acting(change.session, actor_id, is_admin, RESOLVE_ERRORS)
             record = await ErrorRepository(change.session).by_reference(code)
             if record is None:
                 raise NotFound(N_("No error with reference {reference}."), reference=code)

@@ -23,12 +23,17 @@ from database.repositories.counts import kept_count
 from outbox.repository import NotificationRepository
 from outbox.sender import OutboxSender, Outcome
 from services.transactions import Change, TransactionalStateManager
+from services.users import acting, is_admin, is_staff
 
 logger = logging.getLogger(__name__)
 
 MAX_REASON = 500
 ACTIONABLE = ACTIONABLE_STATUSES
 LISTED = ACTIONABLE
+# Who may change the queue from a screen, checked again in the transaction that changes it (a
+# role revoked by another process counts at once); the staff screens say the same words earlier.
+MANAGE_NOTIFICATIONS = N_("Only admins and support can manage notifications.")
+DISCARD_NOTIFICATIONS = N_("Only admins can discard notifications.")
 
 
 # What a confirmation lists of each row: (status, attempts) as shown. A row that was sent,
@@ -135,6 +140,8 @@ class NotificationAdminService:
         now = self.clock.now()
 
         async def work(change: Change) -> list[int]:
+            if actor_id is not None:  # a person's press; the command line has none
+                await acting(change.session, actor_id, is_staff, MANAGE_NOTIFICATIONS)
             rows = await self._actionable(change.session, ids, expect)
             change.entity_id = rows[0].id if len(rows) == 1 else None
             change.before = {"ids": [r.id for r in rows], "status": [r.status for r in rows]}
@@ -169,6 +176,8 @@ class NotificationAdminService:
         now = self.clock.now()
 
         async def work(change: Change) -> int:
+            if actor_id is not None:
+                await acting(change.session, actor_id, is_admin, DISCARD_NOTIFICATIONS)
             rows = await self._actionable(change.session, ids, expect)
             change.entity_id = rows[0].id if len(rows) == 1 else None
             change.before = {"ids": [r.id for r in rows], "status": [r.status for r in rows]}

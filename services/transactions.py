@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -34,6 +35,12 @@ from utils.masking import Masker
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# Work that commits with the next audited change this task makes, and with no other: the
+# confirmation being applied marks itself applied inside the very transaction that applies it
+# (services/confirmations.py), so no crash can leave the one without the other.
+Rider = Callable[[AsyncSession], Awaitable[None]]
+RIDER: ContextVar[Rider | None] = ContextVar("rider", default=None)
 
 
 @dataclass
@@ -116,10 +123,13 @@ class TransactionalStateManager:
         audited: bool,
     ) -> T:
         change: Change | None = None
+        rider = RIDER.get() if audited else None
         try:
             async with self.sessionmaker() as session, session.begin():
                 change = Change(session=session, entity_id=entity_id)
                 result = await work(change)
+                if rider is not None:
+                    await rider(session)
                 await session.flush()
                 if audited:
                     session.add(self._log(operation, entity, change, actor_id, attempt_no, None))
@@ -132,6 +142,8 @@ class TransactionalStateManager:
                 error = f"{type(exc).__name__}: {self.masker.text(str(exc))}"[:2000]
                 await self._log_rollback(operation, entity, change, actor_id, attempt_no, error)
             raise
+        if rider is not None:
+            RIDER.set(None)  # it rode once: what the task does next (a job it started) rides alone
         if wrote_outbox(session):
             self.wake_outbox()
         return result

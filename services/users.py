@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
 from core.enums import Role
-from core.exceptions import NotFound, ValidationFailed
+from core.exceptions import NotFound, PermissionDenied, ValidationFailed
 from core.i18n import N_
 from core.settings import SUPPORTED_LOCALES
 from database.engine import read_connection
@@ -34,6 +34,30 @@ STAFF_ROLES = frozenset({Role.ADMIN, Role.SUPPORT})
 def is_staff(roles: frozenset[Role]) -> bool:
     """Admins and support: the people the staff screens are for."""
     return bool(roles & STAFF_ROLES)
+
+
+def is_admin(roles: frozenset[Role]) -> bool:
+    return Role.ADMIN in roles
+
+
+def anyone(roles: frozenset[Role]) -> bool:
+    return True
+
+
+async def acting(
+    session: AsyncSession,
+    actor_id: int,
+    allowed: Callable[[frozenset[Role]], bool] = anyone,
+    refusal: str | None = None,
+) -> User:
+    """The actor as the database has them in the caller's transaction, not as a handler's
+    cached copy (USER_CACHE_SECONDS) remembers them: a role revoked or a person deactivated by
+    another process counts at once. Inactive, gone or without an `allowed` role: refused with
+    `refusal` (the action's own words), and the caller's transaction applies nothing."""
+    actor = await UserRepository(session).by_id(actor_id)
+    if actor is None or not actor.is_active or not allowed(actor.role_set):
+        raise PermissionDenied(refusal)
+    return actor
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,11 @@
 """Who may use the staff screens: filters that routers carry, so no handler checks it again;
 `require_admin` for the steps that only admins may take, where support may look.
 
-The admin-only refusals are said both by the section (to support) and by refusals.py (to
-everyone else), so their words live here."""
+The admin-only refusals are said by the section (to support), by refusals.py (to everyone
+else) and, last, by the service that applies the step: it reads the actor's roles and active
+flag again in its own transaction (services/users.py:acting), because the `user` a handler
+gets is cached for USER_CACHE_SECONDS and another process may have revoked the role meanwhile.
+So the words live with those services and are named here for the screens."""
 
 from __future__ import annotations
 
@@ -13,17 +16,22 @@ from aiogram.types import TelegramObject
 
 from core.enums import Role
 from core.exceptions import PermissionDenied
-from core.i18n import N_
 from database.models import User
-from services.users import is_staff
+from services.error_records import RESOLVE_ERRORS
+from services.notification_admin import DISCARD_NOTIFICATIONS
+from services.reconciliation.service import CHANGE_INVENTORY
+from services.users import is_admin, is_staff
 
-CHANGE_INVENTORY = N_("Only admins can change inventory. Support can only look.")
-DISCARD_NOTIFICATIONS = N_("Only admins can discard notifications.")
-RESOLVE_ERRORS = N_("Only admins can resolve errors.")
-
-
-def is_admin(roles: frozenset[Role]) -> bool:
-    return Role.ADMIN in roles
+__all__ = [
+    "ADMINS",
+    "CHANGE_INVENTORY",
+    "DISCARD_NOTIFICATIONS",
+    "RESOLVE_ERRORS",
+    "STAFF",
+    "HasRole",
+    "is_admin",
+    "require_admin",
+]
 
 
 class HasRole(Filter):

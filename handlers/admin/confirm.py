@@ -9,12 +9,17 @@ scope read as its kind's type, and the section's applier applies exactly that, r
 that it still holds. What came of it is stored, so a second press says it was already done
 and what happened. "Type one instead" (pick TYPE_OWN) opens the section's typed step, which
 ends in `apply_typed()`.
+
+A press interrupted on the way (the process died after the claim) is told from the record: it
+was applied (the apply marked it in its own transaction) and is not applied again, or nothing
+was applied and a later press applies it, saying that the earlier one was interrupted.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Generic, Protocol, Self, TypeVar
 
 from aiogram.fsm.context import FSMContext
@@ -36,6 +41,17 @@ from services.confirmations import (
 )
 
 ALREADY = N_("This was already confirmed at {time} UTC.")
+APPLIED_UNTOLD = N_(
+    "This was confirmed at {time} UTC and applied, but interrupted before its result was "
+    "shown. Look again to see how things are now."
+)
+NOT_YET = N_(
+    "This was confirmed at {time} UTC and nothing has been applied yet: it is still running "
+    "or was interrupted. Look again in a minute, and press again if it is still needed."
+)
+EARLIER_INTERRUPTED = N_(
+    "⚠️ An earlier press at {time} UTC was interrupted before anything was applied."
+)
 UNKNOWN_CHOICE = N_("That choice does not exist.")
 
 T = TypeVar("T")
@@ -173,11 +189,21 @@ def outcome_text(stored: JSON | None) -> str:
         return str(_(text))
 
 
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else "?"
+
+
 def already_text(used: ConfirmationUsed) -> str:
+    """What the record says of an earlier press: what came of it, or, when that was never
+    stored, whether anything was applied."""
     pending = used.pending
-    when = pending.used_at.strftime("%Y-%m-%d %H:%M") if pending.used_at else "?"
-    lines = [_(ALREADY).format(time=when), outcome_text(pending.outcome)]
-    return "\n".join(line for line in lines if line)
+    when = _when(pending.used_at)
+    if pending.outcome is None:
+        return _(NOT_YET).format(time=when)
+    said = outcome_text(pending.outcome)
+    if not said:
+        return _(APPLIED_UNTOLD).format(time=when)
+    return _(ALREADY).format(time=when) + "\n" + said
 
 
 def yes(token: str, pick: int = 0) -> str:
@@ -209,11 +235,15 @@ async def apply_confirmed(
         applier = appliers.get(pending.kind)
         if applier is None:
             raise ConfirmationMissing()
-        result = await applier(pending, user, state, data, pick, typed)
+        with confirmations.applying(pending):
+            result = await applier(pending, user, state, data, pick, typed)
     except BaseException:
-        await confirmations.release(token)
+        await confirmations.release(pending)
         raise
     await confirmations.settle(token, result.outcome.to_json())
+    if pending.interrupted_at is not None:
+        note = _(EARLIER_INTERRUPTED).format(time=_when(pending.interrupted_at))
+        result = replace(result, text=f"{note}\n\n{result.text}")
     return result
 
 

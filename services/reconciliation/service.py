@@ -44,11 +44,14 @@ from services.reconciliation.findings import FIX, K, Override, Report, detect, s
 from services.reconciliation.rows import log_row, reversal, sku_names
 from services.reconciliation.watch import Busy, LedgerWatch, WatchResult
 from services.transactions import Change, TransactionalStateManager
+from services.users import acting, is_admin
 
 logger = logging.getLogger(__name__)
 
-# pg_advisory_lock key shared by every process running reconciliation ("recon" in ASCII).
 MAX_REASON = 500
+# Whoever changes stock from a screen must be an active admin when it is applied (checked in the
+# applying transaction); the staff screens say the same words earlier (handlers/admin/access.py).
+CHANGE_INVENTORY = N_("Only admins can change inventory. Support can only look.")
 
 
 class ReconciliationBusy(DomainError):
@@ -153,6 +156,8 @@ class ReconciliationService:
         previewed: frozenset[str] | None,
     ) -> Report:
         session, now = change.session, self.clock.now()
+        if actor_id is not None:  # a person's press; the command line and the jobs have none
+            await acting(session, actor_id, is_admin, CHANGE_INVENTORY)
         repo = ReconciliationRepository(session)
         first = await detect(session, scope(item_id), pending_before=self._pending_before())
         affected = sorted({f.item_id for f in first})
@@ -277,6 +282,8 @@ class ReconciliationService:
 
         async def work(change: Change) -> Override:
             session, now = change.session, self.clock.now()
+            if actor_id is not None:
+                await acting(session, actor_id, is_admin, CHANGE_INVENTORY)
             items = await InventoryRepository(session).lock_items([item_id])
             item = items.get(item_id)
             if item is None:

@@ -16,12 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
 from core.enums import RecoveryAction, RecoveryOutcome
-from core.exceptions import NotFound, PermissionDenied, StaleVersion, ValidationFailed
+from core.exceptions import NotFound, StaleVersion, ValidationFailed
 from core.i18n import N_
 from core.workflows import WorkflowRegistry
 from database.models import Request, RequestTransition, User, WorkflowRecoveryLog
 from database.repositories.requests import RequestRepository
-from database.repositories.users import UserRepository
 from outbox.payloads import ApprovalNeeded, RecoveryApplied
 from outbox.repository import enqueue
 from services.recovery.plans import Plan, Planner
@@ -29,6 +28,7 @@ from services.recovery.spec import Told, spec
 from services.request_notices import request_lines
 from services.requests import snapshot
 from services.transactions import Change, TransactionalStateManager
+from services.users import acting
 
 MAX_REASON = 500
 
@@ -100,9 +100,7 @@ class RecoveryActions:
 
         async def work(change: Change) -> None:
             session = change.session
-            actor = await UserRepository(session).by_id(actor_id)
-            if actor is None or not actor.is_active:
-                raise PermissionDenied()
+            actor = await acting(session, actor_id)  # the planner checks the role by risk
             request = await RequestRepository(session).by_id(request_id)
             plan = await self.planner.plan(
                 session, request, action, actor, version, target_user_id

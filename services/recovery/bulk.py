@@ -26,8 +26,10 @@ from database.models import RecoveryJob, User
 from services.recovery.actions import RecoveryActions
 from services.recovery.spec import bulk_actions, may_run
 from services.transactions import Change, TransactionalStateManager
+from services.users import acting
 
 logger = logging.getLogger(__name__)
+ROLE_MAY_NOT = N_("Your role may not run this action.")
 
 # Jobs running at once in this process. Each is paced at `per_second` against the same Telegram
 # limits, so more at once would not finish sooner; and a job's task is held until it ends.
@@ -66,7 +68,7 @@ class BulkRecovery:
         if action not in bulk_actions():
             raise InvalidTransition(N_("This action cannot run in bulk."))
         if not may_run(actor.role_set, action):
-            raise PermissionDenied(N_("Your role may not run this action."))
+            raise PermissionDenied(ROLE_MAY_NOT)
         if not reason.strip():
             raise ValidationFailed(N_("Please give a reason."))
         if not targets:
@@ -77,6 +79,10 @@ class BulkRecovery:
             )
 
         async def work(change: Change) -> RecoveryJob:
+            # `actor` is the handler's cached copy: the roles as they are now decide.
+            await acting(
+                change.session, actor.id, lambda roles: may_run(roles, action), ROLE_MAY_NOT
+            )
             job = RecoveryJob(
                 actor_id=actor.id,
                 action=action,
