@@ -75,7 +75,7 @@ def test_a_text_within_the_limit_is_left_alone() -> None:
 def test_a_cut_never_falls_inside_a_tag_or_an_entity(limit: int) -> None:
     html = (
         "<b>Request &amp; more</b>\n<i>a &lt;tag&gt; name with &quot;quotes&quot;</i> "
-        "<a href=\"https://example.org/?a=1&amp;b=2\">link</a> &#x27;x&#39; tail"
+        '<a href="https://example.org/?a=1&amp;b=2">link</a> &#x27;x&#39; tail'
     )
     cut = cut_html(html, limit)
     assert size(cut) <= limit or cut == ELLIPSIS
