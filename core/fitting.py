@@ -23,6 +23,9 @@ ALERT_LIMIT = 200  # answerCallbackQuery: text, 0-200 characters (plain text, no
 DATA_LIMIT = 64  # InlineKeyboardButton.callback_data: 1-64 bytes
 LABEL_LIMIT = 64  # a button's text: no written limit; a longer label is cut on screen anyway
 NAME_LIMIT = 256  # the longest item name the import takes; also people's names on screens
+PERSON_LIMIT = 64  # a person's name in a list row (Telegram allows 64 + 64)
+REASON_LIMIT = 120  # a reason quoted in a list row; the screen of the one entry shows it whole
+ROW_LIMIT = 700  # one row of a page of five: five rows and the page's head fit one message
 ELLIPSIS = "…"
 MIN_CUT = 40  # a first line is cut to fit only if this much of it can show, else counted
 
@@ -111,19 +114,23 @@ def fit_lines(
     *,
     sep: str = "\n",
     more: Callable[[int], str] = more_line,
+    hidden: int = 0,
 ) -> list[str]:
     """The leading `lines` that fit in `budget` units joined by `sep`, and for the rest one
-    "… and N more" line. A first line too long alone is cut (`cut_html`), not left out."""
+    "… and N more" line, which also counts `hidden` lines never offered (a list shown only
+    in part). A first line too long alone is cut (`cut_html`), not left out."""
     kept: list[str] = []
     used = 0
     # what lines[i:] take joined: once the rest fits whole, no "… and N more" is needed
     rest_sizes = [0] * (len(lines) + 1)
     for index in range(len(lines) - 1, -1, -1):
         rest_sizes[index] = size(lines[index]) + rest_sizes[index + 1] + size(sep)
+    tail = [more(hidden)] if hidden else []
+    tail_size = size(sep) + size(tail[0]) if tail else 0
     for index, line in enumerate(lines):
-        if used + rest_sizes[index] - (0 if kept else size(sep)) <= budget:
-            return [*kept, *lines[index:]]
-        rest = len(lines) - index - 1
+        if used + rest_sizes[index] - (0 if kept else size(sep)) + tail_size <= budget:
+            return [*kept, *lines[index:], *tail]
+        rest = len(lines) - index - 1 + hidden
         reserve = size(sep) + size(more(rest)) if rest else 0
         cost = size(line) + (size(sep) if kept else 0)
         if used + cost + reserve <= budget:
@@ -135,11 +142,11 @@ def fit_lines(
             if rest:
                 kept.append(more(rest))
             return kept
-        dropped = len(lines) - len(kept)
+        dropped = len(lines) - len(kept) + hidden
         if used + (size(sep) if kept else 0) + size(more(dropped)) <= budget:
             kept.append(more(dropped))
         return kept
-    return kept
+    return [*kept, *tail]
 
 
 def fit_text(

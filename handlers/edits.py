@@ -1,5 +1,6 @@
-"""Editing a message after the work is done must not turn success into an error reply; what is
-edited or sent anew fits Telegram (core/fitting.py), so "message is too long" never happens."""
+"""Editing a message after the work is done must not turn success into an error reply. The text
+fits Telegram already (the screen fitted it with core/fitting.py; bot/fitting.py cuts, with a
+warning, one that did not), so a refusal here is never "message is too long"."""
 
 from __future__ import annotations
 
@@ -7,8 +8,6 @@ import logging
 
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import InlineKeyboardMarkup, MaybeInaccessibleMessageUnion, Message
-
-from core.fitting import cut_html
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +20,6 @@ async def safe_edit_text(
     """Edit in place; if Telegram refuses (too old, unchanged, deleted), send it anew."""
     if not isinstance(message, Message):
         return
-    text = cut_html(text)  # a screen fits itself; this only guards against one that does not
     try:
         await message.edit_text(text, reply_markup=reply_markup)
     except TelegramBadRequest as exc:

@@ -4,19 +4,22 @@ over 200, button data over 64 bytes) stands in for Telegram."""
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import timedelta
 from html import escape
 from typing import Any
 
 import pytest
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
+from aiogram.fsm.storage.base import StorageKey
 from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendMessage, TelegramMethod
 from aiogram.methods.base import TelegramType
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.factory import create_app, create_bot, create_dispatcher
@@ -36,7 +39,7 @@ from core.fitting import ALERT_LIMIT, DATA_LIMIT, MESSAGE_LIMIT, more_line, size
 from core.i18n import create_i18n
 from core.settings import SUPPORTED_LOCALES, Settings
 from core.workflows import load_workflows
-from database.models import PendingNotification, Request, User
+from database.models import InventoryItem, PendingNotification, Request, User
 from handlers.callbacks import ItemPick
 from handlers.keyboards import decision_keyboard
 from outbox.payloads import (
@@ -56,10 +59,11 @@ from outbox.payloads import (
     StuckNudge,
 )
 from outbox.render import Renderer
+from services.failures.classify import FailureContext
 from services.inventory import ImportRow
 from services.recovery.actions import MAX_REASON as MAX_RECOVERY_REASON
 from services.requests import MAX_LINES, MAX_REASON_LENGTH, Line
-from tests.conftest import World
+from tests.conftest import ADMIN_TG_ID, World
 from tests.factories import person
 from tests.support.client import TelegramClient
 from tests.support.recording import RecordingSession
@@ -74,7 +78,7 @@ def long_name(n: int) -> str:
 
 
 LONG_PERSON = ("Ana-María & <Co> " * 8)[:129]
-LONG_REASON = ('Reason with "quotes" & <angles> ' * 40)[:MAX_REASON_LENGTH]
+LONG_REASON = ('"<&>" ' * 200)[:MAX_REASON_LENGTH]  # 1,000 characters, 5,000 escaped
 
 
 class TelegramLimits(RecordingSession):
@@ -336,3 +340,132 @@ def test_every_notification_kind_at_its_longest_fits(settings: Settings, languag
         told = [more_line(n) for n in range(1, MAX_LINES) if f"\n{more_line(n)}" in approval_text]
     shown = approval_text.count("\n• ")
     assert shown >= 1 and shown + (int(told[0].split()[2]) if told else 0) == MAX_LINES
+
+
+@pytest.fixture(autouse=True)
+def screens_fit_themselves(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """The last-resort cut (bot/fitting.py) must have nothing to do: each screen fits itself."""
+    caplog.set_level(logging.WARNING, logger="bot.fitting")
+    yield
+    cut = [r.getMessage() for r in caplog.get_records("call") if r.name == "bot.fitting"]
+    assert cut == []
+
+
+async def test_a_text_still_too_long_is_cut_before_telegram_sees_it(
+    strict: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    await strict.bot.send_message(1, "<b>" + "&amp;" * 2000 + "</b>")
+    await strict.bot.answer_callback_query("q", text="x" * 500, show_alert=True)
+    assert refused(strict) == []
+    sent = strict.session.calls_of(SendMessage)[-1].text
+    assert size(sent) <= MESSAGE_LIMIT and sent.endswith("&amp;…</b>")
+    assert strict.session.calls_of(AnswerCallbackQuery)[-1].text == "x" * 199 + "…"
+    assert len([r for r in caplog.records if r.name == "bot.fitting"]) == 2
+    caplog.clear()
+
+
+ENTRIES = ("/workflow_recovery", "/reconcile", "/notifications", "/health", "/help", "/start")
+MAX_PRESSES = 400  # a round
+
+
+async def crowded(world: World, clock: FrozenClock) -> None:
+    """Everything an admin can look at, each at its longest: stuck requests of the longest
+    lines, their history with long reasons, error records, dead notifications with long
+    errors, inventory findings of the longest SKUs."""
+    await world.app.inventory.import_rows(
+        [
+            ImportRow(i + 2, (f"{i:02}" + "<&>" * 21)[:64], long_name(i), "&" * 16, 10_000)
+            for i in range(MAX_LINES)
+        ]
+    )
+    items, _total = await world.app.inventory.page(0, 100)
+    await person(world, 201, Role.MANAGER)
+    await person(world, 202, Role.SUPPORT)
+    for telegram_id in (101, 201, 202, ADMIN_TG_ID):
+        await world.client(telegram_id, LONG_PERSON).send("/start")
+    async with world.app.sessionmaker() as session:
+        ann_id = (await session.scalars(select(User.id).where(User.telegram_id == 101))).one()
+    for _n in range(7):
+        await world.app.requests.create(ann_id, [Line(item.id, 3) for item in items])
+    await world.deliver()
+    clock.advance(timedelta(days=30))  # all of them stuck
+    for n in range(12):
+        await world.app.recorder.record(
+            RuntimeError(LONG_REASON), FailureContext(handler=f"handlers.x{n}" + "<&>" * 60)
+        )
+    async with world.app.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(PendingNotification).values(
+                status=NotificationStatus.DEAD, last_error=LONG_REASON, attempts=99
+            )
+        )
+        await session.execute(update(InventoryItem).values(stock=InventoryItem.stock + 5))
+
+
+async def walk(world: World, admin: TelegramClient) -> int:
+    """Press every button the admin is shown, once each, typing the longest reason where a
+    step asks for text: returns how many presses."""
+    key = StorageKey(bot_id=world.bot.id, chat_id=admin.user_id, user_id=admin.user_id)
+    frontier: dict[str, Message] = {}  # each button seen, on the message that showed it
+
+    def look() -> None:
+        for (chat, _id), message in world.session.messages.items():
+            markup = message.reply_markup
+            if chat != admin.user_id or not isinstance(markup, InlineKeyboardMarkup):
+                continue
+            for row in markup.inline_keyboard:
+                for button in row:
+                    data = button.callback_data
+                    if data and data not in pressed and data not in frontier:
+                        frontier[data] = message
+
+    pressed: set[str] = set()
+    presses = 0
+    for _round in range(2):  # again once the first round's actions left their history
+        pressed.clear()
+        for command in ENTRIES:
+            await admin.send(command)
+            look()
+        presses += await press_all(world, admin, key, frontier, pressed, look)
+    return presses
+
+
+async def press_all(
+    world: World,
+    admin: TelegramClient,
+    key: StorageKey,
+    frontier: dict[str, Message],
+    pressed: set[str],
+    look: Callable[[], None],
+) -> int:
+    presses = 0
+    while frontier and presses < MAX_PRESSES:
+        data, message = next(iter(frontier.items()))
+        del frontier[data]
+        pressed.add(data)
+        presses += 1
+        await admin.press(message, data)
+        for typed in (LONG_REASON, LONG_REASON[:500], "7"):
+            if await world.dp.storage.get_state(key) is None:
+                break
+            await admin.send(typed)
+        if await world.dp.storage.get_state(key) is not None:
+            await admin.send("/cancel")
+        look()
+    return presses
+
+
+@pytest.mark.parametrize("language", SUPPORTED_LOCALES)
+async def test_every_staff_screen_at_its_longest_fits(
+    strict: World, clock: FrozenClock, language: str
+) -> None:
+    await crowded(strict, clock)
+    admin = strict.client(ADMIN_TG_ID, LONG_PERSON, language_code=language)
+    presses = await walk(strict, admin)
+    assert 80 < presses < 2 * MAX_PRESSES  # the walk saw the sections and ended by itself
+    assert refused(strict) == []
+    texts = [
+        c.text
+        for c in strict.session.calls_of(SendMessage) + strict.session.calls_of(EditMessageText)
+    ]
+    assert max(size(t) for t in texts) > 2000  # the data was long enough to matter

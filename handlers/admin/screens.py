@@ -10,7 +10,6 @@ from aiogram.types import InlineKeyboardMarkup, MaybeInaccessibleMessageUnion, M
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from core.fitting import cut_html
 from handlers.admin.callbacks import main_menu_data
 from handlers.edits import safe_edit_text
 
@@ -33,7 +32,6 @@ async def edit_menu(
         await safe_edit_text(edit, text, reply_markup=markup)
         return
     menu = (await state.get_data()).get("menu")
-    text = cut_html(text)
     if menu:
         try:
             await bot.edit_message_text(

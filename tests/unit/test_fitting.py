@@ -153,3 +153,10 @@ def test_item_lines_narrow_names_before_leaving_lines_out() -> None:
     assert size(text) <= 1500
     assert_whole(text)
     assert text.endswith(more_line(20 - text.count("•")))
+
+
+def test_lines_never_offered_are_counted_too() -> None:
+    assert fit_lines(["a", "b"], 100, hidden=5) == ["a", "b", more_line(5)]
+    kept = fit_lines([f"line {n}" for n in range(20)], 40, hidden=30)
+    assert kept[-1] == more_line(50 - (len(kept) - 1))
+    assert size("\n".join(kept)) <= 40
