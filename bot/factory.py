@@ -19,6 +19,7 @@ from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.fitting import FitRequestMiddleware
 from bot.telegram import (
     TELEGRAM_BREAKER,
     BreakerRequestMiddleware,
@@ -76,6 +77,7 @@ def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
         session = AiohttpSession()
         if settings.telegram.api_url:
             session.api = TelegramAPIServer.from_base(settings.telegram.api_url)
+    session.middleware(FitRequestMiddleware())  # every text within Telegram's limits
     return Bot(
         token=settings.require_token(),
         session=session,

@@ -1,11 +1,10 @@
 """The words every screen and notification shares, in the current locale: the names of roles,
-statuses, error categories, discrepancy kinds and health components, stage titles, item lists."""
+statuses, error categories, discrepancy kinds and health components, stage titles (a request's
+item lines, fitted to Telegram's limits, are in core/fitting.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from html import escape
-from typing import Any
 
 from aiogram.utils.i18n import gettext as _
 
@@ -77,12 +76,6 @@ def stage_title(workflows: WorkflowRegistry, workflow: str, stage: str | None, l
     definition = workflows.get(workflow)
     found = definition.stage(stage) if definition else None
     return escape(found.display(locale) if found else stage)
-
-
-def item_lines(items: Iterable[Mapping[str, Any]]) -> str:
-    return "\n".join(
-        f"• {escape(str(i['name']))}: {i['quantity']} {escape(str(i['unit']))}" for i in items
-    )
 
 
 HEALTH_STATUS_NAMES = {

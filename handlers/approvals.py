@@ -1,4 +1,5 @@
-"""Approve / Reject buttons on the notifications that role holders receive."""
+"""Approve / Reject buttons on the notifications that role holders receive. The outcome is added
+under the notification's text, which is cut (core/fitting.py) if both would not fit together."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from aiogram.utils.i18n import gettext as _
 
 from core.enums import RequestStatus
 from core.exceptions import DomainError, ValidationFailed
+from core.fitting import MESSAGE_LIMIT, cut_html, size
 from core.names import stage_title, status_name
 from core.workflows import WorkflowRegistry
 from database.models import Request, User
@@ -50,8 +52,9 @@ async def approve(
     request = await requests.approve(callback_data.request_id, user.id, callback_data.version)
     callback_answer.text = _("Done.")
     original = query.message.html_text if isinstance(query.message, Message) else ""
+    outcome = f"\n\n✅ {outcome_text(request, workflows, locale)}"
     await safe_edit_text(
-        query.message, f"{original}\n\n✅ {outcome_text(request, workflows, locale)}"
+        query.message, cut_html(original, MESSAGE_LIMIT - size(outcome)) + outcome
     )
 
 
@@ -102,8 +105,10 @@ async def reject_reason(
                 chat_id=message.chat.id, message_id=int(data["message_id"]), reply_markup=None
             )
     await message.answer(
-        _("Request #{request_id} is rejected. Reason: {reason}").format(
-            request_id=request.id, reason=escape(message.text or "")
+        cut_html(  # a reason of 1,000 quotes escapes to 6,000 characters
+            _("Request #{request_id} is rejected. Reason: {reason}").format(
+                request_id=request.id, reason=escape(message.text or "")
+            )
         )
     )
 

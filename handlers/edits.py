@@ -1,4 +1,6 @@
-"""Editing a message after the work is done must not turn success into an error reply."""
+"""Editing a message after the work is done must not turn success into an error reply. The text
+fits Telegram already (the screen fitted it with core/fitting.py; bot/fitting.py cuts, with a
+warning, one that did not), so a refusal here is never "message is too long"."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Inline keyboards. Labels go through gettext in the caller's current locale."""
+"""Inline keyboards. Labels go through gettext in the caller's current locale; a stored name on a
+button is clipped (core/fitting.py) and keeps what follows it, the stock."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from core.fitting import LABEL_LIMIT, clip
 from database.models import InventoryItem
 from handlers.callbacks import (
     Decision,
@@ -44,7 +46,7 @@ def items_keyboard(items: Sequence[InventoryItem], page: int, pages: int) -> Inl
     builder = InlineKeyboardBuilder()
     for item in items:
         builder.button(
-            text=f"{item.name} ({item.stock} {item.unit})",
+            text=f"{clip(item.name, LABEL_LIMIT)} ({item.stock} {item.unit})",
             callback_data=ItemPick(item_id=item.id),
         )
     sizes = [1] * len(items)

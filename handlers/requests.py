@@ -1,4 +1,8 @@
-"""/new_request (choose items, quantities, submit) and /my_requests."""
+"""/new_request (choose items, quantities, submit) and /my_requests.
+
+Long names and many lines are fitted, not refused (core/fitting.py): a draft of MAX_LINES lines
+of the longest names still shows with its Submit button, and /my_requests gives each request on
+its page an equal share of the message."""
 
 from __future__ import annotations
 
@@ -13,7 +17,8 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
-from core.names import item_lines, stage_title, status_name
+from core.fitting import MESSAGE_LIMIT, NAME_LIMIT, clip, fit_text, item_lines, size
+from core.names import stage_title, status_name
 from core.settings import Settings
 from core.workflows import WorkflowRegistry
 from database.models import User
@@ -54,8 +59,12 @@ async def show_items(
     return True
 
 
-def draft_text(lines: list[dict[str, Any]]) -> str:
-    return _("Your request so far:") + "\n" + item_lines(lines)
+def draft_text(lines: list[dict[str, Any]], after: str = "") -> str:
+    """The draft's lines under its head, and `after` (the submitted note) kept whole."""
+    head = _("Your request so far:")
+    tail = "\n\n" + after if after else ""
+    budget = MESSAGE_LIMIT - size(head) - 1 - size(tail)
+    return f"{head}\n{item_lines(lines, budget)}{tail}"
 
 
 @routes.message(Command("new_request"))
@@ -182,7 +191,7 @@ async def submit(
         stage=stage,
         assignee=escape(request.assignee.display_name) if request.assignee else "",
     )
-    await safe_edit_text(query.message, draft_text(data.get("lines", [])) + "\n\n" + text)
+    await safe_edit_text(query.message, draft_text(data.get("lines", []), text))
 
 
 @routes.callback_query(DraftCallback.filter(F.action == DraftAction.CANCEL))
@@ -228,21 +237,20 @@ async def render_my_requests(
     if not rows:
         page = 0
         rows, total = await requests.for_requester(user.id, 0, MY_REQUESTS_PAGE_SIZE)
-    blocks = [_("Your requests (page {page} of {pages}):").format(page=page + 1, pages=pages)]
+    head = _("Your requests (page {page} of {pages}):").format(page=page + 1, pages=pages)
+    share = (MESSAGE_LIMIT - size(head)) // max(1, len(rows)) - 2  # each request its part
+    blocks = []
     for request in rows:
         assignee = request.assignee or _("nobody yet")
         lines = [
             {"name": line.name, "quantity": line.quantity, "unit": line.unit}
             for line in request.lines
         ]
-        blocks.append(
-            _("#{request_id} — {status}\nStage: {stage}\nWith: {assignee}").format(
-                request_id=request.id,
-                status=status_name(request.status),
-                stage=stage_title(workflows, request.workflow, request.stage, locale),
-                assignee=escape(assignee) if request.stage else "—",
-            )
-            + "\n"
-            + item_lines(lines)
+        about = _("#{request_id} — {status}\nStage: {stage}\nWith: {assignee}").format(
+            request_id=request.id,
+            status=status_name(request.status),
+            stage=stage_title(workflows, request.workflow, request.stage, locale),
+            assignee=escape(clip(assignee, NAME_LIMIT)) if request.stage else "—",
         )
-    return "\n\n".join(blocks), my_requests_keyboard(page, pages)
+        blocks.append(about + "\n" + item_lines(lines, share - size(about) - 1))
+    return fit_text(head, blocks, sep="\n\n"), my_requests_keyboard(page, pages)

@@ -5,12 +5,17 @@ version does not know raises `UnknownNotification`, one whose payload does not f
 `MalformedPayload`: the sender records either as a rendering failure.
 
 The Approve / Reject buttons belong to the screen that handles them (handlers/): the composition
-root hands their builder in, so the outbox never imports a screen."""
+root hands their builder in, so the outbox never imports a screen.
+
+Every rendered text fits Telegram: a renderer fits its lists, and what a long reason or name
+still makes too long is cut here (`core.fitting.cut_html`, never inside a tag or an entity),
+so no notification goes dead as "message is too long"."""
 
 from __future__ import annotations
 
 from aiogram.utils.i18n import I18n
 
+from core.fitting import cut_html
 from core.i18n import pick_locale
 from core.workflows import WorkflowRegistry
 from database.models import PendingNotification
@@ -41,4 +46,5 @@ class Renderer:
         locale = pick_locale(user.language, user.telegram_language, self.i18n.default_locale)
         context = Context(self.workflows, locale, self.decision_buttons)
         with self.i18n.context(), self.i18n.use_locale(locale):
-            return entry(row.payload, context)
+            text, markup = entry(row.payload, context)
+            return cut_html(text), markup

@@ -1,5 +1,7 @@
 """One renderer per notification kind, each taking its kind's payload, and the table that pairs
-them: the text in the current locale (render.py sets it) and the buttons, if any."""
+them: the text in the current locale (render.py sets it) and the buttons, if any. Each text fits
+Telegram (core/fitting.py): a request's lines are narrowed or counted ("… and N more") so an
+approver is always told, and render.py cuts whatever a long reason or name still makes too long."""
 
 from __future__ import annotations
 
@@ -12,11 +14,11 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
 from core.enums import RequestStatus
+from core.fitting import MESSAGE_LIMIT, item_lines, size
 from core.names import (
     category_name,
     component_name,
     health_status_name,
-    item_lines,
     kind_name,
     stage_title,
 )
@@ -42,6 +44,9 @@ from utils.records import dump
 DecisionButtons = Callable[[int, int], InlineKeyboardMarkup]
 Rendered = tuple[str, InlineKeyboardMarkup | None]
 P = TypeVar("P", bound=Payload)
+# Left free on a decision's notification for the line the approver's press adds under it
+# (handlers/approvals.py: "✅ Approved. Request #N moved to <stage>.").
+DECISION_ROOM = 400
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,8 @@ def approval_needed(p: ApprovalNeeded, c: Context) -> Rendered:
     )
     if p.reminder:
         text = _("Reminder from an admin.") + " " + text
-    lines = item_lines(dump(line) for line in p.items)
+    budget = MESSAGE_LIMIT - DECISION_ROOM - size(text) - 1
+    lines = item_lines((dump(line) for line in p.items), budget)
     return f"{text}\n{lines}", c.decision_buttons(p.request_id, p.version)
 
 

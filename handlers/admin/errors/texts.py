@@ -1,4 +1,5 @@
-"""Text pieces of the error screens: one record described, the resolution notes offered."""
+"""Text pieces of the error screens: one record described, the resolution notes offered. The
+description leaves room for the line a screen puts above it (core/fitting.py)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from html import escape
 
 from aiogram.utils.i18n import gettext as _
 
+from core.fitting import MESSAGE_LIMIT, cut_html
 from core.i18n import N_
 from core.names import category_name, severity_name
 from database.models import ErrorRecord
@@ -15,6 +17,7 @@ NOTE_PRESETS = (
     N_("Expected behaviour"),
     N_("Could not reproduce"),
 )
+ABOVE = 300  # "✅ Resolved." or the recurrence warning, put above a description
 
 
 def describe(record: ErrorRecord) -> str:
@@ -44,4 +47,4 @@ def describe(record: ErrorRecord) -> str:
         )
     else:
         lines.append(_("Open."))
-    return "\n".join(lines)
+    return cut_html("\n".join(lines), MESSAGE_LIMIT - ABOVE)

@@ -9,6 +9,7 @@ from html import escape
 from aiogram.utils.i18n import gettext as _
 
 from core.enums import DiscrepancyKind, ReconciliationAction
+from core.fitting import MESSAGE_LIMIT, fit_lines, size
 from core.i18n import N_
 from core.names import kind_name
 from database.models import ReconciliationLog, ReconciliationRun
@@ -21,8 +22,7 @@ ACTION_NAMES = {
     ReconciliationAction.POST_ADJUSTMENT: N_("adjustment posted"),
 }
 
-MAX_LINES = 20
-MAX_TEXT = 3900  # Telegram refuses messages over 4096 characters
+MAX_LINES = 20  # findings listed at most; the rest are counted
 
 
 def finding_line(f: Finding) -> str:
@@ -69,14 +69,11 @@ def report_text(report: Report) -> str:
     if report.resolved:
         lines.append(_("Findings no longer present: {count}.").format(count=report.resolved))
     lines.append("")
-    head_text = "\n".join(lines)
     details = [finding_line(f) for f in report.findings[:MAX_LINES]]
-    while details and len(head_text) + sum(len(d) + 1 for d in details) > MAX_TEXT:
-        details.pop()  # long SKUs: show fewer lines rather than have the message refused
-    more = len(report.findings) - len(details)
-    if more:
-        details.append(_("… and {count} more.").format(count=more))
-    return "\n".join([head_text, *details])
+    hidden = len(report.findings) - len(details)
+    head_text = "\n".join(lines)
+    budget = MESSAGE_LIMIT - size(head_text) - 1
+    return "\n".join([head_text, *fit_lines(details, budget, hidden=hidden)])
 
 
 def plan_counts(report: Report) -> str:

@@ -1,4 +1,5 @@
-"""Notification retries: the screens (text and buttons) and what their buttons carry."""
+"""Notification retries: the screens (text and buttons) and what their buttons carry. A row of
+a list is cut to its share of the page (core/fitting.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from aiogram.utils.i18n import gettext as _
 
 from core.enums import NotificationStatus
 from core.exceptions import ValidationFailed
+from core.fitting import ROW_LIMIT, cut_html, fit_text
 from core.i18n import N_
 from database.models import PendingNotification, User
 from handlers.admin.access import is_admin
@@ -96,12 +98,10 @@ async def list_screen(
     service: NotificationAdminService, user: User, status: NotificationStatus, page: int
 ) -> tuple[str, Markup]:
     found = await service.page(status, page, PAGE_SIZE)
-    lines = [
-        _("<b>{name}</b>: {total}, page {page} of {pages}").format(
-            name=status_name(status), total=found.total, page=found.page + 1, pages=found.pages
-        )
-    ]
-    lines += [describe_row(row) for row in found.rows] or [_("Nothing here.")]
+    head = _("<b>{name}</b>: {total}, page {page} of {pages}").format(
+        name=status_name(status), total=found.total, page=found.page + 1, pages=found.pages
+    )
+    rows = [cut_html(describe_row(row), ROW_LIMIT) for row in found.rows]
     keyboard = [
         [
             button(
@@ -127,7 +127,8 @@ async def list_screen(
                 [button(_("Discard all"), Menu(action=A.BULK_DISCARD_ASK, status=status.value))]
             )
     keyboard.append([button(_("« Notifications"), Menu(action=A.HOME))])
-    return "\n\n".join(lines), Markup(inline_keyboard=keyboard)
+    text = fit_text(head, rows or [_("Nothing here.")], sep="\n\n")
+    return text, Markup(inline_keyboard=keyboard)
 
 
 def row_screen(

@@ -9,6 +9,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from core.exceptions import ValidationFailed
+from core.fitting import fit_text
 from core.i18n import N_
 from core.workflows import WorkflowRegistry
 from database.models import User
@@ -71,8 +72,9 @@ async def detail_screen(
         ),
         "",
         _("History:"),
-        *history_lines(transitions, names),
     ]
+    history = history_lines(transitions, names)
+    tail: list[str] = []
     possible = actions.available(request)
     allowed = [a for a in possible if may_run(user.role_set, a)]
     for action in allowed:
@@ -83,9 +85,10 @@ async def detail_screen(
             ),
         )
     if len(allowed) < len(possible):
-        lines += ["", _("Other actions need an admin.")]
+        tail += ["", _("Other actions need an admin.")]
     if not possible:
-        lines += ["", _("No recovery action applies: the request is finished.")]
+        tail += ["", _("No recovery action applies: the request is finished.")]
     back_row(builder, StuckList(page=0, wf=-1, st=-1).pack())
     builder.adjust(1)
-    return "\n".join(lines), builder.as_markup()
+    text = fit_text("\n".join(lines), history, "\n".join(tail))
+    return text, builder.as_markup()

@@ -1,4 +1,5 @@
-"""Text pieces of the /workflow_recovery screens, in the admin's language."""
+"""Text pieces of the /workflow_recovery screens, in the admin's language. Names and reasons in
+list rows are clipped, rows cut and confirmations fitted (core/fitting.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from html import escape
 from aiogram.utils.i18n import gettext as _
 
 from core.enums import RecoveryAction, RequestStatus, Risk
+from core.fitting import MESSAGE_LIMIT, PERSON_LIMIT, REASON_LIMIT, ROW_LIMIT, clip, cut_html
 from core.i18n import N_
 from core.names import status_name
 from core.workflows import WorkflowRegistry
@@ -72,14 +74,14 @@ def stage_name(workflows: WorkflowRegistry, request: Request, locale: str) -> st
 
 
 def who(user: User | None) -> str:
-    return escape(user.display_name) if user else _("nobody")
+    return escape(clip(user.display_name, PERSON_LIMIT)) if user else _("nobody")
 
 
 def entry_line(entry: StuckEntry, workflows: WorkflowRegistry, locale: str) -> str:
     request = entry.request
     line = _("#{request_id} {requester} · {stage} · with {assignee}").format(
         request_id=request.id,
-        requester=escape(request.requester.display_name),
+        requester=escape(clip(request.requester.display_name, PERSON_LIMIT)),
         stage=stage_name(workflows, request, locale),
         assignee=who(request.assignee),
     )
@@ -89,7 +91,7 @@ def entry_line(entry: StuckEntry, workflows: WorkflowRegistry, locale: str) -> s
     flags = [waited]
     if entry.assignee_gone:
         flags.append(_("⚠️ assignee gone"))
-    return line + "\n   " + ", ".join(flags)
+    return cut_html(line, ROW_LIMIT - 120) + "\n   " + ", ".join(flags)
 
 
 def state_line(request: Request, workflows: WorkflowRegistry, locale: str) -> str:
@@ -114,8 +116,8 @@ def history_lines(transitions: list[RequestTransition], names: dict[int, str]) -
                 action=escape(t.action.value),
                 frm=escape(t.from_stage or "—"),
                 to=escape(t.to_stage or t.to_status.value),
-                actor=escape(names.get(t.actor_id or 0, _("system"))),
-                reason=f" — {escape(t.reason)}" if t.reason else "",
+                actor=escape(clip(names.get(t.actor_id or 0, _("system")), PERSON_LIMIT)),
+                reason=f" — {escape(clip(t.reason, REASON_LIMIT))}" if t.reason else "",
             )
         )
     return lines
@@ -152,7 +154,7 @@ def plan_text(plan: Plan, workflows: WorkflowRegistry, locale: str, reason: str)
         lines.append(_("The items will NOT be issued from stock."))
     lines.append(_(TOLD_LINES[plan.told][0]).format(assignee=who(plan.to_assignee)))
     lines.append(_("Reason: {reason}").format(reason=escape(reason)))
-    return "\n".join(lines)
+    return cut_html("\n".join(lines), MESSAGE_LIMIT)  # the reason, last, is what a cut shortens
 
 
 def bulk_confirmation(scope: RecoveryBulkScope, locale: str) -> str:
@@ -168,4 +170,4 @@ def bulk_confirmation(scope: RecoveryBulkScope, locale: str) -> str:
         _(TOLD_LINES[spec(action).told][1]),
         _("Reason: {reason}").format(reason=escape(scope.reason)),
     ]
-    return "\n".join(lines)
+    return cut_html("\n".join(lines), MESSAGE_LIMIT)
