@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from html import escape
 from typing import Any
 
 from aiogram.utils.i18n import gettext as _
@@ -68,7 +69,7 @@ def component_message(c: Component) -> str:
     if d.get("error") == "database":
         return _("not checked: the database is unreachable")
     if "error" in d:
-        return _("check failed ({error})").format(error=d["error"])
+        return _("check failed ({error})").format(error=escape(str(d["error"])))
     if c.status is HealthStatus.UNKNOWN and c.name != HealthComponent.INVENTORY:
         return _("not measured here (runs inside the bot)")
     return MESSAGES[c.name](d)
