@@ -43,6 +43,7 @@ from database.repositories.users import UserRepository
 from outbox.payloads import RequestAdvanced, RequestCompleted, RequestRejected
 from services.request_notices import notify, notify_stage
 from services.transactions import Change, TransactionalStateManager
+from utils.digits import is_digits
 
 MAX_REASON_LENGTH = 1000
 MAX_LINES = 20
@@ -82,7 +83,7 @@ class RequestService:
     def check_quantity(self, text: str) -> int:
         """Parse a typed quantity: a whole positive number not above the configured maximum."""
         value = text.strip()
-        if not value.isdecimal() or not value.isascii():
+        if not is_digits(value):
             raise ValidationFailed(
                 N_("Please send the quantity as a whole number, for example 3.")
             )

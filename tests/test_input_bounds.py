@@ -1,0 +1,132 @@
+"""Inputs a person types or an operator imports, and what the bot stores about them: counted
+quantities in ASCII digits only, CSV stock figures bounded with line-numbered errors, an
+assignment that never lands on the requester, a Telegram error stored masked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from database.models import (
+    ErrorOccurrence,
+    ErrorRecord,
+)
+from services.inventory import MAX_STOCK, ImportFailed, parse_items_csv
+from tests.conftest import ADMIN_TG_ID, World
+from tests.factories import stock
+from tests.test_cli import run, stock_rows
+
+NOT_DIGITS = ["١٢", "１２", "1_000", "+5", "1 000", "12.0", "٣"]
+
+
+async def count(world: World, model: type) -> int:
+    async with world.app.sessionmaker() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+# -- counted quantities ---------------------------------------------------------------------
+
+COUNT_AGAIN = "Please send a whole number, 0 or more (for example 12), or /cancel."
+QUANTITY_AGAIN = "Please send the quantity as a whole number, for example 3."
+
+
+async def test_a_count_takes_ascii_digits_only(world: World) -> None:
+    await stock(world, ("H", "Healthy", 1))
+    await world.app.users.ensure_admins()
+    admin = world.client(ADMIN_TG_ID, "Ada")
+    await admin.send("/reconcile")
+    await admin.click("Open findings")
+    await admin.click("Count an item by SKU")
+    await admin.send("H")
+    for typed in [*NOT_DIGITS, "9" * 4000]:
+        await admin.send(typed)
+        assert admin.replies() == [COUNT_AGAIN], typed
+    await admin.send("12")
+    assert admin.last_reply() == "Why does the count differ? Choose a reason or type your own."
+    assert await count(world, ErrorRecord) == 0
+    assert await count(world, ErrorOccurrence) == 0
+
+
+async def test_a_requested_quantity_takes_ascii_digits_only(world: World) -> None:
+    await stock(world, ("P-1", "Paper", 10))
+    ann = world.client(101)
+    await ann.send("/new_request")
+    await ann.click(ann.buttons()[0])
+    for typed in NOT_DIGITS:
+        await ann.send(typed)
+        assert ann.replies() == [QUANTITY_AGAIN], typed
+    await ann.send("9" * 4000)
+    assert ann.replies() == ["The quantity cannot be more than 100."]
+    await ann.send("2")
+    assert "Submit request" in ann.buttons()
+    assert await count(world, ErrorRecord) == 0
+
+
+# -- the CSV import ---------------------------------------------------------------------------
+
+
+def test_csv_stock_is_ascii_digits_within_the_database_integer() -> None:
+    rows = [
+        "A,Ok,2147483647",  # line 2: the largest a PostgreSQL integer holds
+        "B,Underscore,1_000",
+        "C,Plus,+5",
+        "D,Too big,2147483648",
+        "E,Far too big,99999999999999999999999",
+        "F,Arabic digits,١٢",
+        "G,Negative,-3",
+        "H,Fullwidth,１２",
+        "I,Thousands,1 000",
+    ]
+    with pytest.raises(ImportFailed) as failed:
+        parse_items_csv("sku,name,stock\n" + "\n".join(rows) + "\n")
+    assert failed.value.errors == [
+        "line 3: stock '1_000' is not a whole number",
+        "line 4: stock '+5' is not a whole number",
+        f"line 5: stock 2147483648 is more than {MAX_STOCK}",
+        f"line 6: stock 99999999999999999999999 is more than {MAX_STOCK}",
+        "line 7: stock '١٢' is not a whole number",
+        "line 8: stock cannot be negative",
+        "line 9: stock '１２' is not a whole number",
+        "line 10: stock '1 000' is not a whole number",
+    ]
+    [row] = parse_items_csv("sku,name,stock\nA,Ok,2147483647\n")
+    assert row.stock == MAX_STOCK == 2**31 - 1
+
+
+def test_a_huge_stock_figure_is_cut_in_its_message() -> None:
+    with pytest.raises(ImportFailed) as failed:
+        parse_items_csv(f"sku,name,stock\nA,Huge,{'9' * 5000}\n")
+    [error] = failed.value.errors
+    assert error.startswith("line 2: stock 9999999999") and error.endswith(f"than {MAX_STOCK}")
+    assert len(error) < 100
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fresh_database_url: str) -> str:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", fresh_database_url)
+    monkeypatch.setenv("ADMIN_IDS", "900")
+    monkeypatch.delenv("BOT_TOKEN", raising=False)
+    return fresh_database_url
+
+
+def test_items_import_refuses_out_of_range_stock_by_line(
+    env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "items.csv"
+    path.write_text("sku,name,stock\nA,Paper,10\nB,Pens,2147483648\nC,Ink,+5\n")
+    code, out, err = run(capsys, "items", "import", str(path))
+    assert (code, out) == (1, "")
+    assert err.splitlines() == [
+        f"error: nothing was imported from {path}:",
+        f"  line 3: stock 2147483648 is more than {MAX_STOCK}",
+        "  line 4: stock '+5' is not a whole number",
+    ]
+    assert stock_rows(env) == ({}, [])
+    # The largest figure fits the column on both databases.
+    path.write_text("sku,name,stock\nA,Paper,2147483647\n")
+    code, out, _ = run(capsys, "items", "import", str(path))
+    assert (code, out) == (0, f"imported {path}: 1 new, 0 updated items\n  A: stock +2147483647\n")
+    assert stock_rows(env) == ({"A": ("Paper", "pcs", MAX_STOCK)}, [("A", MAX_STOCK)])
