@@ -122,7 +122,9 @@ class RequestService:
             items = await InventoryRepository(session).lock_items(list(merged))
             if set(items) != set(merged) or not all(i.is_active for i in items.values()):
                 raise NotFound(N_("That item is no longer available."))
-            assignee = await UserRepository(session).least_loaded_holder(stage.role)
+            assignee = await UserRepository(session).least_loaded_holder(
+                stage.role, requester_id=requester.id
+            )
             request = Request(
                 workflow=workflow.key,
                 stage=stage.key,
@@ -169,7 +171,9 @@ class RequestService:
                     None,
                 )
             else:
-                assignee = await UserRepository(session).least_loaded_holder(next_stage.role)
+                assignee = await UserRepository(session).least_loaded_holder(
+                    next_stage.role, requester_id=request.requester_id
+                )
                 request.stage = next_stage.key
                 request.assignee_id = assignee.id if assignee else None
             request.stage_entered_at = request.updated_at = now

@@ -9,13 +9,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from core.enums import RecoveryAction, RecoveryOutcome, Role
 from database.models import (
     ErrorOccurrence,
     ErrorRecord,
+    Request,
+    User,
 )
 from services.inventory import MAX_STOCK, ImportFailed, parse_items_csv
+from services.requests import Line
 from tests.conftest import ADMIN_TG_ID, World
-from tests.factories import stock
+from tests.factories import person, stock
 from tests.test_cli import run, stock_rows
 
 NOT_DIGITS = ["١٢", "１２", "1_000", "+5", "1 000", "12.0", "٣"]
@@ -130,3 +134,61 @@ def test_items_import_refuses_out_of_range_stock_by_line(
     code, out, _ = run(capsys, "items", "import", str(path))
     assert (code, out) == (0, f"imported {path}: 1 new, 0 updated items\n  A: stock +2147483647\n")
     assert stock_rows(env) == ({"A": ("Paper", "pcs", MAX_STOCK)}, [("A", MAX_STOCK)])
+
+
+# -- assignment ---------------------------------------------------------------------------------
+
+MANAGER, OTHER_REQUESTER, BOTH, KEEPER, BOTH_KEEPER = 201, 101, 301, 401, 302
+
+
+async def user_ids(world: World) -> dict[int, int]:
+    async with world.app.sessionmaker() as session:
+        users = (await session.execute(select(User))).unique().scalars()
+        return {u.telegram_id: u.id for u in users}
+
+
+async def assignee(world: World, request_id: int) -> int | None:
+    async with world.app.sessionmaker() as session:
+        request = await session.get(Request, request_id)
+        assert request is not None
+        return request.assignee_id
+
+
+async def test_least_loaded_assignment_never_picks_the_requester(world: World) -> None:
+    await stock(world, ("P-1", "Paper", 10))
+    await person(world, MANAGER, Role.MANAGER)
+    await person(world, OTHER_REQUESTER, Role.REQUESTER)
+    # A manager and storekeeper who also asks for things; registered before the keeper.
+    await person(world, BOTH, Role.MANAGER, Role.STOREKEEPER)
+    await person(world, KEEPER, Role.STOREKEEPER)
+    await world.app.users.ensure_admins()
+    ids = await user_ids(world)
+    # The other manager carries one request; BOTH carries none: the least loaded by far.
+    first = await world.app.requests.create(ids[OTHER_REQUESTER], [Line(1, 1)])
+    assert await assignee(world, first.id) == ids[MANAGER]
+
+    own = await world.app.requests.create(ids[BOTH], [Line(1, 1)])
+    assert await assignee(world, own.id) == ids[MANAGER]  # not BOTH, though less loaded
+    # Approved on to the warehouse: BOTH and the keeper both carry nothing; BOTH comes first.
+    approved = await world.app.requests.approve(own.id, ids[MANAGER], own.version)
+    assert await assignee(world, approved.id) == ids[KEEPER]
+    # An admin resets it to the manager stage, and forces it forward again: the same rule.
+    reset = await world.app.actions.apply(
+        own.id, RecoveryAction.RESET, ids[ADMIN_TG_ID], approved.version, "recount"
+    )
+    assert reset.outcome is RecoveryOutcome.APPLIED
+    assert await assignee(world, own.id) == ids[MANAGER]
+    assert reset.request is not None
+    forward = await world.app.actions.apply(
+        own.id, RecoveryAction.FORCE_TRANSITION, ids[ADMIN_TG_ID], reset.request.version, "ok"
+    )
+    assert forward.outcome is RecoveryOutcome.APPLIED
+    assert await assignee(world, own.id) == ids[KEEPER]
+
+
+async def test_a_requester_who_alone_holds_the_role_leaves_it_unassigned(world: World) -> None:
+    await stock(world, ("P-1", "Paper", 10))
+    await person(world, BOTH, Role.MANAGER)
+    ids = await user_ids(world)
+    own = await world.app.requests.create(ids[BOTH], [Line(1, 1)])
+    assert await assignee(world, own.id) is None
