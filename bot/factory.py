@@ -177,6 +177,7 @@ def create_app(
             telegram_breaker,
             telegram_latency,
             sleep,
+            masker=masker,
         )
     )
     wake_outbox = outbox.kick if outbox is not None else _nothing
@@ -279,6 +280,8 @@ def create_sender(
     telegram_breaker: CircuitBreaker,
     telegram_latency: LatencyTracker,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    *,
+    masker: Masker | None = None,
 ) -> OutboxSender:
     def on_latency(method: str, seconds: float) -> None:
         telegram_latency.observe(seconds)
@@ -306,6 +309,7 @@ def create_sender(
             clock=monotonic,
         ),
         on_outcome=lambda outcome: metrics.notifications.labels(outcome).inc(),
+        masker=masker,
     )
 
 

@@ -7,15 +7,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from aiogram.exceptions import TelegramBadRequest, TelegramServerError
+from aiogram.methods import SendMessage
 from sqlalchemy import func, select
 
-from core.enums import RecoveryAction, RecoveryOutcome, Role
+from core.enums import NotificationStatus, RecoveryAction, RecoveryOutcome, Role
 from database.models import (
     ErrorOccurrence,
     ErrorRecord,
+    PendingNotification,
     Request,
     User,
 )
+from outbox.payloads import RequestCompleted
+from outbox.repository import enqueue
 from services.inventory import MAX_STOCK, ImportFailed, parse_items_csv
 from services.requests import Line
 from tests.conftest import ADMIN_TG_ID, World
@@ -192,3 +197,51 @@ async def test_a_requester_who_alone_holds_the_role_leaves_it_unassigned(world: 
     ids = await user_ids(world)
     own = await world.app.requests.create(ids[BOTH], [Line(1, 1)])
     assert await assignee(world, own.id) is None
+
+
+# -- the outbox's last error ---------------------------------------------------------------
+
+PHONE = "+1 415 555 0199"
+LONG_TOKEN = "7123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw9"
+
+
+async def test_a_telegram_error_is_stored_masked(world: World) -> None:
+    await person(world, 500, Role.REQUESTER)
+    await person(world, 501, Role.REQUESTER)
+    async with world.app.sessionmaker() as session, session.begin():
+        users = (await session.execute(select(User).order_by(User.id))).unique().scalars()
+        recipients = [u.id for u in users]
+    async with world.app.sessionmaker() as session, session.begin():
+        for n, recipient in enumerate(recipients):
+            await enqueue(
+                session,
+                recipient_id=recipient,
+                payload=RequestCompleted(request_id=n + 1, workflow="inventory_request"),
+                idempotency_key=f"k{n}",
+                now=world.app.clock.now(),
+            )
+    # The bot's own token (a configured secret), another token and a phone in the descriptions.
+    told = f"Bad Request: can't parse entities near 42:TEST-TOKEN and {LONG_TOKEN}, {PHONE}"
+    world.session.refuse_next(
+        SendMessage, TelegramBadRequest(SendMessage(chat_id=1, text="x"), told)
+    )
+    world.session.refuse_next(
+        SendMessage, TelegramServerError(SendMessage(chat_id=1, text="x"), f"Bad Gateway {PHONE}")
+    )
+    assert await world.deliver() == 0
+    async with world.app.sessionmaker() as session:
+        rows = (
+            (await session.execute(select(PendingNotification).order_by(PendingNotification.id)))
+            .unique()
+            .scalars()
+            .all()
+        )
+    assert {r.status for r in rows} == {NotificationStatus.DEAD, NotificationStatus.RETRYING}
+    for row in rows:
+        assert row.last_error is not None
+        for secret in ("TEST-TOKEN", LONG_TOKEN, "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw9", PHONE):
+            assert secret not in row.last_error, row.last_error
+        assert "***" in row.last_error
+    dead = next(r for r in rows if r.status is NotificationStatus.DEAD)
+    assert dead.last_error is not None
+    assert dead.last_error.startswith("TelegramBadRequest: Telegram server says - Bad Request")
