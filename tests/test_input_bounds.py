@@ -4,8 +4,6 @@ assignment that never lands on the requester, a Telegram error stored masked."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from aiogram.exceptions import TelegramBadRequest, TelegramServerError
 from aiogram.methods import SendMessage
@@ -25,7 +23,6 @@ from services.inventory import MAX_STOCK, ImportFailed, parse_items_csv
 from services.requests import Line
 from tests.conftest import ADMIN_TG_ID, World
 from tests.factories import person, stock
-from tests.test_cli import run, stock_rows
 
 NOT_DIGITS = ["١٢", "１２", "1_000", "+5", "1 000", "12.0", "٣"]
 
@@ -110,35 +107,6 @@ def test_a_huge_stock_figure_is_cut_in_its_message() -> None:
     [error] = failed.value.errors
     assert error.startswith("line 2: stock 9999999999") and error.endswith(f"than {MAX_STOCK}")
     assert len(error) < 100
-
-
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fresh_database_url: str) -> str:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DATABASE_URL", fresh_database_url)
-    monkeypatch.setenv("ADMIN_IDS", "900")
-    monkeypatch.delenv("BOT_TOKEN", raising=False)
-    return fresh_database_url
-
-
-def test_items_import_refuses_out_of_range_stock_by_line(
-    env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    path = tmp_path / "items.csv"
-    path.write_text("sku,name,stock\nA,Paper,10\nB,Pens,2147483648\nC,Ink,+5\n")
-    code, out, err = run(capsys, "items", "import", str(path))
-    assert (code, out) == (1, "")
-    assert err.splitlines() == [
-        f"error: nothing was imported from {path}:",
-        f"  line 3: stock 2147483648 is more than {MAX_STOCK}",
-        "  line 4: stock '+5' is not a whole number",
-    ]
-    assert stock_rows(env) == ({}, [])
-    # The largest figure fits the column on both databases.
-    path.write_text("sku,name,stock\nA,Paper,2147483647\n")
-    code, out, _ = run(capsys, "items", "import", str(path))
-    assert (code, out) == (0, f"imported {path}: 1 new, 0 updated items\n  A: stock +2147483647\n")
-    assert stock_rows(env) == ({"A": ("Paper", "pcs", MAX_STOCK)}, [("A", MAX_STOCK)])
 
 
 # -- assignment ---------------------------------------------------------------------------------
