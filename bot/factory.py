@@ -179,6 +179,7 @@ def create_app(
             telegram_breaker,
             telegram_latency,
             sleep,
+            masker=masker,
         )
     )
     wake_outbox = outbox.kick if outbox is not None else _nothing
@@ -281,6 +282,8 @@ def create_sender(
     telegram_breaker: CircuitBreaker,
     telegram_latency: LatencyTracker,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    *,
+    masker: Masker | None = None,
 ) -> OutboxSender:
     def on_latency(method: str, seconds: float) -> None:
         telegram_latency.observe(seconds)
@@ -308,6 +311,7 @@ def create_sender(
             clock=monotonic,
         ),
         on_outcome=lambda outcome: metrics.notifications.labels(outcome).inc(),
+        masker=masker,
     )
 
 

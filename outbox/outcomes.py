@@ -21,6 +21,7 @@ from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, Teleg
 from core.enums import DeadReason, NotificationStatus
 from database.models import PendingNotification
 from utils.backoff import backoff_seconds
+from utils.masking import Masker
 
 UNREACHABLE = (DeadReason.BLOCKED, DeadReason.CHAT_NOT_FOUND, DeadReason.BAD_REQUEST)
 
@@ -67,8 +68,10 @@ def classify_permanent(exc: Exception) -> DeadReason | None:
     return None
 
 
-def describe(exc: Exception) -> str:
-    return f"{type(exc).__name__}: {exc}"[:2000]
+def describe(exc: Exception, masker: Masker) -> str:
+    """The error as `last_error` stores it: masked as error records are (Telegram's
+    description may quote the text sent, a phone in it, a token in a URL), then cut."""
+    return masker.text(f"{type(exc).__name__}: {exc}")[:2000]
 
 
 def _values(row: PendingNotification, **changed: object) -> dict[str, object]:

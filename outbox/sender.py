@@ -41,6 +41,7 @@ from outbox.outcomes import Change, Outcome, SenderPolicy, classify_permanent
 from outbox.render import Renderer
 from outbox.repository import NotificationRepository
 from utils.circuit_breaker import CircuitOpenError
+from utils.masking import Masker
 from utils.rate_limit import EPSILON, RateLimiter
 
 logger = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ class OutboxSender:
         random: Callable[[], float] = random.random,
         sender_id: str | None = None,
         on_outcome: Callable[[str], None] = lambda outcome: None,
+        masker: Masker | None = None,
     ) -> None:
         self.bot = bot
         self.sessionmaker = sessionmaker
@@ -81,6 +83,7 @@ class OutboxSender:
         self.random = random
         self.sender_id = sender_id or new_sender_id()
         self.on_outcome = on_outcome  # "sent", "retry" or "dead": for the metrics
+        self.masker = masker or Masker()  # the app's, with its secrets (bot/factory.py)
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
 
@@ -128,7 +131,7 @@ class OutboxSender:
             text, markup = self.renderer.render(row)
         except Exception as exc:  # a rendering bug must not block the rest of the queue
             logger.exception("notification %s could not be rendered", row.id)
-            error = outcomes.describe(exc)
+            error = outcomes.describe(exc, self.masker)
             return outcomes.dead(row, error, DeadReason.RENDER_FAILED, now(), count=False)
         replying = HANDLING_UPDATE.set(False)  # the sender's 429 policy, not a reply's retry
         try:
@@ -139,9 +142,11 @@ class OutboxSender:
             return None
         except TelegramRetryAfter as exc:
             self.limiter.pause(float(exc.retry_after))
-            return outcomes.wait(row, outcomes.describe(exc), float(exc.retry_after), now())
+            return outcomes.wait(
+                row, outcomes.describe(exc, self.masker), float(exc.retry_after), now()
+            )
         except Exception as exc:
-            error = outcomes.describe(exc)
+            error = outcomes.describe(exc, self.masker)
             reason = classify_permanent(exc)
             logger.warning("notification %s not delivered: %s", row.id, error)
             if reason is not None:

@@ -15,10 +15,12 @@ from core.enums import TransactionKind, TransactionStatus
 from database.models import InventoryItem, InventoryTransaction
 from database.repositories.inventory import InventoryRepository
 from services.transactions import Change, TransactionalStateManager
+from utils.digits import is_digits, whole_number
 
 REQUIRED_COLUMNS = ("sku", "name")
 OPTIONAL_COLUMNS = ("unit", "stock")
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
+MAX_STOCK = 2**31 - 1  # PostgreSQL's integer: the stock figure and its ledger movement
 
 
 class ImportFailed(Exception):
@@ -61,14 +63,22 @@ def _field_problems(values: dict[str, str]) -> tuple[list[str], int | None]:
     raw = values.get("stock", "")
     if not raw:
         return problems, None
-    try:
-        stock = int(raw)
-    except ValueError:
-        problems.append(f"stock {raw!r} is not a whole number")
-        return problems, None
-    if stock < 0:
+    # ASCII digits only: int() would also take "1_000", "+5" and other scripts' digits.
+    if raw.startswith("-") and is_digits(raw[1:]):
         problems.append("stock cannot be negative")
+        return problems, None
+    if not is_digits(raw):
+        problems.append(f"stock {_cut(raw)!r} is not a whole number")
+        return problems, None
+    stock = whole_number(raw, MAX_STOCK)
+    if stock is None:
+        problems.append(f"stock {_cut(raw)} is more than {MAX_STOCK}")
     return problems, stock
+
+
+def _cut(value: str, limit: int = 24) -> str:
+    """A value as an error line quotes it: a 5,000-digit figure would drown the line."""
+    return value if len(value) <= limit else value[:limit] + "…"
 
 
 def parse_items_csv(text: str) -> list[ImportRow]:

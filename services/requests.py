@@ -43,6 +43,7 @@ from database.repositories.users import UserRepository
 from outbox.payloads import RequestAdvanced, RequestCompleted, RequestRejected
 from services.request_notices import notify, notify_stage
 from services.transactions import Change, TransactionalStateManager
+from utils.digits import is_digits
 
 MAX_REASON_LENGTH = 1000
 MAX_LINES = 20
@@ -82,7 +83,7 @@ class RequestService:
     def check_quantity(self, text: str) -> int:
         """Parse a typed quantity: a whole positive number not above the configured maximum."""
         value = text.strip()
-        if not value.isdecimal() or not value.isascii():
+        if not is_digits(value):
             raise ValidationFailed(
                 N_("Please send the quantity as a whole number, for example 3.")
             )
@@ -121,7 +122,9 @@ class RequestService:
             items = await InventoryRepository(session).lock_items(list(merged))
             if set(items) != set(merged) or not all(i.is_active for i in items.values()):
                 raise NotFound(N_("That item is no longer available."))
-            assignee = await UserRepository(session).least_loaded_holder(stage.role)
+            assignee = await UserRepository(session).least_loaded_holder(
+                stage.role, requester_id=requester.id
+            )
             request = Request(
                 workflow=workflow.key,
                 stage=stage.key,
@@ -168,7 +171,9 @@ class RequestService:
                     None,
                 )
             else:
-                assignee = await UserRepository(session).least_loaded_holder(next_stage.role)
+                assignee = await UserRepository(session).least_loaded_holder(
+                    next_stage.role, requester_id=request.requester_id
+                )
                 request.stage = next_stage.key
                 request.assignee_id = assignee.id if assignee else None
             request.stage_entered_at = request.updated_at = now

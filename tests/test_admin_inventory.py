@@ -221,7 +221,7 @@ async def test_outsiders_and_forged_buttons_are_turned_away(world: World) -> Non
 
 def test_home_button_data_fits_in_a_callback() -> None:
     assert reconcile_home_data() == "rc:h:0"
-    assert len(ReconcileCallback(action=ReconcileAction.COUNT, id=2**31).pack()) <= 64
+    assert len(ReconcileCallback(action=ReconcileAction.COUNT, id=2**31 - 1).pack()) <= 64
 
 
 async def test_a_press_while_another_run_holds_the_lock_is_refused(world: World) -> None:

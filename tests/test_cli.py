@@ -12,6 +12,7 @@ from bot.cli import main
 from database.engine import create_engine, create_sessionmaker
 from database.migrate import alembic_config
 from database.models import InventoryItem, InventoryTransaction
+from services.inventory import MAX_STOCK
 from tests.support import db
 
 
@@ -97,13 +98,18 @@ def test_items_import_is_all_or_nothing(
     env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bad = tmp_path / "bad.csv"
-    bad.write_text("sku,name,unit,stock\nA-1,Paper,pack,10\nB-2,,pcs,x\nA-1,Again,pcs,1\n")
+    bad.write_text(
+        "sku,name,unit,stock\nA-1,Paper,pack,10\nB-2,,pcs,x\nA-1,Again,pcs,1\n"
+        "C-3,Ink,pcs,2147483648\nD-4,Glue,pcs,+5\n"  # beyond PostgreSQL's integer; a sign
+    )
     code, _, err = run(capsys, "items", "import", str(bad))
     assert code == 1
     assert err.splitlines() == [
         f"error: nothing was imported from {bad}:",
         "  line 3: name is empty; stock 'x' is not a whole number",
         "  line 4: sku 'A-1' already appears on line 2",
+        f"  line 5: stock 2147483648 is more than {MAX_STOCK}",
+        "  line 6: stock '+5' is not a whole number",
     ]
     assert stock_rows(env) == ({}, [])
 
@@ -111,12 +117,18 @@ def test_items_import_is_all_or_nothing(
     good.write_text("SKU,Name,Stock\nA-1,Paper,10\nB-2,Pens,\n")
     code, out, _ = run(capsys, "items", "import", str(good))
     assert (code, out) == (0, f"imported {good}: 2 new, 0 updated items\n  A-1: stock +10\n")
-    good.write_text("sku,name,unit,stock\nA-1,Paper A4,pack,7\n")
+    good.write_text(f"sku,name,unit,stock\nA-1,Paper A4,pack,7\nC-3,Ink,,{MAX_STOCK}\n")
     code, out, _ = run(capsys, "items", "import", str(good))
-    assert out == f"imported {good}: 0 new, 1 updated items\n  A-1: stock -3\n"
+    assert out == (
+        f"imported {good}: 1 new, 1 updated items\n  A-1: stock -3\n  C-3: stock +{MAX_STOCK}\n"
+    )
     items, ledger = stock_rows(env)
-    assert items == {"A-1": ("Paper A4", "pack", 7), "B-2": ("Pens", "pcs", 0)}
-    assert ledger == [("A-1", 10), ("A-1", -3)]
+    assert items == {
+        "A-1": ("Paper A4", "pack", 7),
+        "B-2": ("Pens", "pcs", 0),
+        "C-3": ("Ink", "pcs", MAX_STOCK),  # the largest figure fits on both databases
+    }
+    assert ledger == [("A-1", 10), ("A-1", -3), ("C-3", MAX_STOCK)]
 
 
 @pytest.mark.parametrize(

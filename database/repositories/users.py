@@ -60,8 +60,10 @@ class UserRepository:
         )
         return (await self.session.execute(query)).scalars().all()
 
-    async def least_loaded_holder(self, role: Role) -> User | None:
-        """The active holder of `role` with the fewest active assigned requests."""
+    async def least_loaded_holder(self, role: Role, *, requester_id: int) -> User | None:
+        """The active holder of `role` with the fewest active assigned requests, never the
+        request's own requester (who may hold the role too, and would then be least loaded
+        by having nothing to decide)."""
         load = (
             select(func.count(Request.id))
             .where(Request.assignee_id == User.id, Request.status == RequestStatus.ACTIVE)
@@ -70,7 +72,7 @@ class UserRepository:
         query = (
             select(User)
             .join(UserRole)
-            .where(UserRole.role == role, User.is_active.is_(True))
+            .where(UserRole.role == role, User.is_active.is_(True), User.id != requester_id)
             .order_by(load, User.id)
             .limit(1)
         )

@@ -1,15 +1,22 @@
 """Callback data of every staff screen, in one module: refusals.py recognises a staff button
 by the prefix of a class defined here. Prefixes and fields stay as they are: old messages still
-carry them. Fields are typed, but still re-checked on arrival: Telegram clients can send any
-bytes as callback data."""
+carry them. Every field is bounded where it is parsed, with the types of handlers/callbacks.py:
+out of range, a button is "no longer active" before any handler runs."""
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
 from aiogram.filters.callback_data import CallbackData
+from pydantic import Field
 
 from core.enums import RecoveryAction
+from handlers.callbacks import Choice, Id, Natural, Page, Pick, Word
+from services.confirmations import MAX_TOKEN
+
+# What secrets.token_urlsafe makes (services/confirmations.py), at most as long as it stores.
+Token = Annotated[str, Field(min_length=1, max_length=MAX_TOKEN, pattern=r"^[A-Za-z0-9_-]+$")]
 
 # -- every "Yes" -------------------------------------------------------------------------
 
@@ -17,8 +24,8 @@ from core.enums import RecoveryAction
 class ConfirmYes(CallbackData, prefix="cy"):
     """The id of a stored confirmation (services/confirmations.py), nothing else to trust."""
 
-    token: str
-    pick: int = 0  # a preset shown on the button (a reason, a note); TYPE_OWN: type one instead
+    token: Token
+    pick: Choice = 0  # a preset shown on the button (a reason, a note); TYPE_OWN: type one instead
 
 
 TYPE_OWN = -1
@@ -34,76 +41,76 @@ class MenuSection(StrEnum):
 
 
 class RecoveryMenu(CallbackData, prefix="wr"):
-    section: str  # a MenuSection; a plain str so that an unknown one is answered, not stale
+    section: Word  # a MenuSection; a plain str so that an unknown one is answered, not stale
 
 
 class StuckList(CallbackData, prefix="ws"):
-    page: int
-    wf: int  # index of the workflow, -1: all
-    st: int  # index of the stage in that workflow, -1: all
+    page: Page
+    wf: Choice  # index of the workflow, -1: all
+    st: Choice  # index of the stage in that workflow, -1: all
 
 
 class StuckFilterPick(CallbackData, prefix="wf"):
-    wf: int
-    st: int
+    wf: Choice
+    st: Choice
 
 
 class StuckDetail(CallbackData, prefix="wd"):
-    request_id: int
+    request_id: Id
 
 
 class StuckAction(CallbackData, prefix="wa"):
     action: RecoveryAction
-    request_id: int
-    version: int
+    request_id: Id
+    version: Id
 
 
 class ReassignTo(CallbackData, prefix="wt"):
-    request_id: int
-    version: int
-    user_id: int
+    request_id: Id
+    version: Id
+    user_id: Id
 
 
 class ReasonPreset(CallbackData, prefix="wy"):
-    nonce: int
-    preset: int
+    nonce: Natural
+    preset: Pick
 
 
 class ConfirmPending(CallbackData, prefix="wc"):
-    nonce: int
+    nonce: Natural
     go: bool
 
 
 class BulkAction(CallbackData, prefix="wb"):
     action: RecoveryAction
-    wf: int
-    st: int
+    wf: Choice
+    st: Choice
 
 
 class JobView(CallbackData, prefix="wj"):
-    job_id: int
+    job_id: Id
 
 
 class ErrorStatsView(CallbackData, prefix="we"):
-    period: str  # h, d or w; checked on arrival
+    period: Word  # h, d or w; checked on arrival
 
 
 class ErrorDetailView(CallbackData, prefix="wed"):
-    record_id: int
+    record_id: Id
 
 
 class ErrorResolve(CallbackData, prefix="wer"):
-    record_id: int
+    record_id: Id
 
 
 class RecoveryLogView(CallbackData, prefix="wl"):
-    page: int
-    actor: int  # user id, 0: everyone
-    request: int  # request id, 0: all
+    page: Page
+    actor: Natural  # user id, 0: everyone
+    request: Natural  # request id, 0: all
 
 
 class RecoveryLogFilter(CallbackData, prefix="wlf"):
-    kind: str  # actor, request or clear; checked on arrival
+    kind: Word  # actor, request or clear; checked on arrival
 
 
 class ReconcileAction(StrEnum):
@@ -132,7 +139,7 @@ RECONCILE_ADMIN_ONLY = frozenset(
 class ReconcileCallback(CallbackData, prefix="rc"):
     action: ReconcileAction
     # An item id for COUNT, a preset index for REASON; 0 otherwise.
-    id: int = 0
+    id: Natural = 0
 
 
 class NotificationAction(StrEnum):
@@ -153,12 +160,14 @@ NOTIFICATIONS_ADMIN_ONLY = frozenset(
 
 class NotificationsMenu(CallbackData, prefix="nq"):
     action: NotificationAction
-    status: str = ""
-    page: int = 0
-    row_id: int = 0
-    arg: int = 0
-    count: int = 0
-    reason: int = 0
+    status: Word = ""  # a NotificationStatus; checked on arrival ("Unknown list")
+    page: Page = 0
+    row_id: Natural = 0
+    # Filled (a row id, a count, a preset) by buttons of the time before stored confirmations,
+    # whose actions are gone; the bot writes 0. Bounded all the same.
+    arg: Natural = 0
+    count: Natural = 0
+    reason: Pick = 0
 
 
 # -- the home of each section, for the buttons of the others ------------------------------

@@ -69,7 +69,9 @@ class _Moving:
         return Destination(self.request.stage, RequestStatus.ACTIVE, self.request.assignee)
 
     async def holder(self, stage: Stage) -> User | None:
-        return await UserRepository(self.session).least_loaded_holder(stage.role)
+        return await UserRepository(self.session).least_loaded_holder(
+            stage.role, requester_id=self.request.requester_id
+        )
 
     async def came_from(self) -> Stage:
         assert self.workflow is not None and self.stage is not None

@@ -70,7 +70,7 @@ class MoveContext(Protocol):
         """Its current stage; None when the stage is gone from the workflow file."""
 
     async def holder(self, stage: Stage) -> User | None:
-        """The least-loaded active holder of the stage's role."""
+        """The least-loaded active holder of the stage's role but the requester."""
 
     async def came_from(self) -> Stage:
         """The stage it last entered this one from (its history), else the one before."""

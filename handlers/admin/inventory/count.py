@@ -29,6 +29,7 @@ from handlers.routes import RouteTable
 from services.confirmation_scopes import SetCountedScope
 from services.confirmations import ConfirmationService
 from services.reconciliation.service import MAX_REASON, CountChanged, ReconciliationService
+from utils.digits import whole_number
 
 routes = RouteTable(__name__)
 
@@ -95,13 +96,13 @@ async def counted_sku(
 @routes.message(Counting.entering_quantity, F.text)
 async def counted_quantity(message: Message, user: User, state: FSMContext) -> None:
     require_admin(user, CHANGE_INVENTORY)
-    text = (message.text or "").strip()
-    if not text.isdecimal() or int(text) > MAX_COUNTED:
+    counted = whole_number((message.text or "").strip(), MAX_COUNTED)
+    if counted is None:
         await message.answer(
             _("Please send a whole number, 0 or more (for example 12), or /cancel.")
         )
         return
-    await state.update_data(counted=int(text))
+    await state.update_data(counted=counted)
     await state.set_state(Counting.entering_reason)
     kb = InlineKeyboardBuilder()
     for index, reason in enumerate(REASONS):
