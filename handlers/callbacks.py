@@ -16,7 +16,9 @@ from typing import Annotated
 from aiogram.filters.callback_data import CallbackData
 from pydantic import BeforeValidator, Field
 
-MAX_ID = 2**31 - 1  # PostgreSQL's integer: every id and version column
+from utils.digits import INT_MAX
+
+MAX_ID = INT_MAX  # every id and version column
 MAX_PAGE = 1_000_000  # beyond any list the bot pages; page × page size stays a small OFFSET
 MAX_INDEX = 999  # an index into a list the bot showed: workflows, stages, presets
 _PACKED_INT = re.compile(r"-?[0-9]{1,10}")  # how str(int) packs it: no "+", "_", spaces, "١"

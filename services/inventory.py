@@ -15,12 +15,12 @@ from core.enums import TransactionKind, TransactionStatus
 from database.models import InventoryItem, InventoryTransaction
 from database.repositories.inventory import InventoryRepository
 from services.transactions import Change, TransactionalStateManager
-from utils.digits import is_digits, whole_number
+from utils.digits import INT_MAX, is_digits, whole_number
 
 REQUIRED_COLUMNS = ("sku", "name")
 OPTIONAL_COLUMNS = ("unit", "stock")
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
-MAX_STOCK = 2**31 - 1  # PostgreSQL's integer: the stock figure and its ledger movement
+MAX_STOCK = INT_MAX  # the stock figure and its ledger movement
 
 
 class ImportFailed(Exception):

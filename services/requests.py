@@ -43,6 +43,7 @@ from database.repositories.users import UserRepository
 from outbox.payloads import RequestAdvanced, RequestCompleted, RequestRejected
 from services.request_notices import notify, notify_stage
 from services.transactions import Change, TransactionalStateManager
+from services.users import acting
 from utils.digits import is_digits
 
 MAX_REASON_LENGTH = 1000
@@ -116,9 +117,7 @@ class RequestService:
 
         async def work(change: Change) -> Request:
             session = change.session
-            requester = await UserRepository(session).by_id(requester_id)
-            if requester is None or not requester.is_active:
-                raise PermissionDenied()
+            requester = await acting(session, requester_id)
             items = await InventoryRepository(session).lock_items(list(merged))
             if set(items) != set(merged) or not all(i.is_active for i in items.values()):
                 raise NotFound(N_("That item is no longer available."))
@@ -301,9 +300,7 @@ class RequestService:
         request = await RequestRepository(session).by_id(request_id)
         if request is None:
             raise NotFound(N_("Request #{request_id} does not exist."), request_id=request_id)
-        actor = await UserRepository(session).by_id(actor_id)
-        if actor is None or not actor.is_active:
-            raise PermissionDenied()
+        actor = await acting(session, actor_id)
         workflow = self.workflows.get(request.workflow)
         stage = workflow.stage(request.stage) if workflow and request.stage else None
         if request.status is not RequestStatus.ACTIVE or workflow is None or stage is None:

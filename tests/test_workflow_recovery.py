@@ -504,6 +504,10 @@ async def test_recovery_log_with_filters(world: World, clock: FrozenClock) -> No
     await admin.click("By request")
     await admin.send("two")
     assert admin.last_reply() == "Please send the request number as digits, for example 42."
+    for beyond in ("99999999999999999999", "١٢", "0"):  # past any id, not ASCII, not an id
+        await admin.send(beyond)
+        assert admin.last_reply() == "Please send the request number as digits, for example 42."
+    assert await rows(world, ErrorRecord) == []
     await admin.send("2")
     assert "Filter: request #2" in admin.last_reply()
     assert "#1 ·" not in admin.last_reply()

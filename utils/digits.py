@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+INT_MAX = 2**31 - 1  # PostgreSQL's integer: every id, version, stock and quantity column
 _DIGITS = re.compile(r"[0-9]+")  # a range, not \d: ASCII only
 
 

@@ -21,6 +21,7 @@ from handlers.edits import safe_edit_text
 from handlers.keyboards import add_pager
 from handlers.routes import RouteTable
 from services.recovery.log import RecoveryLogReader
+from utils.digits import INT_MAX, whole_number
 
 routes = RouteTable(__name__)
 
@@ -111,9 +112,10 @@ async def recovery_log_filter(
 async def recovery_log_request(
     message: Message, bot: Bot, recovery_log: RecoveryLogReader, state: FSMContext
 ) -> None:
-    typed = (message.text or "").strip().lstrip("#")
-    if not typed.isdecimal() or not typed.isascii() or int(typed) < 1:
+    # Bounded like a button's id: a 20-digit number must not reach the query (OverflowError).
+    number = whole_number((message.text or "").strip().lstrip("#"), INT_MAX)
+    if not number:
         raise ValidationFailed(N_("Please send the request number as digits, for example 42."))
     await state.set_state(None)
-    text, markup = await log_screen(recovery_log, 0, 0, int(typed))
+    text, markup = await log_screen(recovery_log, 0, 0, number)
     await edit_menu(bot, state, None, text, markup)
