@@ -197,6 +197,15 @@ class InventoryService:
                 # which may have drifted (reconciliation's business, not the import's).
                 balance = balances.get(item.id, 0)
                 delta = 0 if row.stock is None else row.stock - balance
+                if abs(delta) > MAX_STOCK:
+                    # A large figure against a negative ledger balance: the movement itself
+                    # would not fit the column. Nothing is imported (one transaction).
+                    raise ImportFailed(
+                        [
+                            f"line {row.line}: stock {row.stock} against the ledger's "
+                            f"{balance} is a movement of {delta}, more than {MAX_STOCK}"
+                        ]
+                    )
                 if row.stock is not None:
                     item.stock = row.stock
                 if delta:

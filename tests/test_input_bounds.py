@@ -9,17 +9,26 @@ from aiogram.exceptions import TelegramBadRequest, TelegramServerError
 from aiogram.methods import SendMessage
 from sqlalchemy import func, select
 
-from core.enums import NotificationStatus, RecoveryAction, RecoveryOutcome, Role
+from core.enums import (
+    NotificationStatus,
+    RecoveryAction,
+    RecoveryOutcome,
+    Role,
+    TransactionKind,
+    TransactionStatus,
+)
 from database.models import (
     ErrorOccurrence,
     ErrorRecord,
+    InventoryItem,
+    InventoryTransaction,
     PendingNotification,
     Request,
     User,
 )
 from outbox.payloads import RequestCompleted
 from outbox.repository import enqueue
-from services.inventory import MAX_STOCK, ImportFailed, parse_items_csv
+from services.inventory import MAX_STOCK, ImportFailed, ImportRow, parse_items_csv
 from services.requests import Line
 from tests.conftest import ADMIN_TG_ID, World
 from tests.factories import person, stock
@@ -107,6 +116,39 @@ def test_a_huge_stock_figure_is_cut_in_its_message() -> None:
     [error] = failed.value.errors
     assert error.startswith("line 2: stock 9999999999") and error.endswith(f"than {MAX_STOCK}")
     assert len(error) < 100
+
+
+async def test_a_stock_figure_whose_movement_would_overflow_imports_nothing(world: World) -> None:
+    await stock(world, ("A", "Short", 0), ("B", "Other", 3))
+    async with world.app.sessionmaker() as session, session.begin():
+        item = (
+            await session.execute(select(InventoryItem).where(InventoryItem.sku == "A"))
+        ).scalar_one()
+        session.add(
+            InventoryTransaction(
+                item_id=item.id,
+                kind=TransactionKind.ISSUE,
+                quantity=-5,
+                status=TransactionStatus.COMMITTED,
+                reason="issued while short",
+                created_at=world.app.clock.now(),
+                committed_at=world.app.clock.now(),
+            )
+        )
+    rows = [ImportRow(2, "B", "Other", "pcs", 7), ImportRow(3, "A", "Short", "pcs", MAX_STOCK)]
+    with pytest.raises(ImportFailed) as failed:
+        await world.app.inventory.import_rows(rows)
+    assert failed.value.errors == [
+        f"line 3: stock {MAX_STOCK} against the ledger's -5 is a movement of {MAX_STOCK + 5}, "
+        f"more than {MAX_STOCK}"
+    ]
+    async with world.app.sessionmaker() as session:
+        figures = dict(
+            (await session.execute(select(InventoryItem.sku, InventoryItem.stock))).all()
+        )
+        moves = await session.scalar(select(func.count()).select_from(InventoryTransaction))
+    assert figures == {"A": 0, "B": 3}  # B's line came first and was not applied either
+    assert moves == 2  # B's receipt and the issue: nothing from this import
 
 
 # -- assignment ---------------------------------------------------------------------------------
