@@ -29,14 +29,13 @@ from aiogram.utils.i18n import I18n, ngettext
 
 from core.i18n import pick_locale
 from database.models import User
+from middlewares.error_handling import CALLBACK_TEXT_LIMIT
 from services.health.metrics import Metrics
 from utils.circuit_breaker import CircuitOpenError
 from utils.degradation import LastGoodCache
 from utils.throttle import Throttle, Verdict
 
 logger = logging.getLogger(__name__)
-
-CALLBACK_TEXT_LIMIT = 200  # Telegram's limit for a callback answer
 
 
 class ThrottleMiddleware(BaseMiddleware):
