@@ -54,7 +54,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.factory import App, create_app, create_bot, create_dispatcher
-from core.settings import ErrorSettings, Settings
+from core.settings import ErrorSettings, Settings, ThrottleSettings
 from database.base import Base
 from database.engine import AUTOCOMMIT_READ, create_engine
 from services.inventory import ImportRow
@@ -197,6 +197,8 @@ async def build_app(url: str, folder: Path) -> tuple[App, Dispatcher, Bot, SqlCo
         bot_token=SecretStr(TOKEN),
         database_url=SecretStr(url),
         error=ErrorSettings(spool_path=folder / "spool.jsonl"),
+        # One person's updates back to back: the flood control would drop all but a burst.
+        throttle=ThrottleSettings(burst=1_000_000),
         _env_file=None,  # type: ignore[call-arg]
     )
     engine = create_engine(url)

@@ -39,6 +39,7 @@ from middlewares.error_handling import ErrorMiddleware
 from middlewares.locale import LocaleMiddleware
 from middlewares.metrics import UpdateMetricsMiddleware
 from middlewares.scope import HandlerScopeMiddleware
+from middlewares.throttle import ThrottleMiddleware
 from middlewares.user import UserMiddleware
 from outbox.render import Renderer
 from outbox.sender import OutboxSender, SenderPolicy
@@ -68,6 +69,7 @@ from utils.healing import Healer
 from utils.latency import LatencyTracker
 from utils.masking import Masker
 from utils.rate_limit import RateLimiter
+from utils.throttle import Throttle
 
 DEGRADED_USER_MAX_AGE = 3600.0  # seconds a cached user may stand in while the database is down
 
@@ -118,6 +120,7 @@ class App:
     jobs: JobMonitor
     telegram_latency: LatencyTracker
     health: HealthService
+    throttle: Throttle[int]  # per-person flood control of the dispatcher
 
     @property
     def sender(self) -> OutboxSender:
@@ -192,7 +195,8 @@ def create_app(
         ErrorCorrelator(clock=monotonic),
         alert_window=timedelta(minutes=settings.error.alert_window_minutes),
         wake_outbox=wake_outbox,
-        on_recorded=lambda f: metrics.errors.labels(f.category.value, f.severity.value).inc(),
+        on_recorded=metrics.failure_recorded,
+        occurrences_per_minute=settings.error.occurrences_per_minute,
     )
     healer = Healer(max_concurrent=settings.max_concurrent_recoveries, clock=monotonic)
     register_strategies(healer, engine, recorder, wake_outbox)
@@ -267,6 +271,13 @@ def create_app(
         jobs=jobs,
         telegram_latency=telegram_latency,
         health=health,
+        throttle=Throttle(
+            rate=settings.throttle.rate_per_second,
+            burst=settings.throttle.burst,
+            quiet_seconds=settings.throttle.quiet_seconds,
+            max_keys=settings.throttle.max_people,
+            clock=monotonic,
+        ),
     )
 
 
@@ -341,7 +352,11 @@ def create_dispatcher(app: App, storage: BaseStorage | None = None) -> Dispatche
         health=app.health,
     )
     # Outermost first: a failure anywhere below, the database included, reaches ErrorMiddleware.
+    # A flood is dropped right after it is counted, before any database work.
     dp.update.outer_middleware(UpdateMetricsMiddleware(app.metrics))
+    dp.update.outer_middleware(
+        ThrottleMiddleware(app.throttle, app.i18n, app.metrics, app.user_cache)
+    )
     dp.update.outer_middleware(ErrorMiddleware(app.i18n, app.recorder, app.healer))
     dp.update.outer_middleware(UserMiddleware(app.users, app.user_cache))
     dp.update.outer_middleware(LocaleMiddleware(app.i18n))

@@ -97,6 +97,26 @@ class ErrorSettings(BaseModel):
     spool_path: Path = Path("data/error_spool.jsonl")
     alert_window_minutes: int = Field(default=60, ge=1)
     retention_days: int = Field(default=30, ge=1)
+    # Occurrence rows kept per person and problem in any minute; the record counts them all.
+    occurrences_per_minute: int = Field(default=5, ge=1, le=1000)
+
+
+class ThrottleSettings(BaseModel):
+    """THROTTLE_*: one person's flood of updates is answered once, then dropped for a while."""
+
+    # At least one a second: a person who sends at most one update a second is never throttled.
+    rate_per_second: float = Field(default=1.0, le=1000)
+    burst: int = Field(default=10, ge=1, le=1_000_000)
+    quiet_seconds: float = Field(default=30.0, gt=0, le=3600)
+    max_people: int = Field(default=10_000, ge=100, le=10_000_000)  # remembered at once (LRU)
+
+    @field_validator("rate_per_second")
+    @classmethod
+    def _check_rate(cls, value: float) -> float:
+        if not value >= 1:  # also refuses NaN
+            msg = "must be at least 1 (a second), so one update a second is never throttled"
+            raise ValueError(msg)
+        return value
 
 
 class ReconciliationSettings(BaseModel):
@@ -246,6 +266,7 @@ class Settings(BaseSettings):
     http: HttpSettings = HttpSettings()
     outbox: OutboxSettings = OutboxSettings()
     error: ErrorSettings = ErrorSettings()
+    throttle: ThrottleSettings = ThrottleSettings()
     reconciliation: ReconciliationSettings = ReconciliationSettings()
     webhook: WebhookSettings = WebhookSettings()
     health: HealthSettings = HealthSettings()

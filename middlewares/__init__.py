@@ -1,2 +1,2 @@
-"""Update middlewares, outermost first: metrics, errors, user, locale; inner ones around each
-handler: its scope (for error records) and the button answer."""
+"""Update middlewares, outermost first: metrics, throttle (one person's flood), errors, user,
+locale; inner ones around each handler: its scope (for error records) and the button answer."""

@@ -85,6 +85,8 @@ def settings(tmp_path: Path) -> Settings:
         error={"spool_path": tmp_path / "spool" / "errors.jsonl"},
         # Story tests send several messages to one chat at once; the limiter has its own tests.
         outbox={"rate_per_second": 10_000, "per_chat_per_second": 10_000},
+        # Story tests type faster than a person; the flood control has its own tests.
+        throttle={"burst": 1_000_000},
         _env_file=None,  # type: ignore[call-arg]
     )
 

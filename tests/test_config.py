@@ -77,6 +77,12 @@ def test_env_file_is_read(tmp_path: Path) -> None:
         ("HEALTH_QUEUE_PENDING", "a,b", "HEALTH_QUEUE_PENDING: Value error, must be two numbers"),
         ("HEALTH_QUEUE_PENDING", "200,50", "HEALTH_QUEUE_PENDING: Value error, must be 'degraded"),
         ("HEALTH_SNAPSHOT_MINUTES", "0", "HEALTH_SNAPSHOT_MINUTES: Input should be greater than"),
+        ("THROTTLE_RATE_PER_SECOND", "0.5", "RATE_PER_SECOND: Value error, must be at least 1"),
+        ("THROTTLE_RATE_PER_SECOND", "nan", "THROTTLE_RATE_PER_SECOND: Input should be"),
+        ("THROTTLE_BURST", "0", "THROTTLE_BURST: Input should be greater than or equal to 1"),
+        ("THROTTLE_QUIET_SECONDS", "0", "THROTTLE_QUIET_SECONDS: Input should be greater than 0"),
+        ("THROTTLE_MAX_PEOPLE", "10", "THROTTLE_MAX_PEOPLE: Input should be greater than or"),
+        ("ERROR_OCCURRENCES_PER_MINUTE", "0", "ERROR_OCCURRENCES_PER_MINUTE: Input should be"),
     ],
 )
 def test_bad_values_name_the_variable(

@@ -75,6 +75,26 @@ class ErrorRepository:
         )
         return (await self.session.execute(query)).scalar_one_or_none()
 
+    async def newest_of_person(
+        self, error_id: int, user_id: int | None, since: datetime, limit: int
+    ) -> list[str]:
+        """References of the record's occurrences of one person (None: of no person, a job's)
+        since `since`, newest first, at most `limit` (the cap on what one person stores).
+
+        Ranges over ix_error_occurrences_occurred_at: a minute's rows, not the record's all."""
+        person = ErrorOccurrence.context["user_id"].as_integer()
+        query = (
+            select(ErrorOccurrence.reference)
+            .where(
+                ErrorOccurrence.occurred_at >= since,
+                ErrorOccurrence.error_id == error_id,
+                person.is_(None) if user_id is None else person == user_id,
+            )
+            .order_by(ErrorOccurrence.occurred_at.desc(), ErrorOccurrence.id.desc())
+            .limit(limit)
+        )
+        return list((await self.session.scalars(query)).all())
+
     async def count_retry(self, fingerprint: str) -> None:
         await self.session.execute(
             update(ErrorRecord)

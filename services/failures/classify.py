@@ -48,6 +48,19 @@ CHECK_INPUT = N_("Please check what you entered and try again.")
 NOT_ALLOWED = N_("This action is not allowed now.")
 BROKEN = N_("Something went wrong on our side. Please try again later.")
 
+# A refusal: the domain said no to a person's action (not allowed, changed meanwhile, no longer
+# waiting for it). It is kept as an error record, so admins see who tried what, but it is an
+# answer, not an incident: health and the error metrics do not count it, it alerts nobody. Such
+# failures are never raised by the storm rule; a background job's is raised to high, which
+# makes it an incident again (nobody asked for it).
+REFUSAL_CATEGORY = ErrorCategory.BUSINESS_LOGIC
+REFUSAL_SEVERITIES = frozenset({ErrorSeverity.LOW, ErrorSeverity.MEDIUM})
+
+
+def is_refusal(category: ErrorCategory | str, severity: ErrorSeverity | str) -> bool:
+    """Read from the stored record as well: its category and severity say it."""
+    return category == REFUSAL_CATEGORY and severity in REFUSAL_SEVERITIES
+
 
 @dataclass(frozen=True)
 class FailureContext:
@@ -84,6 +97,10 @@ class Failure:
     exception_type: str
     database_down: bool = False
     recorded: bool = True
+
+    @property
+    def refusal(self) -> bool:
+        return is_refusal(self.category, self.severity)
 
 
 Matcher = Callable[[BaseException], bool]
@@ -170,8 +187,8 @@ def classify(
     fp = fingerprint(rule.category, exc, context)
     if context.source != "update" and severity.rank < ErrorSeverity.HIGH.rank:
         severity = ErrorSeverity.HIGH  # nobody is looking at a background job's failure
-    if rule.category is not ErrorCategory.BUSINESS_LOGIC and repeats(rule.category, fp):
-        severity = raise_one(severity)
+    if rule.category is not REFUSAL_CATEGORY and repeats(rule.category, fp):
+        severity = raise_one(severity)  # the storm rule: see utils/correlation.py
     if isinstance(exc, DomainError) and rule.message is None:
         message, params = exc.message, dict(exc.params)
     else:

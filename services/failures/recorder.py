@@ -4,6 +4,12 @@ Every recorded failure gets its own reference code (what the person is shown); r
 open fingerprint add to one `error_records` row. A new critical problem alerts the admins
 through the outbox, and repeats inside the alert window only raise the count. When the
 database cannot take the record it goes to the local spool and is written when it is back.
+
+What one person can make the bot store is bounded, never what it counts: beyond
+ERROR_OCCURRENCES_PER_MINUTE occurrence rows of one person (a Telegram user id; "no person"
+for a job) and one record in the last minute, a failure only adds to the record's count, and
+the person is shown the reference of their newest stored occurrence (it resolves to the same
+record). Records written from the spool are all kept: their codes were shown already.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L to misread
 MAX_TRACE = 20_000
+OCCURRENCE_WINDOW = timedelta(minutes=1)  # the cap on stored occurrences counts this window
 LOG_LEVELS = {
     ErrorSeverity.LOW: logging.INFO,
     ErrorSeverity.MEDIUM: logging.WARNING,
@@ -65,7 +72,11 @@ class ErrorRecorder:
         alert_window: timedelta,
         wake_outbox: Callable[[], None] = lambda: None,
         on_recorded: Callable[[Failure], None] = lambda failure: None,
+        occurrences_per_minute: int = 5,
     ) -> None:
+        if occurrences_per_minute < 1:
+            raise ValueError("occurrences_per_minute must be >= 1")
+        self.occurrences_per_minute = occurrences_per_minute
         self.on_recorded = on_recorded  # metrics count errors by category and severity
         self.sessionmaker = sessionmaker
         self.clock = clock
@@ -95,11 +106,11 @@ class ErrorRecorder:
             # Do not knock on a database we know is down: spool straight away.
             return self._spool(failure, occurrence)
         try:
-            await self.store([occurrence])
+            [reference] = await self._store([occurrence], capped=True)
         except Exception:
             logger.warning("could not store error %s; spooled", occurrence["reference"])
             return self._spool(failure, occurrence)
-        return Recorded(failure, occurrence["reference"])
+        return Recorded(failure, reference)
 
     async def flush_spool(self) -> int:
         """Write spooled records to the database; returns how many (0 if still down)."""
@@ -109,14 +120,22 @@ class ErrorRecorder:
         return written
 
     async def store(self, occurrences: Sequence[dict[str, Any]]) -> None:
+        """Write occurrences (the spool's), every one of them: their codes were shown."""
+        await self._store(occurrences, capped=False)
+
+    async def _store(self, occurrences: Sequence[dict[str, Any]], *, capped: bool) -> list[str]:
+        """The reference each occurrence can be looked up by (see the module's docstring)."""
         # Not through the state manager, on purpose: an error record must be written even when
         # the failure came from the state manager itself, and its retries would only delay the
         # spool; a transaction_log row per error would log the logging.
         async with self.sessionmaker() as session, session.begin():
-            for occurrence in occurrences:
-                await self._store_one(session, occurrence)
+            references = [
+                await self._store_one(session, occurrence, capped=capped)
+                for occurrence in occurrences
+            ]
         if wrote_outbox(session):
             self.wake_outbox()
+        return references
 
     async def count_retry(self, fingerprint: str) -> None:
         """A healing strategy ran for this problem (an error record's own counter: written
@@ -153,8 +172,11 @@ class ErrorRecorder:
             "at": self.clock.now().isoformat(),
         }
 
-    async def _store_one(self, session: AsyncSession, occurrence: dict[str, Any]) -> bool:
-        """Add one occurrence to its open record; True when admins were alerted."""
+    async def _store_one(
+        self, session: AsyncSession, occurrence: dict[str, Any], *, capped: bool
+    ) -> str:
+        """Add one occurrence to its open record (its row too, unless the person's cap is
+        reached) and alert if due; returns the reference that finds it."""
         at = datetime.fromisoformat(occurrence["at"])
         record = await ErrorRepository(session).locked_open(occurrence["fingerprint"])
         if record is None:
@@ -183,15 +205,34 @@ class ErrorRecorder:
                 self._repeat(record, occurrence, at)
         else:
             self._repeat(record, occurrence, at)
-        session.add(
-            ErrorOccurrence(
-                error_id=record.id,
-                reference=occurrence["reference"],
-                occurred_at=at,
-                context=occurrence["context"],
+        reference: str = occurrence["reference"]
+        kept = await self._kept_of_person(session, record, occurrence, at) if capped else []
+        if len(kept) < self.occurrences_per_minute:
+            session.add(
+                ErrorOccurrence(
+                    error_id=record.id,
+                    reference=reference,
+                    occurred_at=at,
+                    context=occurrence["context"],
+                )
             )
+        else:
+            reference = kept[0]  # counted above; their newest stored code stands for it
+        await self._alert_if_due(session, record)
+        return reference
+
+    async def _kept_of_person(
+        self, session: AsyncSession, record: ErrorRecord, occurrence: dict[str, Any], at: datetime
+    ) -> list[str]:
+        """The person's occurrence rows of this record in the last minute, newest first."""
+        user_id = occurrence["context"].get("user_id")
+        await session.flush()  # the record's id, and rows added earlier in this batch
+        return await ErrorRepository(session).newest_of_person(
+            record.id,
+            user_id if isinstance(user_id, int) else None,
+            at - OCCURRENCE_WINDOW,
+            self.occurrences_per_minute,
         )
-        return await self._alert_if_due(session, record)
 
     @staticmethod
     def _repeat(record: ErrorRecord, occurrence: dict[str, Any], at: datetime) -> None:

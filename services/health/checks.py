@@ -14,6 +14,7 @@ from core.enums import ErrorSeverity, HealthComponent, HealthStatus, Notificatio
 from core.settings import HealthSettings
 from database.repositories.errors import ErrorRepository
 from outbox.repository import NotificationRepository
+from services.failures.classify import is_refusal
 from services.health.jobs import JobMonitor, JobResult
 from services.health.model import Component, grade, worst
 from utils.circuit_breaker import BreakerState, CircuitBreaker
@@ -124,10 +125,14 @@ async def check_errors(
 ) -> Component:
     async with sessionmaker() as session:
         rows = await ErrorRepository(session).breakdown_since(now - ERROR_WINDOW)
+    # Refusals (a person not allowed, a request that moved on) are answers, not incidents:
+    # shown apart, never graded, so nobody who can message the bot can page the admins.
     breakdown: list[dict[str, Any]] = [
         {"category": str(category), "severity": str(severity), "count": n}
         for category, severity, n in rows
+        if not is_refusal(category, severity)
     ]
+    refusals = sum(n for category, severity, n in rows if is_refusal(category, severity))
     total = sum(row["count"] for row in breakdown)
     critical = sum(
         row["count"] for row in breakdown if row["severity"] == ErrorSeverity.CRITICAL.value
@@ -136,7 +141,7 @@ async def check_errors(
         grade(total, thresholds.errors_per_hour),
         grade(critical, thresholds.critical_errors_per_hour),
     )
-    details = {"total": total, "critical": critical, "breakdown": breakdown}
+    details = {"total": total, "critical": critical, "breakdown": breakdown, "refusals": refusals}
     return Component(HealthComponent.ERRORS, status, total, details)
 
 

@@ -14,6 +14,7 @@ from core.enums import (
     RecoveryAction,
     RecoveryOutcome,
 )
+from services.failures.classify import Failure
 from services.health.jobs import JobOutcome
 from services.health.model import Report
 from utils.circuit_breaker import BreakerState, CircuitBreaker
@@ -34,6 +35,21 @@ class Metrics:
         self.updates = Counter("bot_updates", "Telegram updates handled", ["type"], registry=r)
         self.errors = Counter(
             "bot_errors", "Errors recorded", ["category", "severity"], registry=r
+        )
+        # Refusals are answers, not errors: their own counter, outside bot_errors (and its alert).
+        self.refusals = Counter(
+            "bot_refusals", "Actions refused to a person (kept as error records)", registry=r
+        )
+        self.throttled = Counter(
+            "bot_throttled_updates",
+            "Updates dropped by the per-person flood control",
+            ["type"],
+            registry=r,
+        )
+        self.throttle_notices = Counter(
+            "bot_throttle_notices",
+            "Floods answered with the notice (one per person and quiet period)",
+            registry=r,
         )
         self.notifications = Counter(
             "bot_notifications", "Notification delivery attempts", ["outcome"], registry=r
@@ -100,9 +116,16 @@ class Metrics:
             self.notifications.labels(outcome)
         for update_type in ("message", "callback_query"):
             self.updates.labels(update_type)
+            self.throttled.labels(update_type)
         for action in RecoveryAction:
             for result in (RecoveryOutcome.APPLIED, RecoveryOutcome.STALE):
                 self.recovery_actions.labels(action.value, result.value)
+
+    def failure_recorded(self, failure: Failure) -> None:
+        if failure.refusal:
+            self.refusals.inc()
+        else:
+            self.errors.labels(failure.category.value, failure.severity.value).inc()
 
     def job_finished(self, job_id: str, outcome: JobOutcome, at_unix: float) -> None:
         self.job_runs.labels(job_id, outcome.result.value).inc()

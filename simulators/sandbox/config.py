@@ -52,6 +52,7 @@ def sandbox_settings(base: Settings, data_dir: Path, api_url: str, admin_id: int
         error={"spool_path": data_dir / "error_spool.jsonl"},
         # Replies in the page at once; the local server has no flood limits unless a fault says.
         outbox={"poll_seconds": 1.0, "per_chat_per_second": 20.0},
+        throttle=base.throttle,  # the operator's flood control (THROTTLE_*), to try it here too
         _env_file=None,
     )
 

@@ -15,7 +15,8 @@ from simulators.sandbox.world import Sandbox
 
 @contextlib.asynccontextmanager
 async def sandbox_in(data_dir: Path, *, demo: bool = True) -> AsyncIterator[Sandbox]:
-    base = Settings(_env_file=None)  # type: ignore[call-arg]
+    # The tests click faster than a person; the flood control has its own tests.
+    base = Settings(throttle={"burst": 1_000_000}, _env_file=None)  # type: ignore[call-arg,arg-type]
     async with open_sandbox(base, Options(port=0, data_dir=data_dir, demo=demo)) as sandbox:
         yield sandbox
 
