@@ -61,7 +61,10 @@ def update(root: Path = LOCALES_DIR) -> None:
         catalog.project, catalog.fuzzy = "workflow-recovery-bot", False
         if locale == "en":
             for message in catalog:
-                if message.id and not message.string:
+                # A plural's string is a tuple of forms, empty forms and all: test each.
+                string = message.string
+                strings = string if isinstance(string, tuple) else (string,)
+                if message.id and not all(strings):
                     message.string = message.id
         with path.open("wb") as fp:
             write_po(fp, catalog, width=99, omit_header=False)

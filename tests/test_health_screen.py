@@ -184,3 +184,24 @@ def test_cli_health_with_the_database_down(
     assert out[0] == "🔴 System health: unhealthy. Needs attention: Database."
     assert out[1].startswith("🔴 Database: check failed (")
     assert "⚪ Notification queue: not checked: the database is unreachable" in out
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("en", "🟢 Errors in the last hour: none; 3 refused actions, not counted"),
+        ("ru", "🟢 Ошибки за последний час: нет; 3 отказа в доступе, не учитываются"),
+        ("es", "🟢 Errores en la última hora: ninguno; 3 acciones denegadas, no se cuentan"),
+    ],
+)
+async def test_refusals_show_apart_and_do_not_grade(
+    world: World, language: str, expected: str
+) -> None:
+    await world.app.users.ensure_admins()
+    stranger = world.client(555, "Stranger")
+    for _ in range(3):
+        await stranger.send("/workflow_recovery")
+    admin = world.client(ADMIN_TG_ID, "Root", language_code=language)
+    await admin.send("/workflow_recovery")
+    await admin.click(SCREENS[language][0])
+    assert expected in admin.last_reply().split("\n")

@@ -7,6 +7,7 @@ from html import escape
 from typing import Any
 
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 
 from core.enums import HealthComponent, HealthStatus
 from core.i18n import N_
@@ -102,6 +103,17 @@ def _scheduler(d: dict[str, Any]) -> str:
 
 
 def _errors(d: dict[str, Any]) -> str:
+    text = _counted_errors(d)
+    refusals = int(d.get("refusals", 0))  # snapshots from before refusals were apart: none
+    if not refusals:
+        return text
+    refused = ngettext(
+        "{count} refused action, not counted", "{count} refused actions, not counted", refusals
+    )
+    return text + "; " + refused.format(count=refusals)
+
+
+def _counted_errors(d: dict[str, Any]) -> str:
     if not d["total"]:
         return _("none")
     parts = [
