@@ -35,9 +35,11 @@ class Probes:
     """The checks behind the endpoints, each cached and shared by concurrent requests; one
     instance for every server of a process, so two ports still cost one check."""
 
-    app: App
     health: CachedCall[Report]
     ready: CachedCall[Readiness]
+    # The rendered /metrics page (rendering costs ~7 ms: 200 scrapes would spend 1.4 s of the
+    # event loop on it), made from the cached report.
+    metrics: CachedCall[bytes]
 
 
 PROBES_KEY = web.AppKey("probes", Probes)
@@ -67,10 +69,17 @@ def create_probes(app: App, monotonic: Callable[[], float] = time.monotonic) -> 
     script = ScriptDirectory.from_config(alembic_config(app.settings.database_url_value))
     head = script.get_current_head() or ""
     ttl = app.settings.http.cache_seconds
+    health = CachedCall(app.health.check, ttl=ttl, clock=monotonic)
+
+    async def render_metrics() -> bytes:
+        report = await health.get()
+        app.metrics.refresh(report, [app.db_breaker, app.telegram_breaker])
+        return app.metrics.render()
+
     return Probes(
-        app,
-        health=CachedCall(app.health.check, ttl=ttl, clock=monotonic),
+        health=health,
         ready=CachedCall(lambda: readiness(app, head), ttl=ttl, clock=monotonic),
+        metrics=CachedCall(render_metrics, ttl=ttl, clock=monotonic),
     )
 
 
@@ -81,13 +90,8 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    probes = request.app[PROBES_KEY]
-    app = probes.app
-    report = await probes.health.get()
-    # Counters and breaker states are read live (memory); only the database's figures are
-    # as old as the cached report.
-    app.metrics.refresh(report, [app.db_breaker, app.telegram_breaker])
-    return web.Response(body=app.metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+    body = await request.app[PROBES_KEY].metrics.get()  # at most HTTP_CACHE_SECONDS old
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 async def health_json(request: web.Request) -> web.Response:

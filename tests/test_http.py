@@ -129,7 +129,7 @@ async def test_metrics_count_what_happens(
     from services.failures.classify import FailureContext
 
     await world.app.recorder.record(RuntimeError("boom"), FailureContext(source="test"))
-    # Counters are live; the figures read from the database wait for the cached report's end.
+    # /metrics is rendered once per HTTP_CACHE_SECONDS: the next one shows the error.
     clock.advance(timedelta(seconds=settings.http.cache_seconds))
     _, text = await get(f"{served}/metrics")
     errors = [
