@@ -125,6 +125,9 @@ class ErrorSettings(BaseModel):
     """ERROR_*: the local spool, alert de-duplication and retention of error records."""
 
     spool_path: Path = Path("data/error_spool.jsonl")
+    # Beyond this (the file and the one being drained) a record is dropped, counted, and the
+    # count reported as a critical error once the database is back.
+    spool_max_bytes: int = Field(default=50 * 1024 * 1024, ge=64 * 1024)
     alert_window_minutes: int = Field(default=60, ge=1)
     retention_days: int = Field(default=30, ge=1)
 
