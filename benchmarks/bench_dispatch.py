@@ -356,8 +356,8 @@ async def create_pg_database(server_url: str) -> tuple[str, Callable[[], Any]]:
     return url, drop
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_postgres_option(parser: argparse.ArgumentParser) -> None:
+    """--postgres [URL] (or BENCH_POSTGRES_URL): also run on PostgreSQL (bench_scrapes.py too)."""
     parser.add_argument(
         "--postgres",
         nargs="?",
@@ -366,6 +366,11 @@ async def main() -> None:
         metavar="URL",
         help="also run on PostgreSQL (default server %(const)s)",
     )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_postgres_option(parser)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--updates", type=int, default=300, help="updates per scenario per round")
     args = parser.parse_args()

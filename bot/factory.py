@@ -191,7 +191,7 @@ def create_app(
         sessionmaker,
         clock,
         masker,
-        ErrorSpool(settings.error.spool_path),
+        ErrorSpool(settings.error.spool_path, settings.error.spool_max_bytes),
         ErrorCorrelator(clock=monotonic),
         alert_window=timedelta(minutes=settings.error.alert_window_minutes),
         wake_outbox=wake_outbox,

@@ -19,7 +19,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.commands import set_commands, sync_staff_menus
 from bot.factory import App, create_app, create_bot, create_dispatcher
-from bot.http import create_web_app, start_http
+from bot.http import start_servers
 from bot.scheduler import create_scheduler
 from core.clock import Clock
 from core.settings import Settings
@@ -51,13 +51,16 @@ async def running(settings: Settings, clock: Clock | None = None) -> AsyncIterat
     bot = create_bot(settings)
     app = create_app(settings, bot, clock=clock)
     logger.info(
-        "starting in %s mode; database %s (%s); HTTP %s",
+        "starting in %s mode; database %s (%s); HTTP %s%s",
         "webhook" if settings.webhook.enabled else "polling",
         app.engine.dialect.name,
         app.engine.url.render_as_string(hide_password=True),
         f"on {settings.http.host}:{settings.http.port}"
         if settings.webhook.enabled or settings.http.port
         else "off (HTTP_PORT=0)",
+        f"; health and metrics on {settings.http.internal_host}:{settings.http.internal_port}"
+        if settings.http.internal
+        else "",
     )
     dp = create_dispatcher(app, create_storage(settings))
     await app.users.ensure_admins()
@@ -72,16 +75,16 @@ async def running(settings: Settings, clock: Clock | None = None) -> AsyncIterat
     scheduler.start()
     # Records spooled while the database was down (even before a restart) go in first.
     await scheduler.get_job("flush_error_spool").func()
-    http: web.AppRunner | None = None
+    servers: list[web.AppRunner] = []
     try:
-        if settings.webhook.enabled or settings.http.port:
-            web_app = create_web_app(app, dp, bot)
-            http = await start_http(web_app, settings.http.host, settings.http.port)
-            logger.info("HTTP server on %s:%s", settings.http.host, settings.http.port)
+        servers = await start_servers(app, dp, bot)
+        for server in servers:
+            host, port = server.addresses[0][:2]
+            logger.info("HTTP server on %s:%s", host, port)
         yield Running(bot, app, dp, scheduler)
     finally:
-        if http is not None:
-            await http.cleanup()
+        for server in servers:
+            await server.cleanup()
         scheduler.shutdown(wait=False)
         await app.healer.shutdown()
         await app.bulk.shutdown()

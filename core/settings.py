@@ -71,6 +71,36 @@ class HttpSettings(BaseModel):
     host: str = "127.0.0.1"
     # 0 = no HTTP server in polling mode (webhook mode needs one)
     port: int = Field(default=8080, ge=0, le=65535)
+    # A second server for /health and /metrics only, apart from the webhook's (0 = none: they
+    # are served on HTTP_PORT as before).
+    internal_host: str = "127.0.0.1"
+    internal_port: int = Field(default=0, ge=0, le=65535)
+    # How long one health check answers /health, /metrics and /readyz; concurrent requests
+    # share one check. 0 = every request runs its own (the old, unbounded way).
+    cache_seconds: float = Field(default=5.0, ge=0, le=300)
+
+    @field_validator("host", "internal_host")
+    @classmethod
+    def _check_host(cls, value: str) -> str:
+        if not value.strip():
+            msg = "must be an address to listen on, e.g. 127.0.0.1 or 0.0.0.0"
+            raise ValueError(msg)
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _apart(self) -> HttpSettings:
+        if self.internal_port and self.internal_port == self.port:
+            msg = (
+                "HTTP_INTERNAL_PORT must differ from HTTP_PORT: it is a second server for "
+                "/health and /metrics (0 = serve them on HTTP_PORT)"
+            )
+            raise ValueError(msg)
+        return self
+
+    @property
+    def internal(self) -> bool:
+        """Health and metrics have their own server, apart from the webhook's."""
+        return self.internal_port != 0
 
 
 class OutboxSettings(BaseModel):
@@ -95,6 +125,9 @@ class ErrorSettings(BaseModel):
     """ERROR_*: the local spool, alert de-duplication and retention of error records."""
 
     spool_path: Path = Path("data/error_spool.jsonl")
+    # Beyond this (the file and the one being drained) a record is dropped, counted, and the
+    # count reported as a critical error once the database is back.
+    spool_max_bytes: int = Field(default=50 * 1024 * 1024, ge=64 * 1024)
     alert_window_minutes: int = Field(default=60, ge=1)
     retention_days: int = Field(default=30, ge=1)
     # Occurrence rows kept per person and problem in any minute; the record counts them all.

@@ -74,7 +74,7 @@ async def test_webhook_mode_end_to_end(
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATABASE_URL", database_url)
     assert await run_cli("migrate") == cli.EXIT_OK
-    port = free_port()
+    port, internal_port = free_port(), free_port()
     public_url = f"http://127.0.0.1:{port}/telegram/webhook"
     env = subprocess_env(
         BOT_TOKEN=TOKEN,
@@ -83,6 +83,7 @@ async def test_webhook_mode_end_to_end(
         ADMIN_IDS=str(ADMIN_ID),
         HTTP_HOST="127.0.0.1",
         HTTP_PORT=str(port),
+        HTTP_INTERNAL_PORT=str(internal_port),  # as the README's webhook recipe runs it
         WEBHOOK_URL=public_url,
         WEBHOOK_SECRET=SECRET,
     )
@@ -108,12 +109,20 @@ async def test_webhook_mode_end_to_end(
         replies = [c for c in api.calls[since:] if c.method == "sendMessage"]
         assert len(replies) == 1, api.describe(since)  # the rejected posts did nothing
 
-        # The same server answers health probes.
+        # The webhook's server answers the load balancer's probes but keeps health and
+        # metrics to the internal one.
         async with aiohttp.ClientSession() as http:
             async with http.get(f"http://127.0.0.1:{port}/readyz") as r:
                 assert r.status == 200
-            async with http.get(f"http://127.0.0.1:{port}/metrics") as r:
+            for path in ("/metrics", "/health"):
+                async with http.get(f"http://127.0.0.1:{port}{path}") as r:
+                    assert r.status == 404
+            async with http.get(f"http://127.0.0.1:{internal_port}/metrics") as r:
                 assert 'bot_updates_total{type="message"} 1.0' in await r.text()
+            async with http.get(f"http://127.0.0.1:{internal_port}/health") as r:
+                assert r.status == 200
+            async with http.post(f"http://127.0.0.1:{internal_port}/telegram/webhook") as r:
+                assert r.status == 404
     finally:
         code = await bot.stop(timeout=STEP_TIMEOUT)
     assert code == 0, bot.stderr()

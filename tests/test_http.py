@@ -7,6 +7,7 @@ import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
@@ -16,7 +17,7 @@ from alembic.script import ScriptDirectory
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.http import bound_port, create_web_app, start_http
+from bot.http import bound_port, create_probes, create_web_app, start_http
 from bot.scheduler import create_scheduler
 from core.clock import FrozenClock
 from core.settings import Settings, WebhookSettings
@@ -32,9 +33,12 @@ HEAD = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head
 
 
 @pytest.fixture
-async def served(world: World) -> AsyncIterator[str]:
+async def served(world: World, clock: FrozenClock) -> AsyncIterator[str]:
     create_scheduler(world.app)  # registers the jobs (and their series), as the runner does
-    runner = await start_http(create_web_app(world.app, world.dp, world.bot), "127.0.0.1", 0)
+    # The health report is cached on the world's clock (HTTP_CACHE_SECONDS).
+    probes = create_probes(world.app, monotonic=lambda: clock.now().timestamp())
+    web_app = create_web_app(world.app, world.dp, world.bot, probes=probes)
+    runner = await start_http(web_app, "127.0.0.1", 0)
     try:
         yield f"http://127.0.0.1:{bound_port(runner)}"
     finally:
@@ -105,7 +109,9 @@ def metric_value(text: str, series: str) -> float:
     raise AssertionError(f"{series} not in /metrics")
 
 
-async def test_metrics_count_what_happens(served: str, world: World) -> None:
+async def test_metrics_count_what_happens(
+    served: str, world: World, clock: FrozenClock, settings: Settings
+) -> None:
     await world.client(4242, "Zoe").send("/start")
     status, text = await get(f"{served}/metrics")
     assert status == 200
@@ -123,6 +129,8 @@ async def test_metrics_count_what_happens(served: str, world: World) -> None:
     from services.failures.classify import FailureContext
 
     await world.app.recorder.record(RuntimeError("boom"), FailureContext(source="test"))
+    # /metrics is rendered once per HTTP_CACHE_SECONDS: the next one shows the error.
+    clock.advance(timedelta(seconds=settings.http.cache_seconds))
     _, text = await get(f"{served}/metrics")
     errors = [
         line

@@ -334,7 +334,7 @@ async def test_bad_inputs_get_a_clear_4xx(sandbox: Sandbox, page: Page) -> None:
 
 async def test_plain_form_body_is_refused(page: Page) -> None:
     status, body = await page.post("/api/send", data={"person": "1001", "text": "hi"})
-    assert status == 400
+    assert status == 415
     assert body["error"] == "send a JSON object with Content-Type: application/json"
 
 

@@ -33,7 +33,7 @@ from database.repositories.users import UserRepository
 from outbox.payloads import ErrorAlert
 from outbox.repository import ALERT, enqueue, wrote_outbox
 from services.failures.classify import Failure, FailureContext, classify
-from services.failures.spool import ErrorSpool
+from services.failures.spool import ErrorSpool, SpoolBatch, dropped_occurrence
 from utils.correlation import ErrorCorrelator
 from utils.masking import Masker
 
@@ -104,17 +104,35 @@ class ErrorRecorder:
         )
         if failure.database_down:
             # Do not knock on a database we know is down: spool straight away.
-            return self._spool(failure, occurrence)
+            return await self._spool(failure, occurrence)
         try:
             [reference] = await self._store([occurrence], capped=True)
         except Exception:
             logger.warning("could not store error %s; spooled", occurrence["reference"])
-            return self._spool(failure, occurrence)
+            return await self._spool(failure, occurrence)
         return Recorded(failure, reference)
 
     async def flush_spool(self) -> int:
-        """Write spooled records to the database; returns how many (0 if still down)."""
-        written = await self.spool.drain(self.store)
+        """Write spooled records to the database; returns how many (0 if still down). Records
+        a full spool dropped are reported in the same transaction as a critical error of
+        their own (the admins are alerted), saying how many."""
+
+        async def write(batch: SpoolBatch) -> None:
+            occurrences = list(batch.records)
+            if batch.dropped:
+                at = self.clock.now().isoformat()
+                reference = new_reference()
+                occurrences.append(
+                    dropped_occurrence(batch.dropped, reference, at, self.spool.max_bytes)
+                )
+                logger.critical(
+                    "%s: %s error records were dropped by the full spool",
+                    reference,
+                    batch.dropped,
+                )
+            await self.store(occurrences)
+
+        written = await self.spool.drain(write)
         if written:
             logger.info("wrote %s spooled error records", written)
         return written
@@ -147,9 +165,9 @@ class ErrorRecorder:
         self.correlator.record(category.value, fingerprint)
         return self.correlator.is_storm(fingerprint)
 
-    def _spool(self, failure: Failure, occurrence: dict[str, Any]) -> Recorded:
+    async def _spool(self, failure: Failure, occurrence: dict[str, Any]) -> Recorded:
         try:
-            self.spool.append(occurrence)
+            await self.spool.append(occurrence)  # a full spool drops it and counts it
         except OSError:
             # Nowhere left to keep it: the log line above is the last trace of it.
             logger.critical("could not spool error %s", occurrence["reference"], exc_info=True)

@@ -30,6 +30,7 @@ from aiohttp import web
 
 from simulators.local_api.calllog import KEEP, CallLog
 from simulators.local_api.commands import CommandMenus
+from simulators.local_api.guard import same_origin_only
 from simulators.local_api.limits import FloodLimits
 from simulators.local_api.methods import BotMethods
 from simulators.local_api.reading import CallReading
@@ -120,7 +121,8 @@ class LocalBotAPI(BotMethods, CommandMenus, CallReading):
         return f"http://{self.host}:{self.port}"
 
     async def start(self) -> None:
-        app = web.Application()
+        # Only requests addressed to this server (Host) from no page or its own (Origin).
+        app = web.Application(middlewares=[same_origin_only(lambda: (self.host, self.port))])
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         if self.setup_web is not None:
             self.setup_web(app)

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import json
+import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from core.settings import ConfigError, Settings
 
-# The local Bot API server answers only this token; it reaches no one outside this process.
-SANDBOX_TOKEN = "777000:SANDBOX"
+# The sandbox bot's id; its token's secret half is new every run (new_token).
+SANDBOX_BOT_ID = 777000
 DEFAULT_PORT = 8090
 DEFAULT_DATA_DIR = Path("data/sandbox")
 TELEGRAM_HOSTS = ("api.telegram.org", "telegram.org")
+
+
+def new_token() -> str:
+    """The token the local Bot API server answers, random per run: a web page cannot guess
+    it, so it cannot act as the bot (read people's updates, send in their chats)."""
+    return f"{SANDBOX_BOT_ID}:{secrets.token_urlsafe(24)}"
 
 
 def refuse_real_telegram(settings: Settings) -> None:
@@ -34,12 +41,14 @@ def refuse_real_telegram(settings: Settings) -> None:
         raise ConfigError(msg)
 
 
-def sandbox_settings(base: Settings, data_dir: Path, api_url: str, admin_id: int) -> Settings:
+def sandbox_settings(
+    base: Settings, data_dir: Path, api_url: str, admin_id: int, token: str
+) -> Settings:
     """The bot's settings in the sandbox: its own token, Bot API, database and spool; no
     webhook, no Redis, no HTTP server of its own (the page is served by the local Bot API)."""
     data_dir = data_dir.resolve()
     return Settings(
-        bot_token=SANDBOX_TOKEN,
+        bot_token=token,
         database_url=f"sqlite+aiosqlite:///{data_dir / 'bot.sqlite3'}",
         admin_ids=(admin_id,),
         workflows_file=base.workflows_file,

@@ -21,8 +21,8 @@ from database.migrate import upgrade
 from simulators.local_api import LocalBotAPI
 from simulators.sandbox.config import (
     DEFAULT_DATA_DIR,
-    SANDBOX_TOKEN,
     OffsetClock,
+    new_token,
     refuse_real_telegram,
     sandbox_settings,
 )
@@ -48,8 +48,9 @@ async def open_sandbox(base: Settings, options: Options) -> AsyncIterator[Sandbo
     """The sandbox, running, until the block ends (the tests use it as it is)."""
     refuse_real_telegram(base)
     options.data_dir.mkdir(parents=True, exist_ok=True)
+    token = new_token()
     api = LocalBotAPI(
-        SANDBOX_TOKEN,
+        token,
         host=options.host,
         port=options.port,
         bot_first_name="Workflow bot (sandbox)",
@@ -67,7 +68,7 @@ async def open_sandbox(base: Settings, options: Options) -> AsyncIterator[Sandbo
         )
         raise ConfigError(msg) from None
     try:
-        settings = sandbox_settings(base, options.data_dir, _api_url(api), ADMIN_ID)
+        settings = sandbox_settings(base, options.data_dir, _api_url(api), ADMIN_ID, token)
         await asyncio.to_thread(upgrade, settings.database_url_value)  # alembic's own loop
         async with running(settings, sandbox.clock) as run:
             await sandbox.attach(run)

@@ -1,7 +1,10 @@
 """The sandbox's page and its JSON API, served by the local Bot API server's aiohttp app.
 
 Every bad input is answered 400 (or 404 for a person or message that does not exist) with
-`{"error": "..."}` saying what to send instead."""
+`{"error": "..."}` saying what to send instead. The API's POSTs take JSON only (415 otherwise):
+a form posted by another web page (it needs no permission to post a form) is refused, and a
+page's JSON needs a CORS preflight this server never grants; the server's Host and Origin
+check (simulators/local_api/guard.py) refuses the rest."""
 
 from __future__ import annotations
 
@@ -38,12 +41,18 @@ def setup_routes(app: web.Application, sandbox: Sandbox) -> None:
     app.router.add_post("/api/clock", clock)
 
 
+class NotJson(Exception):
+    """A POST whose body is not declared JSON (a form, text): 415."""
+
+
 @web.middleware
 async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     if not request.path.startswith("/api/"):
         return await handler(request)
     try:
         return await handler(request)
+    except NotJson as exc:
+        return _error(415, str(exc))
     except BadInput as exc:
         return _error(400, str(exc))
     except NotFoundInput as exc:
@@ -59,7 +68,7 @@ def _error(status: int, message: str) -> web.Response:
 
 async def _body(request: web.Request) -> dict[str, Any]:
     if request.content_type != "application/json":
-        raise BadInput("send a JSON object with Content-Type: application/json")
+        raise NotJson("send a JSON object with Content-Type: application/json")
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise BadInput(f"the body is too large (at most {MAX_BODY} bytes)")
     raw = await request.content.read(MAX_BODY + 1)
@@ -131,6 +140,7 @@ async def fault(request: web.Request) -> web.Response:
 
 
 async def calm(request: web.Request) -> web.Response:
+    await _body(request)  # {}: JSON like every other action, so no form can press it
     _sandbox(request).calm()
     return web.json_response({"faults": []})
 
