@@ -80,7 +80,7 @@ def job_specs(app: App) -> list[JobSpec]:
     settings = app.settings
 
     async def flush_spool() -> None:
-        if app.recorder.spool.pending():
+        if app.recorder.spool.has_work():
             await app.recorder.flush_spool()
 
     async def detect_stuck() -> None:

@@ -220,11 +220,11 @@ async def test_dropped_records_are_reported_when_the_spool_is_written_back(
     await world.app.users.ensure_admins()
     recorder = world.app.recorder
 
-    async def database_down(occurrences: Any) -> None:
+    async def database_down(occurrences: Any, *, capped: bool) -> None:
         raise ConnectionError("database unreachable")
 
-    store = recorder.store
-    monkeypatch.setattr(recorder, "store", database_down)
+    store = recorder._store  # what record() and the write-back both write through
+    monkeypatch.setattr(recorder, "_store", database_down)
     for n in range(10):
         recorded = await recorder.record(RuntimeError(f"boom {n}"), FailureContext(source="test"))
         assert recorded.spooled and recorded.reference
@@ -233,7 +233,7 @@ async def test_dropped_records_are_reported_when_the_spool_is_written_back(
     kept, dropped = recorder.spool.pending(), recorder.spool.dropped()
     assert (kept, dropped) == (3, 7)
 
-    monkeypatch.setattr(recorder, "store", store)
+    monkeypatch.setattr(recorder, "_store", store)
     assert await recorder.flush_spool() == kept
     assert recorder.spool.dropped() == 0
     records = await all_rows(world, ErrorRecord)
@@ -262,3 +262,19 @@ def test_a_tiny_cap_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ERROR_SPOOL_MAX_BYTES", "100")
     with pytest.raises(ConfigError, match="ERROR_SPOOL_MAX_BYTES: Input should be greater"):
         load_settings(_env_file=None)
+
+
+async def test_the_scheduler_sees_work_by_stat_alone(tmp_path: Path) -> None:
+    spool = ErrorSpool(tmp_path / "spool.jsonl", max_bytes=3 * line_bytes(1))
+    assert not spool.has_work()
+    await spool.append(record(1))
+    assert spool.has_work()
+
+    async def written(batch: SpoolBatch) -> None:
+        return None
+
+    assert await spool.drain(written) == 1
+    assert not spool.has_work()
+    # A drop count left alone (drops during the last write-back) is work too: it is reported.
+    spool.dropped_path.write_text("3", encoding="utf-8")
+    assert spool.has_work()

@@ -71,6 +71,12 @@ class ErrorSpool:
         """Records waiting (a file read only when there is a file)."""
         return sum(self._count(p) for p in (self.draining, self.path))
 
+    def has_work(self) -> bool:
+        """Records or a drop count wait. Stat calls only: the scheduler asks every few seconds
+        on the event loop, where counting a 50 MiB file's lines would stall people's updates."""
+        files = (self.draining, self.path, self.dropped_path)
+        return any(path.exists() and path.stat().st_size > 0 for path in files)
+
     def dropped(self) -> int:
         """Records dropped while full and not yet reported by a drain."""
         with self._state():
