@@ -124,7 +124,9 @@ async def test_readiness_is_shared_too(world: World, clock: FrozenClock) -> None
     finally:
         await runner.cleanup()
         event.remove(pool, "checkout", checked_out)
-    assert statuses == [503] * 50  # create_all, not migrated: the same answer for all
+    # One answer for all: 503 on a create_all schema, 200 once another test ran the command
+    # line (which migrates) against the session's PostgreSQL database.
+    assert len(set(statuses)) == 1 and statuses[0] in (200, 503)
     assert len(checkouts) == 1
 
 
