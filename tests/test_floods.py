@@ -119,7 +119,9 @@ async def test_a_strangers_sixty_refusals_are_audited_and_page_nobody(
         0,
         [],
     )
-    assert errors.details["refusals"] == cap  # shown apart, never graded
+    # Shown apart, never graded; every one counted although only `cap` rows were stored.
+    assert errors.details["refusals"] == 60
+    assert len(await rows(world, ErrorOccurrence)) == cap
     assert report.status is HealthStatus.HEALTHY
     after = await world.app.health.snapshot()
     assert (after.status, after.alerted) == (HealthStatus.HEALTHY, 0)
@@ -208,7 +210,12 @@ async def test_a_hundred_failures_from_one_person_count_all_and_store_the_cap(
     assert record.count == 100
     # A storm too (the same thing 20 times within five minutes): system/high became critical.
     assert record.severity is ErrorSeverity.CRITICAL
-    assert len(await rows(world, ErrorOccurrence)) == cap
+    stored = await rows(world, ErrorOccurrence)
+    assert len(stored) == cap
+    # Health and Error statistics count every failure: the rows carry the ones past the cap.
+    assert sum(o.repeats for o in stored) == 100
+    errors = (await world.app.health.check()).get(HealthComponent.ERRORS)
+    assert (errors.value, errors.details["critical"]) == (100, 100)
     alerts = [n for n in await rows(world, PendingNotification) if n.kind == "error_alert"]
     assert [n.recipient.telegram_id for n in alerts] == [ADMIN_TG_ID]  # once, within the window
     for reference in set(shown):

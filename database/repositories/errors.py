@@ -20,7 +20,7 @@ Breakdown = list[tuple[ErrorCategory, ErrorSeverity, int]]
 def _per_error_since(since: datetime) -> Subquery:
     """(error_id, n): each error's occurrences since `since`."""
     return (
-        select(ErrorOccurrence.error_id, func.count(ErrorOccurrence.id).label("n"))
+        select(ErrorOccurrence.error_id, func.sum(ErrorOccurrence.repeats).label("n"))
         .where(ErrorOccurrence.occurred_at >= since)
         .group_by(ErrorOccurrence.error_id)
         .subquery()
@@ -95,6 +95,14 @@ class ErrorRepository:
         )
         return list((await self.session.scalars(query)).all())
 
+    async def add_repeat(self, reference: str) -> None:
+        """One more failure for the occurrence row `reference` stands for (past the cap)."""
+        await self.session.execute(
+            update(ErrorOccurrence)
+            .where(ErrorOccurrence.reference == reference)
+            .values(repeats=ErrorOccurrence.repeats + 1)
+        )
+
     async def count_retry(self, fingerprint: str) -> None:
         await self.session.execute(
             update(ErrorRecord)
@@ -130,7 +138,7 @@ class ErrorRepository:
         """Occurrences since `since` per (category, severity), counted by a plain join (the
         health check)."""
         rows = await self.session.execute(
-            select(ErrorRecord.category, ErrorRecord.severity, func.count(ErrorOccurrence.id))
+            select(ErrorRecord.category, ErrorRecord.severity, func.sum(ErrorOccurrence.repeats))
             .select_from(ErrorOccurrence)
             .join(ErrorRecord, ErrorRecord.id == ErrorOccurrence.error_id)
             .where(ErrorOccurrence.occurred_at >= since)

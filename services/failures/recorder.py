@@ -236,6 +236,7 @@ class ErrorRecorder:
             )
         else:
             reference = kept[0]  # counted above; their newest stored code stands for it
+            await ErrorRepository(session).add_repeat(reference)
         await self._alert_if_due(session, record)
         return reference
 
