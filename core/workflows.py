@@ -78,9 +78,14 @@ class Stage(Titled):
         return value
 
 
+# Filter buttons carry a workflow's and a stage's index, bounded 0…999 where callback data is
+# parsed (handlers/callbacks.py): a longer list would make buttons that never parse.
+MAX_LISTED = 1000
+
+
 class Workflow(Titled):
     default: bool = False
-    stages: tuple[Stage, ...] = Field(alias="stage", min_length=1)
+    stages: tuple[Stage, ...] = Field(alias="stage", min_length=1, max_length=MAX_LISTED)
 
     @model_validator(mode="after")
     def _check_stages(self) -> Workflow:
@@ -110,7 +115,7 @@ class Workflow(Titled):
 class WorkflowRegistry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    workflows: tuple[Workflow, ...] = Field(alias="workflow", min_length=1)
+    workflows: tuple[Workflow, ...] = Field(alias="workflow", min_length=1, max_length=MAX_LISTED)
 
     @model_validator(mode="after")
     def _check_workflows(self) -> WorkflowRegistry:

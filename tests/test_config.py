@@ -113,6 +113,8 @@ role = "manager"
 stuck_after = "{after}"
 """
 
+STAGE = '[[workflow.stage]]\nkey = "b"\nrole = "manager"\nstuck_after = "1h"\n'
+
 
 @pytest.mark.parametrize(
     ("text", "expected"),
@@ -124,6 +126,10 @@ stuck_after = "{after}"
         (WORKFLOW.format(after="24h").replace("manager", "boss"), "role: Input should be"),
         (WORKFLOW.format(after="1h") * 2, "workflow keys repeat"),
         (WORKFLOW.format(after="1h").replace('key = "a"', 'key = "Bad Key"'), "should match"),
+        (  # filter buttons carry an index of at most 999
+            WORKFLOW.format(after="1h") + STAGE * 1000,
+            "stage: Tuple should have at most 1000 items",
+        ),
     ],
 )
 def test_bad_workflow_files_are_refused(tmp_path: Path, text: str, expected: str) -> None:
