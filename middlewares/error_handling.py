@@ -17,6 +17,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from core.context import HANDLING_UPDATE
+from core.fitting import alert
 from core.i18n import N_, pick_locale, render
 from services.failures.classify import FailureContext
 from services.failures.recorder import ErrorRecorder, Recorded
@@ -26,7 +27,6 @@ from utils.healing import Healer, HealingContext
 logger = logging.getLogger(__name__)
 
 REFERENCE_LINE = N_("Reference: {reference}")
-CALLBACK_TEXT_LIMIT = 200  # Telegram's limit for a callback answer
 
 
 @dataclass
@@ -103,7 +103,7 @@ class ErrorMiddleware(BaseMiddleware):
         try:
             if event.callback_query is not None:
                 # An alert on the button itself; the spinner stops either way.
-                await event.callback_query.answer(text[:CALLBACK_TEXT_LIMIT], show_alert=True)
+                await event.callback_query.answer(alert(text), show_alert=True)
             elif event.message is not None:
                 await bot.send_message(event.message.chat.id, text)
         except (TelegramAPIError, CircuitOpenError):

@@ -27,9 +27,9 @@ from aiogram.types import TelegramObject, Update
 from aiogram.types import User as TgUser
 from aiogram.utils.i18n import I18n, ngettext
 
+from core.fitting import alert
 from core.i18n import pick_locale
 from database.models import User
-from middlewares.error_handling import CALLBACK_TEXT_LIMIT
 from services.health.metrics import Metrics
 from utils.circuit_breaker import CircuitOpenError
 from utils.degradation import LastGoodCache
@@ -78,7 +78,7 @@ class ThrottleMiddleware(BaseMiddleware):
         try:
             if query is not None:
                 # Stops the button's spinner; the first one says why, as an alert.
-                await query.answer(text[:CALLBACK_TEXT_LIMIT] if text else None, show_alert=notice)
+                await query.answer(alert(text) if text else None, show_alert=notice)
             elif message is not None and text:
                 await bot.send_message(message.chat.id, text)
         except (TelegramAPIError, CircuitOpenError) as exc:
