@@ -43,7 +43,9 @@ class CleanupResult:
     def summary(self) -> str:
         # For the log and the command line; an operator's words, not a person's: not translated.
         # Handled updates only when there were some: polling mode never has any.
-        updates = f", {self.handled_updates} handled webhook updates" if self.handled_updates else ""
+        updates = (
+            f", {self.handled_updates} handled webhook updates" if self.handled_updates else ""
+        )
         return (
             f"{self.error_records} resolved error records, "
             f"{self.error_occurrences} old error occurrences, "
