@@ -16,11 +16,12 @@ died) is taken over. A cancelled handling releases its claim so the redelivery i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from aiogram import Bot, Dispatcher
 from aiogram.methods import TelegramMethod
@@ -35,6 +36,19 @@ from database.repositories.updates import Claim
 logger = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+T = TypeVar("T")
+
+
+async def _uncancelled(step: Coroutine[Any, Any, T]) -> T:
+    """Run a claim's database step to its end even if the caller is cancelled meanwhile (the
+    cancellation is raised after it), so a claim is never half known."""
+    running = asyncio.ensure_future(step)
+    try:
+        return await asyncio.shield(running)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):  # its failure is moot: the caller is cancelled
+            await running
+        raise
 
 
 def _answer(status: int) -> web.Response:
@@ -97,7 +111,11 @@ class WebhookUpdates:
             return 400  # not an update: Telegram never sends this
         token = self.token()
         try:
-            claim = await self._claim(update_id, token)
+            claim = await _uncancelled(self._claim(update_id, token))
+        except asyncio.CancelledError:
+            # Cancelled while claiming: the claim is settled first, then let go.
+            await self._settle(update_id, token, done=False)
+            raise
         except (SQLAlchemyError, OSError) as exc:
             # The database is down: handle it unclaimed, as before, so the person still hears
             # the bot (that it is unavailable); no second delivery is expected after a 200.
@@ -113,7 +131,15 @@ class WebhookUpdates:
         except asyncio.CancelledError:
             await self._settle(update_id, token, done=False)
             raise
-        await self._settle(update_id, token, done=True)
+        try:
+            await _uncancelled(self._settle(update_id, token, done=True))
+        except asyncio.CancelledError:
+            # Handled and marked: the drain's deadline came too late to undo it, so answer 200
+            # (a 503 would have Telegram deliver an update whose claim says done: harmless,
+            # but a 200 is the truth).
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
         return 200
 
     async def _feed(self, update: dict[str, Any]) -> None:
