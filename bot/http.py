@@ -4,6 +4,8 @@ Health, metrics and readiness are answered from one check shared by every reques
 `HTTP_CACHE_SECONDS` (`Probes`), so scrapers cannot take the database pool that people's
 updates need; with `HTTP_INTERNAL_PORT` /health and /metrics move to a server of their own,
 apart from the webhook's (`create_web_app(..., health=False)` for the webhook's side).
+Updates are taken by bot/webhook.py (answered after they are handled); `stop_servers` drains
+them before the servers close.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiogram import Bot, Dispatcher
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -23,6 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy.engine import Connection
 
 from bot.factory import App
+from bot.webhook import WebhookUpdates
 from database.migrate import alembic_config
 from services.health.model import Report
 from utils.single_flight import CachedCall
@@ -43,6 +45,7 @@ class Probes:
 
 
 PROBES_KEY = web.AppKey("probes", Probes)
+WEBHOOK_KEY = web.AppKey("webhook", WebhookUpdates)
 
 
 def _current_revision(connection: Connection) -> str | None:
@@ -121,12 +124,19 @@ def create_web_app(
     settings = app.settings
     if settings.webhook.enabled and dispatcher is not None and bot is not None:
         assert settings.webhook.secret is not None
-        # aiogram compares X-Telegram-Bot-Api-Secret-Token and answers 401 on a mismatch.
-        SimpleRequestHandler(
-            dispatcher=dispatcher,
-            bot=bot,
-            secret_token=settings.webhook.secret.get_secret_value(),
-        ).register(web_app, path=settings.webhook.path)
+        # Compares X-Telegram-Bot-Api-Secret-Token (401 on a mismatch); answers 200 only
+        # once the update is handled.
+        webhook = WebhookUpdates(
+            dispatcher,
+            bot,
+            secret=settings.webhook.secret.get_secret_value(),
+            sessionmaker=app.sessionmaker,
+            clock=app.clock,
+            max_updates=settings.webhook.max_updates,
+            claim_seconds=settings.webhook.claim_seconds,
+        )
+        webhook.register(web_app, settings.webhook.path)
+        web_app[WEBHOOK_KEY] = webhook
     return web_app
 
 
@@ -150,6 +160,17 @@ async def start_servers(
             await runner.cleanup()
         raise
     return runners
+
+
+async def stop_servers(runners: list[web.AppRunner], drain_seconds: float) -> None:
+    """Drain the webhook's updates in hand (bounded by `drain_seconds`; new ones are answered
+    503 meanwhile), then close every server."""
+    for runner in runners:
+        webhook = runner.app.get(WEBHOOK_KEY)
+        if webhook is not None:
+            await webhook.drain(drain_seconds)
+    for runner in runners:
+        await runner.cleanup()
 
 
 async def start_http(web_app: web.Application, host: str, port: int) -> web.AppRunner:

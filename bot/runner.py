@@ -19,7 +19,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.commands import set_commands, sync_staff_menus
 from bot.factory import App, create_app, create_bot, create_dispatcher
-from bot.http import start_servers
+from bot.http import start_servers, stop_servers
 from bot.scheduler import create_scheduler
 from core.clock import Clock
 from core.settings import Settings
@@ -83,8 +83,9 @@ async def running(settings: Settings, clock: Clock | None = None) -> AsyncIterat
             logger.info("HTTP server on %s:%s", host, port)
         yield Running(bot, app, dp, scheduler)
     finally:
-        for server in servers:
-            await server.cleanup()
+        # Servers first: the updates in hand finish (or are cancelled unanswered) while the
+        # database, scheduler and sender they may need are still there.
+        await stop_servers(servers, settings.webhook.drain_seconds)
         scheduler.shutdown(wait=False)
         await app.healer.shutdown()
         await app.bulk.shutdown()

@@ -165,6 +165,14 @@ class WebhookSettings(BaseModel):
 
     url: str | None = None
     secret: SecretStr | None = None
+    # On SIGTERM, how long the updates in hand may take to finish (their 200 goes after their
+    # commit); one still running then is cancelled unanswered, so Telegram sends it again.
+    drain_seconds: float = Field(default=10.0, gt=0, le=600)
+    # Updates handled at once by this process; past it Telegram is answered 503 and retries.
+    max_updates: int = Field(default=40, ge=1, le=1000)
+    # An update claimed longer ago than this and not done is taken over by its next delivery
+    # (the process handling it died); it must exceed the longest handling of one update.
+    claim_seconds: float = Field(default=120.0, gt=0, le=3600)
 
     @field_validator("url")
     @classmethod

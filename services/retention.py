@@ -1,5 +1,6 @@
 """Retention: old error occurrences (of open records too), resolved error records, old
-transaction-log rows, health snapshots and confirmations are deleted after a while.
+transaction-log rows, health snapshots, confirmations and the webhook's handled update ids are
+deleted after a while.
 
 Each table is trimmed in chunks of `CHUNK` rows, each chunk its own short transaction: a backlog
 of a million rows (the first cleanup after a long outage, a flood of errors) never holds one
@@ -23,6 +24,10 @@ from services.transactions import TransactionalStateManager
 # waits at most that long for the lock; large enough that a commit per chunk costs little.
 CHUNK = 1000
 
+# Telegram keeps an update it could not deliver for at most 24 hours: a handled update id older
+# than this can never come again, so its row (the webhook's "handled once") can go.
+UPDATE_RETENTION = timedelta(hours=48)
+
 Delete = Callable[[AsyncSession, datetime, int], Awaitable[int]]
 
 
@@ -33,15 +38,20 @@ class CleanupResult:
     health_snapshots: int = 0
     confirmations: int = 0
     error_occurrences: int = 0
+    handled_updates: int = 0
 
     def summary(self) -> str:
         # For the log and the command line; an operator's words, not a person's: not translated.
+        # Handled updates only when there were some: polling mode never has any.
+        updates = (
+            f", {self.handled_updates} handled webhook updates" if self.handled_updates else ""
+        )
         return (
             f"{self.error_records} resolved error records, "
             f"{self.error_occurrences} old error occurrences, "
             f"{self.transaction_log} transaction log rows, "
             f"{self.health_snapshots} health snapshots and "
-            f"{self.confirmations} settled confirmations"
+            f"{self.confirmations} settled confirmations{updates}"
         )
 
 
@@ -84,10 +94,12 @@ async def cleanup(
     snapshots = 0
     if snapshot_retention is not None:
         snapshots = await trim(retention.delete_health_snapshots, now - snapshot_retention)
+    updates = await trim(retention.delete_handled_updates, now - UPDATE_RETENTION)
     return CleanupResult(
         error_records=errors,
         transaction_log=logs,
         health_snapshots=snapshots,
         confirmations=confirmations,
         error_occurrences=occurrences,
+        handled_updates=updates,
     )

@@ -14,12 +14,14 @@ from database.models.notifications import PendingNotification
 from database.models.reconciliation import ReconciliationLog, ReconciliationRun
 from database.models.recovery import RecoveryJob, StuckMark, WorkflowRecoveryLog
 from database.models.requests import Request, RequestItem, RequestTransition
+from database.models.updates import HandledUpdate
 from database.models.users import User, UserRole
 
 __all__ = [
     "Confirmation",
     "ErrorOccurrence",
     "ErrorRecord",
+    "HandledUpdate",
     "InventoryItem",
     "InventoryTransaction",
     "PendingNotification",

@@ -17,6 +17,7 @@ from database.models import (
     Confirmation,
     ErrorOccurrence,
     ErrorRecord,
+    HandledUpdate,
     SystemHealthSnapshot,
     TransactionLog,
 )
@@ -66,3 +67,8 @@ async def delete_health_snapshots(session: AsyncSession, before: datetime, limit
     return await _delete_chunk(
         session, SystemHealthSnapshot, SystemHealthSnapshot.taken_at < before, limit
     )
+
+
+async def delete_handled_updates(session: AsyncSession, before: datetime, limit: int) -> int:
+    """Webhook claims taken before `before`: Telegram no longer delivers those updates."""
+    return await _delete_chunk(session, HandledUpdate, HandledUpdate.claimed_at < before, limit)
