@@ -64,7 +64,7 @@ async def test_two_replicas_store_one_health_snapshot_per_interval(
     """The issue's run: two replicas' timers a second apart stored 20 snapshots where 11 were
     due. Now each interval stores one, whichever replica comes first."""
     interval = timedelta(minutes=world.app.settings.health.snapshot_minutes)
-    first, second = run_of(world, "health_snapshot"), run_of(other, "health_snapshot")
+    first, second = run_of(world, "health_snapshot", A), run_of(other, "health_snapshot", B)
     for _ in range(5):
         await first()
         clock.advance(timedelta(seconds=1))
@@ -148,6 +148,22 @@ async def test_racing_acquires_give_the_interval_to_exactly_one(
         clock.advance(interval * 0.5)
     row = await lease(world, "cleanup")
     assert row is not None and row.runs == 3
+
+
+async def test_the_replica_that_ran_a_job_may_run_it_again_another_may_not(
+    world: World, other: World, clock: FrozenClock
+) -> None:
+    """One process runs a job whenever it is called (its timer, or a start-up call), as it
+    always has; a second replica gets the next interval only."""
+    on_a, on_b = run_of(world, "cleanup", A), run_of(other, "cleanup", B)
+    assert [(await run()).result for run in (on_a, on_a, on_b, on_a)] == [
+        JobResult.OK,
+        JobResult.OK,
+        JobResult.SKIPPED,
+        JobResult.OK,
+    ]
+    row = await lease(world, "cleanup")
+    assert row is not None and (row.runs, row.last_runner) == (3, A)
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])

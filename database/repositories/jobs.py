@@ -26,9 +26,12 @@ class JobLeaseRepository:
     async def acquire(
         self, job: str, holder: str, now: datetime, interval: timedelta
     ) -> datetime | None:
-        """Take `job` for a run starting `now`: when no run started in the last 0.9 interval
-        and no live run holds it (its lease ended: finished, or its replica died). Returns the
-        run's start (the ticket `finish` names), or None when another replica has this one."""
+        """Take `job` for a run starting `now`: when no live run holds it (its lease ended:
+        finished, or its replica died) and no other replica started one in the last 0.9
+        interval. The replica that ran it last may run it again at once: its own timer fires
+        once per interval, and one process runs a job as often as it is called, as it always
+        has. Returns the run's start (the ticket `finish` names), or None when another replica
+        has this interval."""
         values = {
             "job": job,
             "holder": holder,
@@ -48,7 +51,10 @@ class JobLeaseRepository:
         statement = insert.on_conflict_do_update(
             index_elements=[current.job],
             set_={**taken_over, "runs": current.runs + 1},
-            where=(current.last_run_started <= now - interval * DUE_SHARE)
+            where=(
+                (current.last_run_started <= now - interval * DUE_SHARE)
+                | (current.holder == holder)
+            )
             & (current.leased_until <= now),
         ).returning(current.job)
         taken = await self.session.scalar(statement)
