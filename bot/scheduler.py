@@ -1,18 +1,23 @@
 """The background jobs on one APScheduler scheduler, built by `create_scheduler`.
 
 Every job has its interval in the settings, runs at most once at a time (`max_instances=1`),
-coalesces missed runs into one and may start up to the misfire grace late. Jobs that change
-shared rows take a PostgreSQL advisory lock first, so with several replicas only one runs
-them; a replica that finds the lock taken skips the run. A job that fails becomes an error
-record, shows in health (JobMonitor) and the scheduler keeps going."""
+coalesces missed runs into one and may start up to the misfire grace late. A job that changes
+shared rows is exclusive: it runs once per interval across all replicas. Each replica's timer
+tries it; the first to take the job's lease (a `job_leases` row, one conditional upsert:
+database/repositories/jobs.py) runs it, the others skip. The lease lasts one interval, so when
+the replica holding it dies the next interval runs on another; a PostgreSQL advisory lock
+besides keeps a run that outlives its lease from overlapping the next. The lease row keeps the
+last run's start, result and runner for health. A job that fails becomes an error record, shows
+in health (JobMonitor) and the scheduler keeps going."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED
@@ -20,7 +25,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.commands import sync_staff_menus
 from bot.factory import App
-from database.locks import try_lock
+from database.locks import REPLICA_ID, try_lock
+from database.repositories.jobs import JobLeaseRepository
 from services.failures.classify import FailureContext
 from services.health.jobs import JobOutcome, JobResult
 from services.reconciliation.service import ReconciliationBusy
@@ -34,7 +40,8 @@ class JobSpec:
     job_id: str
     interval_seconds: float
     work: Callable[[], Awaitable[Any]]
-    # True: at most one replica runs it (advisory lock on PostgreSQL).
+    # True: once per interval across all replicas (the job's lease), never two runs at once
+    # (advisory lock on PostgreSQL). False: every process runs its own, by nature of the job.
     exclusive: bool
 
 
@@ -44,31 +51,57 @@ def guarded(
     job: Callable[[], Awaitable[Any]],
     *,
     exclusive: bool = False,
+    interval_seconds: float | None = None,
+    replica: str = REPLICA_ID,
     timer: Callable[[], float] = time.perf_counter,
 ) -> Callable[[], Awaitable[JobOutcome]]:
-    """Run `job`, never raising: the outcome goes to APScheduler's event as its retval."""
+    """Run `job`, never raising: the outcome goes to APScheduler's event as its retval.
 
-    async def once() -> JobResult:
-        if not exclusive:
-            await job()
-            return JobResult.OK
-        async with try_lock(app.engine, name) as got:
-            if got:
-                await job()
-            return JobResult.OK if got else JobResult.SKIPPED
+    Exclusive with an interval: only when this replica takes the job's lease for the interval."""
+    leased = exclusive and interval_seconds is not None
+    interval = timedelta(seconds=interval_seconds or 0)
+
+    async def retried(work: Callable[[], Awaitable[Any]]) -> Any:
+        # A deadlock or a busy file is retried here, as a person's transaction is: a
+        # conflict the next attempt gets past is not an error anyone should read.
+        async for attempt in app.tx.retrying():
+            with attempt:
+                return await work()
+        return None  # pragma: no cover  (retrying() reraises the last failure)
+
+    async def take() -> datetime | None:
+        now = app.clock.now()
+        async with app.sessionmaker() as session, session.begin():
+            return await JobLeaseRepository(session).acquire(name, replica, now, interval)
+
+    async def finish(started: datetime, result: JobResult, message: str) -> None:
+        async with app.sessionmaker() as session, session.begin():
+            await JobLeaseRepository(session).finish(
+                name, replica, started, app.clock.now(), result.value, message
+            )
 
     async def run() -> JobOutcome:
         started = timer()
-        result = JobResult.OK
+        result, message, ticket = JobResult.OK, "", None
         try:
-            # A deadlock or a busy file is retried here, as a person's transaction is: a
-            # conflict the next attempt gets past is not an error anyone should read.
-            async for attempt in app.tx.retrying():
-                with attempt:
-                    result = await once()
+            lock = try_lock(app.engine, name) if exclusive else nullcontext(True)
+            async with lock as got:
+                if got and leased:
+                    ticket = await retried(take)
+                if not got or (leased and ticket is None):
+                    result = JobResult.SKIPPED
+                else:
+                    await retried(job)
         except Exception as exc:
             result = JobResult.FAILED
+            message = app.masker.text(f"{type(exc).__name__}: {exc}")
             await app.recorder.record(exc, FailureContext(source=f"job:{name}"))
+        if ticket is not None:
+            try:
+                await retried(lambda: finish(ticket, result, message))
+            except Exception:
+                # The lease still ends on its own after one interval; the run itself is done.
+                logger.warning("job %s: could not write its lease's outcome", name, exc_info=True)
         return JobOutcome(result, timer() - started)
 
     # APScheduler names a job after its function: the log says "detect_stuck", not "run".
@@ -149,11 +182,13 @@ def job_specs(app: App) -> list[JobSpec]:
             logger.info("command menus updated for %s staff chats", changed)
 
     return [
-        # The spool is a file of this process: every replica flushes its own.
+        # Per process: the spool is a file of this process; only it can flush it.
         JobSpec("flush_error_spool", settings.spool_flush_seconds, flush_spool, exclusive=False),
+        # Once per interval: two replicas would nudge and escalate the same requests twice.
         JobSpec("detect_stuck", settings.stuck_check_minutes * 60, detect_stuck, exclusive=True),
         JobSpec("cleanup", settings.cleanup_hours * 3600, retention, exclusive=True),
-        # Replicas share the outbox safely: each claims its own rows (SKIP LOCKED).
+        # Per process: the drain is each replica's sender (its bot, its queue, its wake-ups);
+        # replicas share the outbox safely, each claims its own rows (SKIP LOCKED).
         JobSpec("outbox", settings.outbox.job_seconds, deliver_due, exclusive=False),
         JobSpec(
             "notification_cleanup",
@@ -161,23 +196,26 @@ def job_specs(app: App) -> list[JobSpec]:
             notification_retention,
             exclusive=True,
         ),
-        # Reconciliation takes its own advisory lock and refuses a second run itself.
+        # Once per interval: a run per replica would only repeat the same findings. The run
+        # keeps its own lock besides, against an admin's run.
         JobSpec(
             "reconcile_inventory",
             settings.reconciliation.interval_minutes * 60,
             reconcile,
-            exclusive=False,
+            exclusive=True,
         ),
-        # The cheap look that calls the run above early. Every replica watches with its own
-        # watermark (reads only); the run's lock lets one of them apply at a time.
+        # The cheap look that calls the run above early: one watcher per interval is enough.
+        # Its watermark lives in the process, so a replica taking over reads from its own
+        # older one: at most one extra run, never a missed one.
         JobSpec(
             "watch_inventory",
             settings.reconciliation.watch_seconds,
             watch,
-            exclusive=False,
+            exclusive=True,
         ),
         # Roles granted on the command line reach the menu here: one replica is enough.
         JobSpec("command_menus", settings.command_menu_seconds, command_menus, exclusive=True),
+        # Once per interval: a snapshot per replica doubled the trend's points.
         JobSpec(
             "health_snapshot",
             settings.health.snapshot_minutes * 60,
@@ -187,7 +225,8 @@ def job_specs(app: App) -> list[JobSpec]:
     ]
 
 
-def create_scheduler(app: App) -> AsyncIOScheduler:
+def create_scheduler(app: App, replica: str = REPLICA_ID) -> AsyncIOScheduler:
+    """`replica` names this process in the job leases (tests run two in one process)."""
     scheduler = AsyncIOScheduler(
         timezone="UTC",
         job_defaults={
@@ -199,7 +238,14 @@ def create_scheduler(app: App) -> AsyncIOScheduler:
     started = app.clock.now().timestamp()
     for spec in job_specs(app):
         scheduler.add_job(
-            guarded(app, spec.job_id, spec.work, exclusive=spec.exclusive),
+            guarded(
+                app,
+                spec.job_id,
+                spec.work,
+                exclusive=spec.exclusive,
+                interval_seconds=spec.interval_seconds,
+                replica=replica,
+            ),
             "interval",
             seconds=spec.interval_seconds,
             id=spec.job_id,
@@ -214,6 +260,7 @@ def create_scheduler(app: App) -> AsyncIOScheduler:
         return None if job is None else getattr(job, "next_run_time", None)
 
     app.jobs.attach(next_run)
+    logger.info("scheduler on replica %s", replica)
     app.jobs.listeners.append(
         lambda job_id, outcome: app.metrics.job_finished(
             job_id, outcome, app.clock.now().timestamp()

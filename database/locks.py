@@ -1,13 +1,26 @@
-"""Cross-replica job locks. On PostgreSQL a session advisory lock; SQLite runs in one process."""
+"""Cross-replica job locks. On PostgreSQL a session advisory lock; SQLite runs in one process.
+And the name a replica goes by in the job leases (database/repositories/jobs.py)."""
 
 from __future__ import annotations
 
 import hashlib
+import os
+import secrets
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+
+def new_replica_id() -> str:
+    """host:pid:random: the host and pid say where to look, the random part tells a restarted
+    process (same pid in a fresh container) from the one before it."""
+    return f"{socket.gethostname()[:80]}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+REPLICA_ID = new_replica_id()  # made once per process
 
 
 def lock_key(name: str) -> int:

@@ -10,6 +10,7 @@ from database.models.counts import RowCount
 from database.models.errors import ErrorOccurrence, ErrorRecord
 from database.models.health import SystemHealthSnapshot
 from database.models.inventory import InventoryItem, InventoryTransaction
+from database.models.jobs import JobLease
 from database.models.notifications import PendingNotification
 from database.models.reconciliation import ReconciliationLog, ReconciliationRun
 from database.models.recovery import RecoveryJob, StuckMark, WorkflowRecoveryLog
@@ -24,6 +25,7 @@ __all__ = [
     "HandledUpdate",
     "InventoryItem",
     "InventoryTransaction",
+    "JobLease",
     "PendingNotification",
     "ReconciliationLog",
     "ReconciliationRun",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.enums import ErrorSeverity, HealthComponent, HealthStatus, NotificationStatus
 from core.settings import HealthSettings
+from database.models import JobLease
 from database.repositories.errors import ErrorRepository
+from database.repositories.jobs import JobLeaseRepository
 from outbox.repository import NotificationRepository
 from services.failures.classify import is_refusal
 from services.health.jobs import JobMonitor, JobResult
@@ -65,8 +67,13 @@ def check_telegram(
 
 
 def check_scheduler(
-    monitor: JobMonitor | None, thresholds: HealthSettings, now: datetime
+    monitor: JobMonitor | None,
+    thresholds: HealthSettings,
+    now: datetime,
+    leases: Mapping[str, JobLease] | None = None,
 ) -> Component:
+    """This process's jobs; a job with a lease (once per interval across replicas) reads its
+    last run from the lease: when it started, how it went and which replica ran it."""
     if monitor is None or not monitor.running:
         return Component(HealthComponent.SCHEDULER, HealthStatus.UNKNOWN, None, {"jobs": []})
     jobs = []
@@ -77,13 +84,19 @@ def check_scheduler(
             seconds=job.interval_seconds * OVERDUE_INTERVALS + monitor.misfire_grace_seconds
         )
         is_overdue = next_run is not None and now - next_run > late
-        failing += job.last_result is JobResult.FAILED
+        lease = (leases or {}).get(job.job_id)
+        last_run, result = job.last_run, job.last_result.value if job.last_result else None
+        if lease is not None:
+            last_run, result = lease.last_run_started, lease.last_result or "running"
+        failing += result == JobResult.FAILED.value
         overdue += is_overdue
         jobs.append(
             {
                 "id": job.job_id,
-                "last_run": job.last_run.isoformat() if job.last_run else None,
-                "result": job.last_result.value if job.last_result else None,
+                "last_run": last_run.isoformat() if last_run else None,
+                "result": result,
+                "runner": lease.last_runner if lease else None,
+                "message": lease.last_message if lease else None,
                 "next_run": next_run.isoformat() if next_run else None,
                 "misfires": job.misfires,
                 "overdue": is_overdue,
@@ -98,6 +111,20 @@ def check_scheduler(
         failing,
         {"jobs": jobs, "failing": failing, "overdue": overdue},
     )
+
+
+async def check_jobs(
+    monitor: JobMonitor | None,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    thresholds: HealthSettings,
+    now: datetime,
+) -> Component:
+    """The scheduler with the job leases read: every replica's health tells the same last run."""
+    if monitor is None or not monitor.running:
+        return check_scheduler(monitor, thresholds, now)
+    async with sessionmaker() as session:
+        leases = {row.job: row for row in await JobLeaseRepository(session).all()}
+    return check_scheduler(monitor, thresholds, now, leases)
 
 
 async def check_queue(

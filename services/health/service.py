@@ -87,6 +87,8 @@ class HealthService:
 
         database = await checks.check_database(self.sessionmaker, s, self.timer)
         db_down = database.status is HealthStatus.UNHEALTHY and database.value is None
+        # Without the database the scheduler reads this process's runs only (no leases).
+        jobs = checks.check_scheduler(self.jobs, s, now)
         if db_down:
             # Every other database-backed check would only repeat the same failure slowly.
             down = {"error": "database"}
@@ -100,11 +102,13 @@ class HealthService:
                 )
             )
         else:
-            queue, errors, stuck, inventory = await asyncio.gather(
+            leased = checks.check_jobs(self.jobs, self.sessionmaker, s, now)
+            queue, errors, stuck, inventory, jobs = await asyncio.gather(
                 guarded(HealthComponent.QUEUE, checks.check_queue(self.sessionmaker, s, now)),
                 guarded(HealthComponent.ERRORS, checks.check_errors(self.sessionmaker, s, now)),
                 guarded(HealthComponent.STUCK, checks.check_stuck(self.stuck_count, s)),
                 guarded(HealthComponent.INVENTORY, checks.check_inventory(self.open_findings, s)),
+                guarded(HealthComponent.SCHEDULER, leased),
             )
         in_flight = None if self.in_flight is None else self.in_flight()
         return Report(
@@ -112,7 +116,7 @@ class HealthService:
             components=(
                 database,
                 checks.check_telegram(self.telegram_breaker, self.telegram_latency, s),
-                checks.check_scheduler(self.jobs, s, now),
+                jobs,
                 queue,
                 errors,
                 stuck,

@@ -56,10 +56,20 @@ def _hhmm(value: str | None) -> str:
 
 
 def job_line(job: dict[str, Any]) -> str:
-    return _("{job}: last run {last} ({result}), next {next}, {misfires} misfire(s)").format(
+    result = job["result"] or "-"
+    if job.get("message"):  # a failed run's message, masked when it was written
+        result += ": " + escape(str(job["message"]))
+    if job.get("runner"):  # a job run once per interval across replicas: which one ran it
+        text = _(
+            "{job}: last run {last} on {runner} ({result}), next {next}, {misfires} misfire(s)"
+        )
+    else:
+        text = _("{job}: last run {last} ({result}), next {next}, {misfires} misfire(s)")
+    return text.format(
         job=job["id"],
         last=_hhmm(job["last_run"]),
-        result=job["result"] or "-",
+        runner=escape(str(job.get("runner"))),
+        result=result,
         next=_hhmm(job["next_run"]),
         misfires=job["misfires"],
     )
