@@ -1,6 +1,6 @@
 """handled_updates: the webhook's claim on each update_id, so one update is handled once
 
-Revision ID: 0018
+Revision ID: 0016
 Revises: 0015
 Create Date: 2026-12-08
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import database.base
 
-revision: str = '0018'
+revision: str = '0016'
 down_revision: str | None = '0015'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
