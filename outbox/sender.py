@@ -233,10 +233,10 @@ class _Pass:
             if self.changes:  # wake in time to write them
                 left = self.oldest_change + WRITE_EVERY - self.limiter.now()
                 timeout = left if timeout is None else min(timeout, left)
-            if self.renew_at is not None:  # and to renew the claims, however slow the sends
-                left = (self.renew_at - self.sender.clock.now()).total_seconds()
-                timeout = left if timeout is None else min(timeout, left)
-            await self._wait(timeout)
+            renew_in = None  # and to renew the claims, however slow the sends
+            if self.renew_at is not None:
+                renew_in = (self.renew_at - self.sender.clock.now()).total_seconds()
+            await self._wait(timeout, renew_in)
 
     def _renew_due(self) -> bool:
         return self.renew_at is not None and self.sender.clock.now() >= self.renew_at
@@ -299,19 +299,20 @@ class _Pass:
             self.tasks.discard(task)
         self.changed.set()
 
-    async def _wait(self, timeout: float | None) -> None:
-        """Until a send finishes, or `timeout` passes on the limiter's time."""
+    async def _wait(self, timeout: float | None, renew_in: float | None) -> None:
+        """Until a send finishes, `timeout` passes on the limiter's time, or `renew_in` real
+        seconds (the claims' timer: a simulated limiter's sleep may jump its time at once)."""
         self.changed.clear()
-        if timeout is None:
-            await self.changed.wait()
-            return
-        waiter = asyncio.ensure_future(self.changed.wait())
-        sleeper = asyncio.ensure_future(self.limiter.sleep(timeout))
+        waits: set[asyncio.Future[object]] = {asyncio.ensure_future(self.changed.wait())}
+        if timeout is not None:
+            waits.add(asyncio.ensure_future(self.limiter.sleep(timeout)))
+        if renew_in is not None:
+            waits.add(asyncio.ensure_future(asyncio.sleep(max(0.0, renew_in))))
         try:
-            await asyncio.wait({waiter, sleeper}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            waiter.cancel()
-            sleeper.cancel()
+            for waiting in waits:
+                waiting.cancel()
 
     async def _sync(self, *, claim: bool, release: bool = False) -> None:
         """Write the outcomes waiting, renew the claims held when due and claim more rows,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -225,28 +226,16 @@ async def test_a_slow_telegram_does_not_let_a_queued_rows_claim_expire(
     chats = [600 + n for n in range(CONCURRENCY + 4)]
     await write(world, chats)
     mine = world.app.outbox
-
-    async def on_the_clock(seconds: float) -> None:
-        """The sender's timers run on the test's clock, which the test moves."""
-        end = clock.now() + timedelta(seconds=seconds)
-        while clock.now() < end:
-            await asyncio.sleep(0.001)
-
-    mine.limiter = RateLimiter(
-        10_000,
-        10_000,
-        clock=lambda: clock.now().timestamp(),
-        sleep=on_the_clock,
-        spread=False,
-    )
+    # A claim of 0.09 s (renewed every 0.03 s of real time, due by the test's clock).
+    claim = 0.09
+    mine.policy = replace(mine.policy, claim_seconds=claim)
     session.hold = CONCURRENCY
     drain = asyncio.create_task(mine.flush())
     await until(lambda: len(session.held) == CONCURRENCY, "the sends in flight")
     # The sends hang for three claims; 4 rows wait in the sender's queue all that time.
-    claim = mine.policy.claim_seconds
     for _ in range(6):
         clock.advance(timedelta(seconds=claim / 2))
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.1)
     other = other_sender(world, "other-process")
     assert await other.flush() == 0  # every row is still claimed: nothing to take over
     session.gate.set()
