@@ -90,7 +90,7 @@ class OutboxSender:
         self.limiter = limiter or RateLimiter(30.0, 1.0)
         self.random = random
         self.sender_id = sender_id or new_sender_id()
-        self.on_outcome = on_outcome  # "sent", "retry" or "dead": for the metrics
+        self.on_outcome = on_outcome  # "sent", "retry", "dead" or "lost": for the metrics
         self.masker = masker or Masker()  # the app's, with its secrets (bot/factory.py)
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
