@@ -204,11 +204,34 @@ class NotificationRepository:
             )
         return claimed
 
-    async def record(self, changes: Sequence[Change], now: datetime) -> None:
-        """Write the outcomes of many sends at once: one executemany, two user updates."""
+    async def record(self, changes: Sequence[Change], now: datetime, owner: str) -> list[int]:
+        """Write the outcomes of many sends at once: one executemany, two user updates.
+
+        Only the rows `owner` still holds, still waiting, take their outcome: a claim that
+        expired and was taken by another sender, or a row an admin changed, is left as it is
+        now. Returns the ids whose outcome was not written (the claim was lost). The rows are
+        locked first (PostgreSQL; SQLite's BEGIN IMMEDIATE holds every writer off), so the
+        count is exact; the update's own condition would keep a lost row untouched anyway."""
         if not changes:
-            return
-        await self.session.execute(update(PendingNotification), [c.values for c in changes])
+            return []
+        held = set(
+            await self._ids(
+                select(PendingNotification.id)
+                .where(
+                    PendingNotification.id.in_([c.row_id for c in changes]),
+                    self._held(owner),
+                )
+                .with_for_update()
+            )
+        )
+        kept = [c for c in changes if c.row_id in held]
+        if kept:
+            await self.session.execute(
+                update(PendingNotification).where(self._held(owner)),
+                [c.values for c in kept],
+                execution_options={"synchronize_session": None},  # no objects loaded here
+            )
+        # What Telegram said about a person is true whoever held the row.
         reached = {c.recipient_id for c in changes if c.reachable is True}
         lost = {c.recipient_id for c in changes if c.reachable is False}
         if reached - lost:
@@ -221,6 +244,27 @@ class NotificationRepository:
             await self.session.execute(
                 update(User).where(User.id.in_(lost)).values(unreachable_since=now)
             )
+        return [c.row_id for c in changes if c.row_id not in held]
+
+    @staticmethod
+    def _held(owner: str) -> ColumnElement[bool]:
+        """The row is still `owner`'s claim, in the state it was claimed in."""
+        # Equalities, not IN: an executemany cannot expand a list.
+        waiting = or_(*(PendingNotification.status == status for status in WAITING))
+        return (PendingNotification.claimed_by == owner) & waiting
+
+    async def renew(self, owner: str, ids: Sequence[int], until: datetime) -> list[int]:
+        """Extend `owner`'s claim on `ids` to `until`; returns those still held (the rest were
+        lost: the claim expired and another sender took the row)."""
+        if not ids:
+            return []
+        result = await self.session.execute(
+            update(PendingNotification)
+            .where(PendingNotification.id.in_(ids), self._held(owner))
+            .values(claimed_until=until)
+            .returning(PendingNotification.id)
+        )
+        return [int(i) for i in result.scalars()]
 
     async def load(self, ids: Sequence[int]) -> Sequence[PendingNotification]:
         query = (

@@ -13,6 +13,13 @@ One pass (`flush`, or `send_now` for an admin's chosen rows) runs a pump:
   which limit a 429 came from); the pass stops starting, lets the sends in flight finish and
   ends, and `run` starts the next one the moment the pause is over;
 * the Telegram breaker is open: nothing was sent, the rows are released untouched.
+
+A claim belongs to one pass (its token: the sender's id and the pass's number). Outcomes are
+written only while the pass still holds the row in the state it claimed; a claim that expired
+and was taken by another sender is counted as lost ("lost" in the metrics, `lost_claims`),
+never overwritten. A pass renews the claims of the rows it holds (queued or in flight) every
+third of `claim_seconds`, so a slow Telegram never lets a queued row's claim expire; a row whose
+claim was lost meanwhile is dropped from the queue unsent.
 """
 
 from __future__ import annotations
@@ -20,13 +27,14 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import itertools
 import logging
 import os
 import random
 import socket
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramRetryAfter
@@ -82,10 +90,16 @@ class OutboxSender:
         self.limiter = limiter or RateLimiter(30.0, 1.0)
         self.random = random
         self.sender_id = sender_id or new_sender_id()
-        self.on_outcome = on_outcome  # "sent", "retry" or "dead": for the metrics
+        self.on_outcome = on_outcome  # "sent", "retry", "dead" or "lost": for the metrics
         self.masker = masker or Masker()  # the app's, with its secrets (bot/factory.py)
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
+        self._passes = itertools.count(1)
+        self.lost_claims = 0  # outcomes not written and queued rows dropped: the claim was lost
+
+    def claim_token(self) -> str:
+        """The owner a new pass writes into its claims (claimed_by holds 64 characters)."""
+        return f"{self.sender_id[:52]}/{next(self._passes)}"
 
     def kick(self) -> None:
         """Ask the running loop to deliver now (called after a commit that wrote rows)."""
@@ -166,9 +180,12 @@ class _Pass:
     def __init__(self, sender: OutboxSender, only: Sequence[int]) -> None:
         self.sender = sender
         self.limiter = sender.limiter
+        self.owner = sender.claim_token()
         self.only = list(only)
         self.hand: list[PendingNotification] = []  # claimed, not started; first goes first
         self.tasks: set[asyncio.Task[None]] = set()
+        self.flying: set[int] = set()  # ids of the rows being sent
+        self.renew_at: datetime | None = None  # when the oldest claim held is a third gone
         self.changes: list[Change] = []  # outcomes not yet written
         self.oldest_change = 0.0
         # The outcomes, for "retry now" (a few rows); a drain only counts what it sent, since
@@ -194,6 +211,9 @@ class _Pass:
 
     async def _pump(self) -> None:
         while True:
+            if self._renew_due():
+                await self._sync(claim=False)
+                continue
             if not self.stopped and self.more and len(self.hand) < REFILL_BELOW:
                 await self._sync(claim=True)
                 continue
@@ -213,7 +233,13 @@ class _Pass:
             if self.changes:  # wake in time to write them
                 left = self.oldest_change + WRITE_EVERY - self.limiter.now()
                 timeout = left if timeout is None else min(timeout, left)
-            await self._wait(timeout)
+            renew_in = None  # and to renew the claims, however slow the sends
+            if self.renew_at is not None:
+                renew_in = (self.renew_at - self.sender.clock.now()).total_seconds()
+            await self._wait(timeout, renew_in)
+
+    def _renew_due(self) -> bool:
+        return self.renew_at is not None and self.sender.clock.now() >= self.renew_at
 
     def _write_due(self) -> bool:
         """Outcomes are written in batches: when many wait, when one has waited long enough
@@ -236,6 +262,7 @@ class _Pass:
         return None, earliest
 
     async def _start(self, row: PendingNotification) -> None:
+        self.flying.add(row.id)
         self.tasks.add(asyncio.create_task(self._send(row)))
         await asyncio.sleep(0)  # let it take its slot before the next pick looks at the slots
 
@@ -244,13 +271,16 @@ class _Pass:
         # picked: the arrival Telegram counts is then as close as can be to the start counted.
         if not self.limiter.start(row.recipient.telegram_id):
             bisect.insort(self.hand, row, key=_order)  # a pause came first: it waits too
-            self._done()
+            self._done(row)
             return
         try:
             change = await self.sender.deliver(row)
         except Exception:  # a bug here must not lose the row: it is released untouched
             logger.exception("notification %s: the send failed unexpectedly", row.id)
             change = None
+        except BaseException:
+            self.flying.discard(row.id)
+            raise
         if change is None:
             self.stopped = True
             bisect.insort(self.hand, row, key=_order)  # not sent: released with the rest
@@ -260,47 +290,55 @@ class _Pass:
             self.changes.append(change)
             if change.outcome is None:  # a 429: the limiter is paused, this pass ends
                 self.stopped = True
-        self._done()
+        self._done(row)
 
-    def _done(self) -> None:
+    def _done(self, row: PendingNotification) -> None:
+        self.flying.discard(row.id)
         task = asyncio.current_task()
         if task is not None:
             self.tasks.discard(task)
         self.changed.set()
 
-    async def _wait(self, timeout: float | None) -> None:
-        """Until a send finishes, or `timeout` passes on the limiter's time."""
+    async def _wait(self, timeout: float | None, renew_in: float | None) -> None:
+        """Until a send finishes, `timeout` passes on the limiter's time, or `renew_in` real
+        seconds (the claims' timer: a simulated limiter's sleep may jump its time at once)."""
         self.changed.clear()
-        if timeout is None:
-            await self.changed.wait()
-            return
-        waiter = asyncio.ensure_future(self.changed.wait())
-        sleeper = asyncio.ensure_future(self.limiter.sleep(timeout))
+        waits: set[asyncio.Future[object]] = {asyncio.ensure_future(self.changed.wait())}
+        if timeout is not None:
+            waits.add(asyncio.ensure_future(self.limiter.sleep(timeout)))
+        if renew_in is not None:
+            waits.add(asyncio.ensure_future(asyncio.sleep(max(0.0, renew_in))))
         try:
-            await asyncio.wait({waiter, sleeper}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            waiter.cancel()
-            sleeper.cancel()
+            for waiting in waits:
+                waiting.cancel()
 
     async def _sync(self, *, claim: bool, release: bool = False) -> None:
-        """Write the outcomes waiting and claim more rows, in one transaction."""
+        """Write the outcomes waiting, renew the claims held when due and claim more rows,
+        in one transaction."""
         changes = list(self.changes)  # sends finishing meanwhile add to the list
         sender = self.sender
         now = sender.clock.now()
         wanted = BATCH_SIZE - len(self.hand) if claim else 0
         left = [row.id for row in self.hand] if release else []
-        if not (changes or left or wanted > 0):
+        renew = not release and self._renew_due()
+        if not (changes or left or renew or wanted > 0):
             return
+        claim_for = timedelta(seconds=sender.policy.claim_seconds)
+        held = [row.id for row in self.hand] + sorted(self.flying)
+        still: set[int] = set()
         rows: list[PendingNotification] = []
         async with sender.sessionmaker() as session, session.begin():
             repo = NotificationRepository(session)
-            await repo.record(changes, now)
+            lost = set(await repo.record(changes, now, self.owner))
             if left:
-                await repo.release(sender.sender_id, left)
+                await repo.release(self.owner, left)
+            if renew:
+                still = set(await repo.renew(self.owner, held, now + claim_for))
             if wanted > 0:
-                until = now + timedelta(seconds=sender.policy.claim_seconds)
                 ids = await repo.claim(
-                    owner=sender.sender_id, now=now, until=until, limit=wanted, ids=self.only
+                    owner=self.owner, now=now, until=now + claim_for, limit=wanted, ids=self.only
                 )
                 rows = list(await repo.load(ids)) if ids else []
         # Only now, committed, are they written: a pass cancelled earlier still holds them.
@@ -309,19 +347,49 @@ class _Pass:
             self.oldest_change = self.limiter.now()
         if release:
             self.hand = []
-        for change in changes:
-            sender.on_outcome(change.metric)
-            if change.outcome is None:
-                continue
-            self.sent += change.outcome.status is NotificationStatus.SENT
-            if self.only:
-                self.reported.append(change.outcome)
+        if renew:
+            lost.update(self._renewed(still, now + claim_for / 3))
+        if rows and self.renew_at is None:
+            self.renew_at = now + claim_for / 3
+        if not self.hand and not self.flying and not rows:
+            self.renew_at = None  # nothing held: nothing to renew
+        self._count(changes, lost)
         if claim:
             # Writing outcomes frees their chats' next rows; a short claim found all there was.
             self.more = len(rows) == wanted
             self.hand = sorted([*self.hand, *rows], key=_order)
         elif changes:
             self.more = True
+
+    def _renewed(self, still: set[int], next_renewal: datetime) -> list[int]:
+        """After a renewal: a queued row whose claim another sender took is theirs to send, so
+        it is dropped unsent; returns the ids dropped."""
+        dropped = [row.id for row in self.hand if row.id not in still]
+        self.hand = [row for row in self.hand if row.id in still]
+        self.renew_at = next_renewal
+        return dropped
+
+    def _count(self, changes: list[Change], lost: set[int]) -> None:
+        """Count what was written, and the claims lost (their outcome, if any, not written)."""
+        sender = self.sender
+        if lost:
+            sender.lost_claims += len(lost)
+            logger.warning(
+                "outbox: %s claims lost (expired and taken by another sender): "
+                "rows %s left as they are",
+                len(lost),
+                sorted(lost)[:20],
+            )
+        for change in changes:
+            if change.row_id in lost:
+                sender.on_outcome("lost")
+                continue
+            sender.on_outcome(change.metric)
+            if change.outcome is None:
+                continue
+            self.sent += change.outcome.status is NotificationStatus.SENT
+            if self.only:
+                self.reported.append(change.outcome)
 
 
 def _order(row: PendingNotification) -> tuple[int, int]:

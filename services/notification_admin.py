@@ -2,6 +2,9 @@
 
 Every change goes through the transactional state manager, so each is in the transaction log
 with the person who did it. Retrying hands the rows straight to the sender and reports back.
+
+A row whose claim is live is being sent right now: retry and discard leave it alone (its
+sender writes the outcome), so a send is never doubled and a discarded row never goes out.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -39,6 +42,25 @@ DISCARD_NOTIFICATIONS = N_("Only admins can discard notifications.")
 # What a confirmation lists of each row: (status, attempts) as shown. A row that was sent,
 # retried or given up on since has a different pair.
 Shown = dict[int, tuple[str, int]]
+
+
+class BeingSent(ValidationFailed):
+    """The one row asked for is in a sender's hands: its outcome comes in a moment. A reply
+    to the press, not a failure (so not recorded, as refused input is not)."""
+
+    message = N_("Notification #{id} is being sent right now. Look again in a moment.")
+
+
+@dataclass(frozen=True)
+class Retried:
+    outcomes: list[Outcome]  # one per row retried
+    in_flight: list[int]  # left alone: being sent right now
+
+
+@dataclass(frozen=True)
+class Discarded:
+    count: int
+    in_flight: list[int]  # left alone: being sent right now
 
 
 class SelectionChanged(DomainError):
@@ -132,31 +154,36 @@ class NotificationAdminService:
 
     async def retry(
         self, ids: Sequence[int], actor_id: int | None, *, expect: Shown | None = None
-    ) -> list[Outcome]:
+    ) -> Retried:
         """Make the rows due now with a fresh attempt budget, then try to send them at once.
 
-        `expect`: the rows as a confirmation showed them; if any is not so any more, nothing
-        is done (SelectionChanged)."""
+        Rows being sent right now are left alone (`in_flight`); one row asked for alone that is
+        being sent is refused (BeingSent). `expect`: the rows as a confirmation showed them; if
+        any is not so any more, nothing is done (SelectionChanged)."""
         now = self.clock.now()
 
-        async def work(change: Change) -> list[int]:
+        async def work(change: Change) -> tuple[list[int], list[int]]:
             if actor_id is not None:  # a person's press; the command line has none
                 await acting(change.session, actor_id, is_staff, MANAGE_NOTIFICATIONS)
-            rows = await self._actionable(change.session, ids, expect)
+            rows, flying = await self._actionable(change.session, ids, expect, now)
             change.entity_id = rows[0].id if len(rows) == 1 else None
             change.before = {"ids": [r.id for r in rows], "status": [r.status for r in rows]}
             for row in rows:
                 row.status, row.attempts, row.next_attempt_at = NotificationStatus.PENDING, 0, now
                 row.dead_reason, row.dead_at = None, None
-                row.claimed_by, row.claimed_until = None, None
-            change.after = {"status": NotificationStatus.PENDING.value}
-            return [r.id for r in rows]
+                row.claimed_by, row.claimed_until = None, None  # an expired claim: lost
+            change.after = {"status": NotificationStatus.PENDING.value, "in_flight": flying}
+            return [r.id for r in rows], flying
 
-        retried = await self.tx.run("retry_notification", "notification", work, actor_id=actor_id)
-        if self.sender is None:
-            return [Outcome(i, NotificationStatus.PENDING) for i in retried]
+        retried, flying = await self.tx.run(
+            "retry_notification", "notification", work, actor_id=actor_id
+        )
+        if self.sender is None or not retried:
+            return Retried([Outcome(i, NotificationStatus.PENDING) for i in retried], flying)
         outcomes = {o.row_id: o for o in await self.sender.send_now(retried)}
-        return [outcomes.get(i, Outcome(i, NotificationStatus.PENDING)) for i in retried]
+        return Retried(
+            [outcomes.get(i, Outcome(i, NotificationStatus.PENDING)) for i in retried], flying
+        )
 
     async def discard(
         self,
@@ -165,7 +192,9 @@ class NotificationAdminService:
         reason: str,
         *,
         expect: Shown | None = None,
-    ) -> int:
+    ) -> Discarded:
+        """Discard the rows, except those being sent right now (`in_flight`; one row asked for
+        alone that is being sent is refused: BeingSent)."""
         reason = reason.strip()
         if not reason:
             raise ValidationFailed(N_("Please give a reason for discarding."))
@@ -175,18 +204,22 @@ class NotificationAdminService:
             )
         now = self.clock.now()
 
-        async def work(change: Change) -> int:
+        async def work(change: Change) -> Discarded:
             if actor_id is not None:
                 await acting(change.session, actor_id, is_admin, DISCARD_NOTIFICATIONS)
-            rows = await self._actionable(change.session, ids, expect)
+            rows, flying = await self._actionable(change.session, ids, expect, now)
             change.entity_id = rows[0].id if len(rows) == 1 else None
             change.before = {"ids": [r.id for r in rows], "status": [r.status for r in rows]}
             for row in rows:
                 row.status, row.dead_at = NotificationStatus.DISCARDED, now
                 row.discarded_by_id, row.discard_reason = actor_id, reason
                 row.claimed_by, row.claimed_until = None, None
-            change.after = {"status": NotificationStatus.DISCARDED.value, "reason": reason}
-            return len(rows)
+            change.after = {
+                "status": NotificationStatus.DISCARDED.value,
+                "reason": reason,
+                "in_flight": flying,
+            }
+            return Discarded(len(rows), flying)
 
         return await self.tx.run("discard_notification", "notification", work, actor_id=actor_id)
 
@@ -224,8 +257,12 @@ class NotificationAdminService:
 
     @staticmethod
     async def _actionable(
-        session: AsyncSession, ids: Sequence[int], expect: Shown | None = None
-    ) -> list[PendingNotification]:
+        session: AsyncSession, ids: Sequence[int], expect: Shown | None, now: datetime
+    ) -> tuple[list[PendingNotification], list[int]]:
+        """The rows to change, locked, and the ids left alone because a sender holds them.
+
+        The lock (PostgreSQL's FOR UPDATE, SQLite's BEGIN IMMEDIATE) waits for a claim being
+        taken, so a claim seen free here stays free until this transaction commits."""
         rows = await NotificationRepository(session).lock(ids, ACTIONABLE)
         if expect is not None:
             still = [r for r in rows if expect.get(r.id) == (r.status.value, r.attempts)]
@@ -233,4 +270,7 @@ class NotificationAdminService:
                 raise SelectionChanged(count=len(still))
         if not rows:
             raise NotFound(N_("Those notifications are no longer waiting or dead."))
-        return rows
+        flying = [r.id for r in rows if r.claimed_until is not None and r.claimed_until > now]
+        if len(ids) == 1 and flying:
+            raise BeingSent(id=flying[0])
+        return [r for r in rows if r.id not in flying], flying

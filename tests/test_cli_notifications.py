@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -122,3 +122,41 @@ def test_bad_arguments_say_what_is_wrong(env: str, capsys: pytest.CaptureFixture
     assert (code, err) == (1, "error: Please give a reason for discarding.\n")
     code, out, _ = run(capsys, "notifications", "retry", "--all-dead")
     assert (code, out) == (0, "2 notifications will be sent by the running bot now\n")
+
+
+def claim(url: str, row_id: int, until: datetime) -> None:
+    """A running bot's sender holds the row until `until` (its send is in flight)."""
+
+    async def work() -> None:
+        engine = create_engine(url, null_pool=True)
+        try:
+            async with create_sessionmaker(engine)() as session, session.begin():
+                row = await session.get(PendingNotification, row_id)
+                assert row is not None
+                row.claimed_by, row.claimed_until = "host:1:abcd/1", until
+        finally:
+            await engine.dispose()
+
+    db.run_in_thread(work())
+
+
+def test_rows_being_sent_are_left_alone(env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "migrate")[0] == 0
+    seed(env)
+    claim(env, 3, datetime.now(UTC) + timedelta(minutes=2))
+    code, _, err = run(capsys, "notifications", "discard", "3", "--reason", "x")
+    message = "error: Notification #3 is being sent right now. Look again in a moment.\n"
+    assert (code, err) == (1, message)
+    code, _, err = run(capsys, "notifications", "retry", "3")
+    assert (code, err) == (1, message)
+    code, out, _ = run(capsys, "notifications", "discard", "2", "3", "--reason", "left")
+    assert (code, out) == (
+        0,
+        "discarded 1 notifications\nleft alone 1 notifications being sent right now: 3\n"
+        "look again in a moment\n",
+    )
+    assert states(env)[0] == [("dead", None), ("discarded", "left"), ("pending", None)]
+    # A claim that expired belongs to nobody: the row is the operator's again.
+    claim(env, 3, datetime.now(UTC) - timedelta(seconds=1))
+    code, out, _ = run(capsys, "notifications", "discard", "3", "--reason", "late")
+    assert (code, out) == (0, "discarded 1 notifications\n")

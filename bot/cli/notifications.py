@@ -32,15 +32,25 @@ async def notifications_command(args: argparse.Namespace, app: App) -> int:
             if not ids:
                 print("no dead notifications")
                 return EXIT_OK
-            outcomes = await service.retry(ids, None)
-            print(f"{len(outcomes)} notifications will be sent by the running bot now")
+            retried = await service.retry(ids, None)
+            print(f"{len(retried.outcomes)} notifications will be sent by the running bot now")
+            in_flight(retried.in_flight)
         else:
-            count = await service.discard(args.ids, None, args.reason)
-            print(f"discarded {count} notifications")
+            discarded = await service.discard(args.ids, None, args.reason)
+            print(f"discarded {discarded.count} notifications")
+            in_flight(discarded.in_flight)
     except DomainError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
+
+
+def in_flight(ids: list[int]) -> None:
+    """Rows a sender holds were left alone: their send is under way."""
+    if ids:
+        shown = " ".join(str(i) for i in ids[:20]) + (" ..." if len(ids) > 20 else "")
+        print(f"left alone {len(ids)} notifications being sent right now: {shown}")
+        print("look again in a moment")
 
 
 async def list_notifications(args: argparse.Namespace, service: NotificationAdminService) -> int:

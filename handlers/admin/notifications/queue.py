@@ -36,6 +36,7 @@ from handlers.admin.notifications.screens import (
     button,
     describe_row,
     home_screen,
+    in_flight_text,
     list_screen,
     outcome_text,
     parse_status,
@@ -220,10 +221,18 @@ async def retry_rows(done: Confirmed[NotificationRetryScope]) -> Result:
     notifications = done.service("notifications", NotificationAdminService)
     status, shown = listed(done)
     try:
-        outcomes = await notifications.retry(list(shown), done.user.id, expect=shown)
+        retried = await notifications.retry(list(shown), done.user.id, expect=shown)
     except SelectionChanged as exc:
         return await changed(done, status, shown, int(exc.params["count"]))
-    said = outcome_text(outcomes)
+    outcomes = retried.outcomes
+    said = "\n".join(
+        part
+        for part in (
+            outcome_text(outcomes) if outcomes else "",
+            in_flight_text(len(retried.in_flight)),
+        )
+        if part
+    )
     stored = outcome(RETRIED, count=len(outcomes))
     if done.scope.one:
         row = await existing_row(notifications, next(iter(shown)))
@@ -245,16 +254,19 @@ async def discard_rows(done: Confirmed[NotificationDiscardScope]) -> Result:
     status, shown = listed(done)
     reason = done.choice(PRESET_REASONS)
     try:
-        count = await notifications.discard(list(shown), done.user.id, reason, expect=shown)
+        discarded = await notifications.discard(list(shown), done.user.id, reason, expect=shown)
     except SelectionChanged as exc:
         await done.state.clear()
         return await changed(done, status, shown, int(exc.params["count"]))
     await done.state.clear()
+    count = discarded.count
     text, markup = await list_screen(notifications, done.user, status, 0)
     if done.scope.one and done.typed is None:
         done_text = _("Notification #{id} discarded.").format(id=next(iter(shown)))
     else:
         done_text = _("{count} notifications discarded.").format(count=count)
+        if skipped := in_flight_text(len(discarded.in_flight)):
+            done_text += "\n" + skipped
     stored = outcome(DISCARDED, count=count)
     return Result(f"{done_text}\n\n{text}", markup, stored, answer=_("Discarded."))
 

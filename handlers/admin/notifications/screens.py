@@ -7,6 +7,7 @@ from html import escape
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 
 from core.enums import NotificationStatus
 from core.exceptions import ValidationFailed
@@ -157,6 +158,18 @@ def outcome_text(outcomes: list[Outcome]) -> str:
     return _("Delivered {sent} of {count}; the rest stay in the queue.").format(
         sent=sent, count=len(outcomes)
     )
+
+
+def in_flight_text(count: int) -> str:
+    """The rows a bulk retry or discard left alone because they were being sent ("" if none)."""
+    if not count:
+        return ""
+    return ngettext(
+        "{count} notification is being sent right now and was left alone. Look again in a moment.",
+        "{count} notifications are being sent right now and were left alone. "
+        "Look again in a moment.",
+        count,
+    ).format(count=count)
 
 
 def reasons_keyboard(token: str, back: Menu) -> Markup:
