@@ -124,6 +124,7 @@ async def test_metrics_count_what_happens(
     assert metric_value(text, 'bot_health_component_status{component="inventory"}') == 0.0
     assert metric_value(text, 'bot_errors_total{category="system",severity="high"}') == 0.0
     assert metric_value(text, 'bot_notifications_total{outcome="sent"}') == 0.0
+    assert metric_value(text, 'bot_notifications_total{outcome="lost"}') == 0.0  # claims lost
     assert metric_value(text, "bot_telegram_api_latency_seconds_count") == 1.0  # the reply
     # An error and a delivered notification move their counters.
     from services.failures.classify import FailureContext

@@ -112,7 +112,7 @@ class Metrics:
             for severity in ErrorSeverity:
                 self.errors.labels(category.value, severity.value)
                 self.errors_last_hour.labels(category.value, severity.value)
-        for outcome in ("sent", "retry", "dead"):
+        for outcome in ("sent", "retry", "dead", "lost"):
             self.notifications.labels(outcome)
         for update_type in ("message", "callback_query"):
             self.updates.labels(update_type)
