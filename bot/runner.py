@@ -15,12 +15,11 @@ from aiogram.exceptions import TelegramAPIError, TelegramNetworkError
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiohttp import web
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.commands import set_commands, sync_staff_menus
 from bot.factory import App, create_app, create_bot, create_dispatcher
 from bot.http import start_servers, stop_servers
-from bot.scheduler import create_scheduler
+from bot.scheduler import Scheduler, create_scheduler
 from core.clock import Clock
 from core.settings import Settings
 
@@ -40,7 +39,7 @@ class Running:
     bot: Bot
     app: App
     dp: Dispatcher
-    scheduler: AsyncIOScheduler
+    scheduler: Scheduler
 
 
 @contextlib.asynccontextmanager
@@ -86,7 +85,7 @@ async def running(settings: Settings, clock: Clock | None = None) -> AsyncIterat
         # Servers first: the updates in hand finish (or are cancelled unanswered) while the
         # database, scheduler and sender they may need are still there.
         await stop_servers(servers, settings.webhook.drain_seconds)
-        scheduler.shutdown(wait=False)
+        await scheduler.stop()  # jobs in flight end (or are cancelled) before the database
         await app.healer.shutdown()
         await app.bulk.shutdown()
         sender.cancel()

@@ -12,6 +12,7 @@ in health (JobMonitor) and the scheduler keeps going."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -34,6 +35,31 @@ from services.retention import cleanup
 
 logger = logging.getLogger(__name__)
 
+STOP_GRACE_SECONDS = 5.0  # a job in flight at SIGTERM gets this long to end, then is cancelled
+
+
+class Scheduler(AsyncIOScheduler):  # type: ignore[misc]  # APScheduler is untyped
+    """APScheduler's, knowing the job runs in flight, so a stop lets them end first.
+
+    APScheduler's own shutdown cancels a running job at once and logs its CancelledError as
+    "raised an exception" while the process goes on to close the database under it."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.in_flight: set[asyncio.Task[Any]] = set()
+
+    async def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        """Start nothing new; give the runs in flight `grace` seconds, then cancel the rest
+        (each logs one line) and wait for them to unwind: the caller closes the database
+        next."""
+        self.pause()
+        if self.in_flight:
+            await asyncio.wait(set(self.in_flight), timeout=grace)
+        left = set(self.in_flight)
+        self.shutdown(wait=False)  # cancels what is left
+        if left:
+            await asyncio.wait(left, timeout=grace)
+
 
 @dataclass(frozen=True)
 class JobSpec:
@@ -54,6 +80,7 @@ def guarded(
     interval_seconds: float | None = None,
     replica: str = REPLICA_ID,
     timer: Callable[[], float] = time.perf_counter,
+    in_flight: set[asyncio.Task[Any]] | None = None,
 ) -> Callable[[], Awaitable[JobOutcome]]:
     """Run `job`, never raising: the outcome goes to APScheduler's event as its retval.
 
@@ -81,7 +108,23 @@ def guarded(
             )
 
     async def run() -> JobOutcome:
+        task = asyncio.current_task()
+        if in_flight is not None and task is not None:
+            in_flight.add(task)
         started = timer()
+        try:
+            return await run_once(started)
+        except asyncio.CancelledError:
+            # Only a stop cancels a run (Scheduler.stop): the top of the job's own task, so
+            # ending it here is ending the task. Its lease, if any, ends on its own.
+            took = timer() - started
+            logger.info("job %s stopped after %.1f s: the process is stopping", name, took)
+            return JobOutcome(JobResult.SKIPPED, took)
+        finally:
+            if in_flight is not None and task is not None:
+                in_flight.discard(task)
+
+    async def run_once(started: float) -> JobOutcome:
         result, message, ticket = JobResult.OK, "", None
         try:
             lock = try_lock(app.engine, name) if exclusive else nullcontext(True)
@@ -225,9 +268,9 @@ def job_specs(app: App) -> list[JobSpec]:
     ]
 
 
-def create_scheduler(app: App, replica: str = REPLICA_ID) -> AsyncIOScheduler:
+def create_scheduler(app: App, replica: str = REPLICA_ID) -> Scheduler:
     """`replica` names this process in the job leases (tests run two in one process)."""
-    scheduler = AsyncIOScheduler(
+    scheduler = Scheduler(
         timezone="UTC",
         job_defaults={
             "max_instances": 1,
@@ -245,6 +288,7 @@ def create_scheduler(app: App, replica: str = REPLICA_ID) -> AsyncIOScheduler:
                 exclusive=spec.exclusive,
                 interval_seconds=spec.interval_seconds,
                 replica=replica,
+                in_flight=scheduler.in_flight,
             ),
             "interval",
             seconds=spec.interval_seconds,
