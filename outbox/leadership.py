@@ -106,7 +106,8 @@ class SenderLease:
             while True:
                 had = self.holds()
                 if await self.hold() and not had:
-                    await self.sleep(TAKEOVER_GRACE)  # the next renewal still comes in time (>= 3 s)
+                    # The next renewal still comes in time: the lease is at least 3 s.
+                    await self.sleep(TAKEOVER_GRACE)
                     on_gained()
                 await self.sleep(self.seconds / LEASE_POLLS)
         finally:

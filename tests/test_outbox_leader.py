@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -161,7 +162,7 @@ def judge(log: Log) -> None:
     for t, chat, _, _ in log.sends:
         per_chat.setdefault(chat, []).append(t)
     for chat_times in per_chat.values():
-        assert all(later - first >= 1.0 for first, later in zip(chat_times, chat_times[1:]))
+        assert all(later - first >= 1.0 for first, later in pairwise(chat_times))
 
 
 CHATS = [1000 + n % 100 for n in range(200)]  # 200 notifications, two to each of 100 chats
