@@ -22,6 +22,8 @@ from bot.http import start_servers, stop_servers
 from bot.scheduler import Scheduler, create_scheduler
 from core.clock import Clock
 from core.settings import Settings
+from database.locks import REPLICA_ID
+from outbox.leadership import SenderLease, lease_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +71,13 @@ async def running(settings: Settings, clock: Clock | None = None) -> AsyncIterat
     except (TelegramAPIError, TelegramNetworkError) as exc:
         # Not fatal: the menu is set next start.
         logger.warning("could not register commands: %s", exc)
-    sender = asyncio.create_task(app.sender.run(settings.outbox.poll_seconds), name="outbox")
+    poll = settings.outbox.poll_seconds
+    # On PostgreSQL (any number of replicas) one replica at a time sends, so Telegram's 30/s is
+    # the whole bot's; SQLite is one process, which sends without asking (as try_lock).
+    lease = None
+    if app.engine.dialect.name == "postgresql":
+        lease = SenderLease(app.sessionmaker, app.clock, REPLICA_ID, lease_seconds(poll))
+    sender = asyncio.create_task(app.sender.run(poll, lease), name="outbox")
     scheduler = create_scheduler(app)
     scheduler.start()
     # Records spooled while the database was down (even before a restart) go in first.

@@ -20,6 +20,9 @@ and was taken by another sender is counted as lost ("lost" in the metrics, `lost
 never overwritten. A pass renews the claims of the rows it holds (queued or in flight) every
 third of `claim_seconds`, so a slow Telegram never lets a queued row's claim expire; a row whose
 claim was lost meanwhile is dropped from the queue unsent.
+
+Several replicas: `run` with a lease sends only while this replica holds it (outbox/leadership.py);
+a pass stops starting sends the moment it does not.
 """
 
 from __future__ import annotations
@@ -37,18 +40,16 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramRetryAfter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock
-from core.context import HANDLING_UPDATE
-from core.enums import DeadReason, NotificationStatus
+from core.enums import NotificationStatus
 from database.models import PendingNotification
-from outbox import outcomes
+from outbox.delivery import deliver
+from outbox.leadership import SenderLease
 from outbox.outcomes import Change, Outcome, SenderPolicy, classify_permanent
 from outbox.render import Renderer
 from outbox.repository import NotificationRepository
-from utils.circuit_breaker import CircuitOpenError
 from utils.masking import Masker
 from utils.rate_limit import EPSILON, RateLimiter
 
@@ -96,6 +97,11 @@ class OutboxSender:
         self._lock = asyncio.Lock()
         self._passes = itertools.count(1)
         self.lost_claims = 0  # outcomes not written and queued rows dropped: the claim was lost
+        self.lease: SenderLease | None = None  # several replicas: only its holder sends
+
+    def leading(self) -> bool:
+        """This process may send: it holds the sender's lease, or sends without one."""
+        return self.lease is None or self.lease.ready()
 
     def claim_token(self) -> str:
         """The owner a new pass writes into its claims (claimed_by holds 64 characters)."""
@@ -107,7 +113,9 @@ class OutboxSender:
 
     async def flush(self) -> int:
         """Deliver every due row once (until a 429 or the open breaker stops the pass);
-        returns how many were sent."""
+        returns how many were sent. Nothing while another replica is the sender."""
+        if not self.leading():
+            return 0
         async with self._lock:
             drain = _Pass(self, ())
             await drain.run()
@@ -117,12 +125,22 @@ class OutboxSender:
         """Try these rows at once if they are due and unclaimed (the admin's "retry now").
 
         No lock: the claim keeps a running flush from sending the same rows, the shared
-        limiter keeps both within the limits, and an admin should not wait for a long drain."""
-        return await _Pass(self, ids).run() if ids else []
+        limiter keeps both within the limits, and an admin should not wait for a long drain.
+        Another replica is the sender: nothing here (the rows stay due, the sender's next poll
+        takes them), so its budget stays the bot's only one."""
+        return await _Pass(self, ids).run() if ids and self.leading() else []
 
-    async def run(self, poll_seconds: float) -> None:
+    async def run(self, poll_seconds: float, lease: SenderLease | None = None) -> None:
         """Deliver forever: on every kick, every `poll_seconds` for rows that came due, and the
-        moment a 429's pause is over."""
+        moment a 429's pause is over. With `lease`: only while this replica holds it."""
+        if lease is not None:
+            self.lease = lease
+            keeper = asyncio.create_task(lease.keep(self.kick), name="outbox-lease")
+            try:
+                return await self.run(poll_seconds)
+            finally:
+                keeper.cancel()
+                await asyncio.gather(keeper, return_exceptions=True)
         while True:
             try:
                 await self.flush()
@@ -137,41 +155,18 @@ class OutboxSender:
             self._wake.clear()
 
     async def deliver(self, row: PendingNotification) -> Change | None:
-        """Send one row and decide what to write; None: the breaker is open, nothing was sent.
-
-        A 429 also pauses the limiter, before anything else can start."""
-        now = self.clock.now
-        try:
-            text, markup = self.renderer.render(row)
-        except Exception as exc:  # a rendering bug must not block the rest of the queue
-            logger.exception("notification %s could not be rendered", row.id)
-            error = outcomes.describe(exc, self.masker)
-            return outcomes.dead(row, error, DeadReason.RENDER_FAILED, now(), count=False)
-        replying = HANDLING_UPDATE.set(False)  # the sender's 429 policy, not a reply's retry
-        try:
-            await self.bot.send_message(
-                chat_id=row.recipient.telegram_id, text=text, reply_markup=markup
-            )
-        except CircuitOpenError:
-            return None
-        except TelegramRetryAfter as exc:
-            self.limiter.pause(float(exc.retry_after))
-            return outcomes.wait(
-                row, outcomes.describe(exc, self.masker), float(exc.retry_after), now()
-            )
-        except Exception as exc:
-            error = outcomes.describe(exc, self.masker)
-            reason = classify_permanent(exc)
-            logger.warning("notification %s not delivered: %s", row.id, error)
-            if reason is not None:
-                return outcomes.dead(row, error, reason, now(), count=True)
-            change = outcomes.failed(row, error, now(), self.policy, self.random)
-            if change.outcome is not None and change.outcome.status is NotificationStatus.DEAD:
-                logger.warning("notification %s is dead after %s attempts", row.id, row.attempts)
-            return change
-        finally:
-            HANDLING_UPDATE.reset(replying)
-        return outcomes.sent(row, now())
+        """Send one row and decide what to write (outbox/delivery.py); None: the breaker is
+        open, nothing was sent. A 429 also pauses the limiter, before anything else can start."""
+        return await deliver(
+            self.bot,
+            row,
+            self.renderer,
+            self.limiter,
+            self.masker,
+            self.policy,
+            self.random,
+            self.clock.now,
+        )
 
 
 class _Pass:
@@ -211,6 +206,7 @@ class _Pass:
 
     async def _pump(self) -> None:
         while True:
+            self.stopped = self.stopped or not self.sender.leading()  # the lease was lost
             if self._renew_due():
                 await self._sync(claim=False)
                 continue

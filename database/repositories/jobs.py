@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -59,6 +59,41 @@ class JobLeaseRepository:
         ).returning(current.job)
         taken = await self.session.scalar(statement)
         return now if taken is not None else None
+
+    async def hold(self, job: str, holder: str, now: datetime, until: datetime) -> datetime | None:
+        """Take `job` until `until`, or renew it, for a holder that runs all the time (the
+        outbox's one sender): taken when it is free (its lease ended: released, or its holder
+        died) or already this holder's. Returns since when the holder has held it without a
+        break (the ticket `finish` names to give it up), or None when another holder has it."""
+        values = {
+            "job": job,
+            "holder": holder,
+            "leased_until": until,
+            "last_run_started": now,
+            "last_run_finished": None,
+            "last_result": None,
+            "last_message": None,
+            "last_runner": holder,
+            "runs": 1,
+        }
+        bind = self.session.get_bind()
+        dialect = postgresql if bind.dialect.name == "postgresql" else sqlite
+        insert = dialect.insert(JobLease).values(values)
+        current = JobLease.__table__.c
+        renewing = (current.holder == holder) & (current.leased_until > now)
+        taken_over = {k: insert.excluded[k] for k in values if k not in ("runs", "leased_until")}
+        statement = insert.on_conflict_do_update(
+            index_elements=[current.job],
+            set_={
+                # A renewal only moves the end; a take-over starts a new holding.
+                **{k: case((renewing, current[k]), else_=v) for k, v in taken_over.items()},
+                "leased_until": insert.excluded.leased_until,
+                "runs": case((renewing, current.runs), else_=current.runs + 1),
+            },
+            where=(current.holder == holder) | (current.leased_until <= now),
+        ).returning(current.last_run_started)
+        since: datetime | None = await self.session.scalar(statement)
+        return since
 
     async def finish(
         self, job: str, holder: str, started: datetime, now: datetime, result: str, message: str

@@ -15,6 +15,7 @@ from core.settings import HealthSettings
 from database.models import JobLease
 from database.repositories.errors import ErrorRepository
 from database.repositories.jobs import JobLeaseRepository
+from outbox.leadership import SENDER_JOB
 from outbox.repository import NotificationRepository
 from services.failures.classify import is_refusal
 from services.health.jobs import JobMonitor, JobResult
@@ -135,6 +136,7 @@ async def check_queue(
         repo = NotificationRepository(session)
         found = await repo.counts_of(statuses)
         oldest = await repo.oldest(statuses[:2])
+        lease = await session.get(JobLease, SENDER_JOB)
     counts = {status.value: found.get(status, 0) for status in statuses}
     age_minutes = 0.0 if oldest is None else max(0.0, (now - oldest).total_seconds() / 60)
     waiting = counts["pending"] + counts["retrying"]
@@ -143,7 +145,9 @@ async def check_queue(
         grade(age_minutes, thresholds.queue_oldest_minutes),
         grade(counts["dead"], thresholds.queue_dead),
     )
-    details = {**counts, "oldest_minutes": round(age_minutes, 1)}
+    details: dict[str, Any] = {**counts, "oldest_minutes": round(age_minutes, 1)}
+    if lease is not None:  # several replicas: which one sends (None: none now, a fail-over)
+        details["sender"] = lease.holder if lease.leased_until > now else None
     return Component(HealthComponent.QUEUE, status, waiting, details)
 
 
