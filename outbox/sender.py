@@ -60,7 +60,9 @@ __all__ = ["OutboxSender", "Outcome", "SenderPolicy", "classify_permanent", "new
 BATCH_SIZE = 200  # rows claimed at most at once
 REFILL_BELOW = 50  # rows in hand below which the pump claims more at once
 WRITE_AT = 200  # outcomes waiting that are written at once
-WRITE_EVERY = 0.5  # seconds an outcome may wait for a batch (its chat's next row waits for it)
+# Seconds an outcome may wait for a batch (its chat's next row waits for it). It bounds what a
+# kill -9 sends twice: the sends in flight plus this long of sending (at 180/s, 36 rows).
+WRITE_EVERY = 0.2
 CONCURRENCY = 8  # sends in flight at once: enough to reach the rate limit over a slow link
 
 

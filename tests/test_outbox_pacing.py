@@ -24,6 +24,7 @@ from core.settings import Settings
 from database.models import PendingNotification, User
 from outbox.payloads import RequestCompleted
 from outbox.repository import ALERT, enqueue
+from outbox.sender import WRITE_EVERY
 from tests.conftest import World
 from tests.support.recording import RecordingSession
 from utils.rate_limit import RateLimiter
@@ -220,9 +221,10 @@ async def test_outcomes_are_claimed_and_written_in_batches(
         assert await world.deliver() == 300
     finally:
         event.remove(engine.sync_engine, "commit", count)
-    # Not a commit (and two UPDATEs) per row: at 30/s an outcome waits up to half a second for
-    # its batch, so about two transactions a second of sending, each writing and claiming.
-    assert len(commits) <= 300 / 10
+    # Not a commit (and two UPDATEs) per row: at 30/s an outcome waits up to WRITE_EVERY for
+    # its batch, so 1 / WRITE_EVERY transactions a second of sending, each writing and
+    # claiming (10 s of sending: about 50, where a commit per row would be 300).
+    assert len(commits) <= (300 / 30) / WRITE_EVERY + 10
     lifted = RateLimiter(10_000, 10_000, clock=world.app.sender.limiter.now, spread=False)
     world.app.sender.limiter = lifted
     await write(world, list(range(2000, 2300)), first=300)
