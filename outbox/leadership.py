@@ -102,14 +102,20 @@ class SenderLease:
     async def keep(self, on_gained: Callable[[], None]) -> None:
         """Forever: renew or try to take the lease every third of its length (`on_gained`
         once this replica may send). Cancelled: the lease is given up."""
+        step: asyncio.Future[bool] | None = None
         try:
             while True:
                 had = self.holds()
-                if await self.hold() and not had:
+                # Shielded: a cancel in the middle of the write would leave its transaction
+                # open (SQLite: the write lock held) under the release below.
+                step = asyncio.ensure_future(self.hold())
+                if await asyncio.shield(step) and not had:
                     # The next renewal still comes in time: the lease is at least 3 s.
                     await self.sleep(TAKEOVER_GRACE)
                     on_gained()
                 await self.sleep(self.seconds / LEASE_POLLS)
         finally:
             with contextlib.suppress(Exception):
+                if step is not None:
+                    await step  # the write in flight ends before the lease is given up
                 await asyncio.shield(self.release())

@@ -19,9 +19,41 @@ from database.models import JobLease
 DUE_SHARE = 0.9
 
 
+# What a new run (or holding) writes into the job's row, taken or inserted.
+RUN_COLUMNS = (
+    "job",
+    "holder",
+    "leased_until",
+    "last_run_started",
+    "last_run_finished",
+    "last_result",
+    "last_message",
+    "last_runner",
+    "runs",
+)
+
+
 class JobLeaseRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    def _new_run(
+        self, job: str, holder: str, now: datetime, until: datetime
+    ) -> postgresql.Insert | sqlite.Insert:
+        """The INSERT of a run of `job` by `holder` from `now` to `until`, in this engine's
+        dialect (both have ON CONFLICT DO UPDATE … WHERE)."""
+        values: dict[str, object] = dict.fromkeys(RUN_COLUMNS)
+        values.update(
+            job=job,
+            holder=holder,
+            leased_until=until,
+            last_run_started=now,
+            last_runner=holder,
+            runs=1,
+        )
+        if self.session.get_bind().dialect.name == "postgresql":
+            return postgresql.insert(JobLease).values(values)
+        return sqlite.insert(JobLease).values(values)
 
     async def acquire(
         self, job: str, holder: str, now: datetime, interval: timedelta
@@ -32,22 +64,9 @@ class JobLeaseRepository:
         once per interval, and one process runs a job as often as it is called, as it always
         has. Returns the run's start (the ticket `finish` names), or None when another replica
         has this interval."""
-        values = {
-            "job": job,
-            "holder": holder,
-            "leased_until": now + interval,
-            "last_run_started": now,
-            "last_run_finished": None,
-            "last_result": None,
-            "last_message": None,
-            "last_runner": holder,
-            "runs": 1,
-        }
-        bind = self.session.get_bind()
-        dialect = postgresql if bind.dialect.name == "postgresql" else sqlite
-        insert = dialect.insert(JobLease).values(values)
+        insert = self._new_run(job, holder, now, now + interval)
         current = JobLease.__table__.c
-        taken_over = {k: insert.excluded[k] for k in values if k != "runs"}
+        taken_over = {k: insert.excluded[k] for k in RUN_COLUMNS if k != "runs"}
         statement = insert.on_conflict_do_update(
             index_elements=[current.job],
             set_={**taken_over, "runs": current.runs + 1},
@@ -65,23 +84,11 @@ class JobLeaseRepository:
         outbox's one sender): taken when it is free (its lease ended: released, or its holder
         died) or already this holder's. Returns since when the holder has held it without a
         break (the ticket `finish` names to give it up), or None when another holder has it."""
-        values = {
-            "job": job,
-            "holder": holder,
-            "leased_until": until,
-            "last_run_started": now,
-            "last_run_finished": None,
-            "last_result": None,
-            "last_message": None,
-            "last_runner": holder,
-            "runs": 1,
-        }
-        bind = self.session.get_bind()
-        dialect = postgresql if bind.dialect.name == "postgresql" else sqlite
-        insert = dialect.insert(JobLease).values(values)
+        insert = self._new_run(job, holder, now, until)
         current = JobLease.__table__.c
         renewing = (current.holder == holder) & (current.leased_until > now)
-        taken_over = {k: insert.excluded[k] for k in values if k not in ("runs", "leased_until")}
+        kept = ("runs", "leased_until")
+        taken_over = {k: insert.excluded[k] for k in RUN_COLUMNS if k not in kept}
         statement = insert.on_conflict_do_update(
             index_elements=[current.job],
             set_={
