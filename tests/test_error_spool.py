@@ -278,3 +278,12 @@ async def test_the_scheduler_sees_work_by_stat_alone(tmp_path: Path) -> None:
     # A drop count left alone (drops during the last write-back) is work too: it is reported.
     spool.dropped_path.write_text("3", encoding="utf-8")
     assert spool.has_work()
+
+
+async def test_a_file_removed_while_the_scheduler_looks_is_no_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spool = ErrorSpool(tmp_path / "spool.jsonl", max_bytes=3 * line_bytes(1))
+    # Another process's drain removes the file between a look at it and its size.
+    monkeypatch.setattr(Path, "exists", lambda self: True)
+    assert not spool.has_work()

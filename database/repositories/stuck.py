@@ -50,6 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.enums import RequestStatus, Role
 from core.workflows import WorkflowRegistry
 from database.models import Request, StuckMark, User, UserRole
+from utils.digits import INT_MAX
 
 REQUESTS = Request.__table__.c
 CACHED = 32  # (filter, holders) combinations kept; cleared when full
@@ -71,7 +72,7 @@ def outside(
 
 Holders = dict[Role, tuple[int, ...]]
 # Below and above every id: the first and the last gap's open ends.
-LOWEST, HIGHEST = -(2**31), 2**31 - 1
+LOWEST, HIGHEST = -INT_MAX - 1, INT_MAX
 
 
 def gap_table(holders: Iterable[int]) -> Subquery:

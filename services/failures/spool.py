@@ -74,8 +74,7 @@ class ErrorSpool:
     def has_work(self) -> bool:
         """Records or a drop count wait. Stat calls only: the scheduler asks every few seconds
         on the event loop, where counting a 50 MiB file's lines would stall people's updates."""
-        files = (self.draining, self.path, self.dropped_path)
-        return any(path.exists() and path.stat().st_size > 0 for path in files)
+        return any(_has_bytes(p) for p in (self.draining, self.path, self.dropped_path))
 
     def dropped(self) -> int:
         """Records dropped while full and not yet reported by a drain."""
@@ -189,6 +188,14 @@ class ErrorSpool:
                 return sum(1 for line in fp if line.strip())
         except FileNotFoundError:
             return 0
+
+
+def _has_bytes(path: Path) -> bool:
+    # One stat, no exists() before it: another process's drain may remove the file between.
+    try:
+        return path.stat().st_size > 0
+    except FileNotFoundError:
+        return False
 
 
 def dropped_occurrence(dropped: int, reference: str, at: str, max_bytes: int) -> dict[str, Any]:
