@@ -31,7 +31,7 @@ from database.repositories.jobs import JobLeaseRepository
 from services.failures.classify import FailureContext
 from services.health.jobs import JobOutcome, JobResult
 from services.reconciliation.service import ReconciliationBusy
-from services.retention import cleanup
+from services.retention import cleanup_as_configured
 
 logger = logging.getLogger(__name__)
 
@@ -169,12 +169,7 @@ def job_specs(app: App) -> list[JobSpec]:
         )
 
     async def retention() -> None:
-        result = await cleanup(
-            app.tx,
-            error_retention=timedelta(days=settings.error.retention_days),
-            transaction_log_retention=timedelta(days=settings.transaction_log_retention_days),
-            snapshot_retention=timedelta(days=settings.health.snapshot_retention_days),
-        )
+        result = await cleanup_as_configured(app.tx, settings)
         logger.info("cleanup removed %s", result.summary())
 
     async def health_snapshot() -> None:

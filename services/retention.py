@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.settings import Settings
 from database.repositories import retention
 from services.transactions import TransactionalStateManager
 
@@ -102,4 +103,16 @@ async def cleanup(
         confirmations=confirmations,
         error_occurrences=occurrences,
         handled_updates=updates,
+    )
+
+
+async def cleanup_as_configured(
+    tx: TransactionalStateManager, settings: Settings
+) -> CleanupResult:
+    """The cleanup with the retention settings: the scheduled job's and `python -m bot cleanup`."""
+    return await cleanup(
+        tx,
+        error_retention=timedelta(days=settings.error.retention_days),
+        transaction_log_retention=timedelta(days=settings.transaction_log_retention_days),
+        snapshot_retention=timedelta(days=settings.health.snapshot_retention_days),
     )

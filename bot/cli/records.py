@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import timedelta
 
 from bot.cli.exits import EXIT_FAILED, EXIT_OK
 from bot.cli.paging import footer
 from bot.factory import App
 from core.exceptions import DomainError, NotFound
 from core.i18n import N_
-from services.retention import cleanup
+from services.retention import cleanup_as_configured
 
 
 async def errors_command(args: argparse.Namespace, app: App) -> int:
@@ -63,12 +62,6 @@ async def errors_command(args: argparse.Namespace, app: App) -> int:
 
 
 async def cleanup_command(args: argparse.Namespace, app: App) -> int:
-    settings = app.settings
-    result = await cleanup(
-        app.tx,
-        error_retention=timedelta(days=settings.error.retention_days),
-        transaction_log_retention=timedelta(days=settings.transaction_log_retention_days),
-        snapshot_retention=timedelta(days=settings.health.snapshot_retention_days),
-    )
+    result = await cleanup_as_configured(app.tx, app.settings)
     print(f"deleted {result.summary()}")
     return EXIT_OK
